@@ -1,0 +1,37 @@
+// An event as the event manager publishes it: create / exit / custom / dropped, with its
+// global seq and wall-clock time. Serialises to the one-line JSON of SPEC §2. Pure.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/clock.hpp"
+#include "common/protocol.hpp"
+
+namespace kvd {
+
+struct Event {
+    uint64_t seq = 0;
+    std::string type;
+    WallTime time;
+
+    // create and exit
+    std::string bucket;
+    pid_t pid = 0;
+    // exit
+    std::optional<int> code;
+    std::optional<int> signal;
+    std::string reason;
+    // custom
+    Json data;
+    // dropped
+    uint64_t count = 0;
+
+    // The JSON line, ending in '\n', keys in SPEC order.
+    std::string to_line() const;
+};
+
+}  // namespace kvd

@@ -1,0 +1,39 @@
+#include "common/line_buffer.hpp"
+
+namespace kvd {
+
+bool LineBuffer::append(std::string_view bytes) {
+    if (overflowed_) return false;
+    // Compact lazily so that a stream of short lines does not shift bytes on every read.
+    if (start_ > 0 && (start_ == data_.size() || start_ > 64 * 1024)) {
+        data_.erase(0, start_);
+        scanned_ -= start_;
+        start_ = 0;
+    }
+    data_.append(bytes);
+    // Only the unterminated tail can overflow; complete lines were checked in next_line().
+    std::size_t newline = data_.find('\n', scanned_);
+    if (newline == std::string::npos && data_.size() - start_ > max_line_) overflowed_ = true;
+    return !overflowed_;
+}
+
+bool LineBuffer::next_line(std::string& line) {
+    std::size_t newline = data_.find('\n', scanned_ > start_ ? scanned_ : start_);
+    if (newline == std::string::npos) {
+        scanned_ = data_.size();
+        if (data_.size() - start_ > max_line_) overflowed_ = true;
+        return false;
+    }
+    std::size_t end = newline;
+    if (end > start_ && data_[end - 1] == '\r') --end;
+    if (end - start_ > max_line_) {
+        overflowed_ = true;
+        return false;
+    }
+    line.assign(data_, start_, end - start_);
+    start_ = newline + 1;
+    scanned_ = start_;
+    return true;
+}
+
+}  // namespace kvd

@@ -1,0 +1,54 @@
+#include "common/protocol.hpp"
+
+namespace kvd {
+
+std::variant<Request, RequestError> parse_request(std::string_view line) {
+    Json j = Json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return RequestError{nullptr, "request is not valid JSON"};
+    if (!j.is_object()) return RequestError{nullptr, "request must be a JSON object"};
+    Json id = nullptr;
+    if (auto it = j.find("id"); it != j.end()) id = *it;
+    auto op = j.find("op");
+    if (op == j.end()) return RequestError{id, "request has no \"op\""};
+    if (!op->is_string()) return RequestError{id, "\"op\" must be a string"};
+    return Request{std::move(id), op->get<std::string>(), std::move(j)};
+}
+
+std::string dump_line(const Json& j) {
+    return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string reply_ok(const Json& id, const Json& result) {
+    Json r = {{"id", id}, {"ok", true}, {"result", result}};
+    return dump_line(r) + '\n';
+}
+
+std::string reply_error(const Json& id, wire::ErrorCode code, std::string_view message) {
+    Json r = {{"id", id},
+              {"ok", false},
+              {"error", {{"code", wire::error_code_name(code)}, {"message", message}}}};
+    return dump_line(r) + '\n';
+}
+
+std::optional<Reply> parse_reply(std::string_view line) {
+    Json j = Json::parse(line.begin(), line.end(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return std::nullopt;
+    auto ok = j.find("ok");
+    if (ok == j.end() || !ok->is_boolean()) return std::nullopt;
+    Reply r;
+    if (auto id = j.find("id"); id != j.end()) r.id = *id;
+    r.ok = ok->get<bool>();
+    if (r.ok) {
+        auto res = j.find("result");
+        r.result = res == j.end() ? Json::object() : *res;
+    } else {
+        auto err = j.find("error");
+        if (err == j.end() || !err->is_object()) return std::nullopt;
+        r.error.code = err->value("code", "internal");
+        r.error.message = err->value("message", "");
+    }
+    r.raw = std::move(j);
+    return r;
+}
+
+}  // namespace kvd

@@ -1,0 +1,82 @@
+// kvd's configuration as a plain struct, and the TOML loader that fills it (SPEC §6).
+// The loader does no I/O besides reading the file; every error names FILE:LINE:COLUMN.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/duration.hpp"
+
+namespace kvd {
+
+enum class HandlerMode { sync, async };
+enum class RestartPolicy { always, on_failure, never };
+
+std::string_view handler_mode_name(HandlerMode m);
+std::string_view restart_policy_name(RestartPolicy p);
+
+struct HandlerConfig {
+    std::string name;
+    std::vector<std::string> command;  // argv; command[0] resolved as described in config.cpp
+    HandlerMode mode = HandlerMode::sync;
+    std::optional<std::vector<std::string>> events;  // nullopt: every type
+    Millis ack_timeout{5000};
+    std::size_t queue = 1000;  // async only
+    RestartPolicy restart = RestartPolicy::always;
+    Millis restart_delay{100};
+    Millis restart_delay_max{30000};
+    std::map<std::string, std::string> env;
+
+    bool operator==(const HandlerConfig&) const = default;
+};
+
+struct DaemonSection {
+    std::optional<std::string> socket;
+    mode_t socket_mode = 0660;
+    std::optional<std::string> socket_group;
+    std::size_t max_buckets = 10000;
+    std::size_t event_history = 10000;
+    std::optional<std::string> log_level;  // trace|debug|info|warn|error; nullopt: not set
+
+    bool operator==(const DaemonSection&) const = default;
+};
+
+struct BucketSection {
+    std::string program = "kv-bucket";
+    Millis stop_timeout{5000};
+
+    bool operator==(const BucketSection&) const = default;
+};
+
+struct Config {
+    std::string path;  // the file it came from; empty for the built-in defaults
+    DaemonSection daemon;
+    BucketSection bucket;
+    std::vector<HandlerConfig> handlers;
+};
+
+struct ConfigError {
+    std::string file;
+    int line = 0;    // 1-based; 0 when the error is about the whole file
+    int column = 0;  // 1-based; 0 when unknown
+    std::string message;
+
+    // "FILE:LINE:COLUMN: message"
+    std::string to_string() const;
+};
+
+using ConfigResult = std::variant<Config, std::vector<ConfigError>>;
+
+// Parses TOML text; `filename` is used in error messages and to resolve relative paths.
+ConfigResult parse_config(std::string_view text, const std::string& filename);
+
+// Reads and parses a file; a file that cannot be read is one error with line 0.
+ConfigResult load_config_file(const std::string& path);
+
+}  // namespace kvd

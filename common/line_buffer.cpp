@@ -2,6 +2,17 @@
 
 namespace kvd {
 
+namespace {
+// Whether the unterminated tail from `start` is already longer than `max` bytes. A final
+// '\r' is not counted: it may be the first half of a "\r\n" whose '\n' is still in
+// flight, and the line it ends is measured without it.
+bool tail_too_long(const std::string& data, std::size_t start, std::size_t max) {
+    std::size_t n = data.size() - start;
+    if (n > 0 && data.back() == '\r') --n;
+    return n > max;
+}
+}  // namespace
+
 bool LineBuffer::append(std::string_view bytes) {
     if (overflowed_) return false;
     // Compact lazily so that a stream of short lines does not shift bytes on every read.
@@ -13,7 +24,7 @@ bool LineBuffer::append(std::string_view bytes) {
     data_.append(bytes);
     // Only the unterminated tail can overflow; complete lines were checked in next_line().
     std::size_t newline = data_.find('\n', scanned_);
-    if (newline == std::string::npos && data_.size() - start_ > max_line_) overflowed_ = true;
+    if (newline == std::string::npos && tail_too_long(data_, start_, max_line_)) overflowed_ = true;
     return !overflowed_;
 }
 
@@ -21,7 +32,7 @@ bool LineBuffer::next_line(std::string& line) {
     std::size_t newline = data_.find('\n', scanned_ > start_ ? scanned_ : start_);
     if (newline == std::string::npos) {
         scanned_ = data_.size();
-        if (data_.size() - start_ > max_line_) overflowed_ = true;
+        if (tail_too_long(data_, start_, max_line_)) overflowed_ = true;
         return false;
     }
     std::size_t end = newline;

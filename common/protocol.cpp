@@ -44,8 +44,13 @@ std::optional<Reply> parse_reply(std::string_view line) {
     } else {
         auto err = j.find("error");
         if (err == j.end() || !err->is_object()) return std::nullopt;
-        r.error.code = err->value("code", "internal");
-        r.error.message = err->value("message", "");
+        // Checked by hand: json::value() throws when the field has another type.
+        auto code = err->find("code");
+        if (code == err->end()) r.error.code = "internal";
+        else if (code->is_string()) r.error.code = code->get<std::string>();
+        else return std::nullopt;
+        auto message = err->find("message");
+        if (message != err->end() && message->is_string()) r.error.message = message->get<std::string>();
     }
     r.raw = std::move(j);
     return r;

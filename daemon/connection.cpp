@@ -1,0 +1,162 @@
+#include "daemon/connection.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include "common/wire.hpp"
+
+namespace kvd {
+
+namespace {
+// A client that pipelines faster than it reads its replies is paused at these marks, so
+// kvd's memory stays bounded whatever one client does.
+constexpr std::size_t kMaxPendingReplies = 4096;
+constexpr std::size_t kMaxQueuedReplyBytes = 8 * 1024 * 1024;
+}  // namespace
+
+// ---- Responder -------------------------------------------------------------------------------
+
+Responder::Responder(std::weak_ptr<Connection> conn, uint64_t serial, Json id)
+    : conn_(std::move(conn)), serial_(serial), id_(std::move(id)) {}
+
+void Responder::ok(const Json& result) const {
+    if (auto c = conn_.lock()) c->complete(serial_, reply_ok(id_, result));
+}
+
+void Responder::ok_raw(std::string_view result_json) const {
+    auto c = conn_.lock();
+    if (!c) return;
+    std::string line = R"({"id":)";
+    line += dump_line(id_);
+    line += R"(,"ok":true,"result":)";
+    line += result_json;
+    line += "}\n";
+    c->complete(serial_, std::move(line));
+}
+
+void Responder::fail(wire::ErrorCode code, std::string_view message) const {
+    if (auto c = conn_.lock()) c->complete(serial_, reply_error(id_, code, message));
+}
+
+void Responder::send(const Outcome& outcome) const {
+    if (const auto* f = std::get_if<Failure>(&outcome)) fail(f->code, f->message);
+    else ok(std::get<Json>(outcome));
+}
+
+bool Responder::wanted() const { return !conn_.expired(); }
+
+// ---- Connection --------------------------------------------------------------------------
+
+Connection::Connection(uv_loop_t* loop, uv::WriteBatcher& batcher, uint64_t number)
+    : stream_(loop, batcher, wire::kMaxLineBytes), number_(number) {}
+
+Connection::~Connection() { stream_.close(); }
+
+int Connection::accept_from(uv_stream_t* server) { return stream_.accept_from(server); }
+
+std::optional<PeerCredentials> Connection::peer() const {
+    struct ucred cred {};
+    socklen_t len = sizeof cred;
+    int fd = stream_.fd();
+    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return std::nullopt;
+    return PeerCredentials{cred.pid, cred.uid, cred.gid};
+}
+
+void Connection::start(DispatchFn dispatch, GoneFn on_gone) {
+    dispatch_ = std::move(dispatch);
+    on_gone_ = std::move(on_gone);
+    stream_.start([this](std::string&& line) { on_line(std::move(line)); },
+                  [this](uv::StreamEnd why, int err) {
+                      if (why == uv::StreamEnd::line_too_long) {
+                          // Answer in order after what is pending, then hang up.
+                          slots_.push_back({next_serial_++,
+                                            reply_error(nullptr, wire::ErrorCode::limit,
+                                                        fmt::format("request line longer than {} bytes; closing the connection",
+                                                                    wire::kMaxLineBytes))});
+                          flush_ready();
+                          finish();
+                          return;
+                      }
+                      if (why == uv::StreamEnd::error)
+                          spdlog::debug("client {}: {}", number_, uv_strerror(err));
+                      // End of file: the client may have only half-closed; still answer it.
+                      if (why == uv::StreamEnd::eof) finish();
+                      else close_now();
+                  });
+}
+
+void Connection::refuse(const std::string& line) {
+    finishing_ = true;
+    stream_.write(line);
+    finish();
+}
+
+void Connection::on_line(std::string&& line) {
+    if (finishing_) return;
+    uint64_t serial = next_serial_++;
+    slots_.push_back({serial, std::nullopt});
+    update_backpressure();
+    // The dispatcher parses the line; a malformed one is answered through the reply.
+    dispatch_(*this, std::move(line), Responder(weak_from_this(), serial, nullptr));
+}
+
+void Connection::complete(uint64_t serial, std::string&& reply_line) {
+    if (gone_ || slots_.empty() || serial < slots_.front().serial) return;
+    std::size_t index = serial - slots_.front().serial;
+    if (index >= slots_.size() || slots_[index].line) return;  // answered twice: first wins
+    slots_[index].line = std::move(reply_line);
+    if (index == 0) flush_ready();
+}
+
+void Connection::flush_ready() {
+    while (!slots_.empty() && slots_.front().line) {
+        stream_.write(*slots_.front().line);
+        slots_.pop_front();
+    }
+    update_backpressure();
+    if (finishing_ && slots_.empty()) {
+        // Everything answered: close once the bytes are out.
+        auto self = weak_from_this();
+        stream_.when_drained([self] {
+            if (auto c = self.lock()) c->close_now();
+        });
+    }
+}
+
+void Connection::update_backpressure() {
+    if (finishing_) return;
+    if (slots_.size() >= kMaxPendingReplies || stream_.queued_bytes() >= kMaxQueuedReplyBytes) {
+        stream_.pause();
+        if (stream_.queued_bytes() > 0 && !waiting_for_drain_) {
+            waiting_for_drain_ = true;
+            auto self = weak_from_this();
+            stream_.when_drained([self] {
+                if (auto c = self.lock()) {
+                    c->waiting_for_drain_ = false;
+                    c->update_backpressure();
+                }
+            });
+        }
+    } else {
+        stream_.resume();
+    }
+}
+
+void Connection::finish() {
+    finishing_ = true;
+    flush_ready();
+}
+
+void Connection::close_now() {
+    if (gone_) return;
+    gone_ = true;
+    stream_.close();
+    slots_.clear();
+    if (on_gone_) {
+        auto fn = std::move(on_gone_);
+        on_gone_ = nullptr;
+        fn(*this);  // may destroy this object
+    }
+}
+
+}  // namespace kvd

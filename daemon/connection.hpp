@@ -1,0 +1,100 @@
+// One client of the control socket. Requests may be pipelined; each gets a reply slot in
+// arrival order and replies leave strictly in that order, even when a later request (a
+// `get`) finishes before an earlier one (a `create` waiting on sync handlers).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/protocol.hpp"
+#include "daemon/outcome.hpp"
+#include "daemon/uv/line_stream.hpp"
+
+namespace kvd {
+
+class Connection;
+
+// The right to answer one request, exactly once. Safe to hold after the client left: the
+// answer is then dropped. Copyable so it can ride in std::function callbacks; the first
+// answer wins.
+class Responder {
+public:
+    Responder() = default;
+    Responder(std::weak_ptr<Connection> conn, uint64_t serial, Json id);
+
+    // The same slot, answering with this request id.
+    Responder with_id(Json id) const { return Responder(conn_, serial_, std::move(id)); }
+
+    void ok(const Json& result) const;
+    // `result_json` is an already serialised JSON object, spliced in without re-parsing.
+    void ok_raw(std::string_view result_json) const;
+    void fail(wire::ErrorCode code, std::string_view message) const;
+    void send(const Outcome& outcome) const;
+    // True while the client that asked is still connected.
+    bool wanted() const;
+
+private:
+    std::weak_ptr<Connection> conn_;
+    uint64_t serial_ = 0;
+    Json id_;
+};
+
+struct PeerCredentials {
+    pid_t pid = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+public:
+    // `dispatch` runs each well-formed request line; `on_gone` runs once when the connection
+    // is finished (the owner then drops it).
+    using DispatchFn = std::function<void(Connection&, std::string&& line, Responder reply)>;
+    using GoneFn = std::function<void(Connection&)>;
+
+    Connection(uv_loop_t* loop, uv::WriteBatcher& batcher, uint64_t number);
+    ~Connection();
+
+    int accept_from(uv_stream_t* server);
+    void start(DispatchFn dispatch, GoneFn on_gone);
+    // Sends one line and closes (a refused peer).
+    void refuse(const std::string& line);
+
+    uint64_t number() const { return number_; }
+    std::optional<PeerCredentials> peer() const;
+    uv::LineStream& stream() { return stream_; }
+
+    // Called through Responder.
+    void complete(uint64_t serial, std::string&& reply_line);
+    // Stops taking requests and closes once every pending reply was written.
+    void finish();
+    void close_now();
+
+private:
+    void on_line(std::string&& line);
+    void flush_ready();
+    void update_backpressure();
+
+    uv::LineStream stream_;
+    uint64_t number_;
+    DispatchFn dispatch_;
+    GoneFn on_gone_;
+    // Pending and completed-but-not-yet-sent replies, oldest first.
+    struct Slot {
+        uint64_t serial;
+        std::optional<std::string> line;
+    };
+    std::deque<Slot> slots_;
+    uint64_t next_serial_ = 0;
+    bool finishing_ = false;
+    bool waiting_for_drain_ = false;
+    bool gone_ = false;
+};
+
+}  // namespace kvd

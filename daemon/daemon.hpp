@@ -1,0 +1,76 @@
+// kvd as a whole: owns the loop and every part, and orders startup and shutdown.
+//
+// Startup: config → handlers started → control socket listening → READY=1.
+// Shutdown (SIGTERM/SIGINT): refuse new work → stop every bucket and deliver their exit
+// events → close handlers → close the socket (removing its file) → loop ends → exit 0.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/child_reaper.hpp"
+#include "daemon/config.hpp"
+#include "daemon/control_server.hpp"
+#include "daemon/event_manager.hpp"
+#include "daemon/registry.hpp"
+#include "daemon/uv/handle.hpp"
+#include "daemon/uv/line_stream.hpp"
+#include "daemon/uv/timer.hpp"
+
+namespace kvd {
+
+struct DaemonOptions {
+    std::string config_path;                // empty: built-in defaults
+    std::optional<std::string> socket_flag;  // --socket
+    bool log_level_from_flag = false;        // --log-level given: the config does not override
+};
+
+class Daemon {
+public:
+    Daemon(DaemonOptions options, Config config);
+    ~Daemon();
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    // Starts everything and runs the loop until shutdown completes. Returns the exit code.
+    int run();
+
+    Registry& registry() { return *registry_; }
+    EventManager& events() { return *events_; }
+    const Config& config() const { return config_; }
+    bool shutting_down() const { return shutting_down_; }
+    uint64_t uptime_ms() const;
+
+    void begin_shutdown(const char* why);
+
+private:
+    std::optional<std::string> start_listening();
+    void start_signals();
+    void start_bucket_log();
+    void finish_shutdown();
+    void notify_systemd_status();
+
+    DaemonOptions options_;
+    Config config_;
+    uv_loop_t loop_;
+    std::chrono::steady_clock::time_point started_;
+    std::string socket_path_;
+    bool shutting_down_ = false;
+
+    std::unique_ptr<uv::WriteBatcher> batcher_;
+    std::unique_ptr<ChildReaper> reaper_;
+    std::unique_ptr<EventManager> events_;
+    std::unique_ptr<Registry> registry_;
+    std::unique_ptr<ControlServer> server_;
+    uv::Handle<uv_signal_t> sigterm_, sigint_, sighup_;
+    // Every bucket's stderr is the write end of one pipe; kvd logs what comes out of it.
+    int bucket_stderr_fd_ = -1;
+    std::unique_ptr<uv::LineStream> bucket_log_;
+    std::unique_ptr<uv::Timer> shutdown_deadline_;
+};
+
+}  // namespace kvd

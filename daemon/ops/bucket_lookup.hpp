@@ -1,0 +1,14 @@
+// Shared by the ops that act on one existing bucket: the `bucket` argument checked and looked
+// up, or the request already answered with invalid_name / not_found.
+#pragma once
+
+#include "daemon/bucket_process.hpp"
+#include "daemon/ops/ops.hpp"
+
+namespace kvd {
+
+Bucket* existing_bucket(OpContext& ctx);
+// Answers invalid_name and returns false when the `bucket` argument is not a valid name.
+bool valid_bucket_arg(OpContext& ctx);
+
+}  // namespace kvd

@@ -1,0 +1,124 @@
+#include "daemon/ops/ops.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+#include "common/wire.hpp"
+#include "daemon/daemon.hpp"
+
+namespace kvd {
+
+namespace {
+
+using wire::ErrorCode;
+
+constexpr ArgSpec kBucketArg[] = {{"bucket", ArgType::string, true}};
+constexpr ArgSpec kStopArgs[] = {{"bucket", ArgType::string, true},
+                                 {"timeout_ms", ArgType::integer, false}};
+constexpr ArgSpec kKillArgs[] = {{"bucket", ArgType::string, true},
+                                 {"signal", ArgType::string, false}};
+constexpr ArgSpec kKeyArgs[] = {{"bucket", ArgType::string, true}, {"key", ArgType::string, true}};
+constexpr ArgSpec kPutArgs[] = {{"bucket", ArgType::string, true},
+                                {"key", ArgType::string, true},
+                                {"value", ArgType::string, true}};
+
+constexpr std::array kOps = {
+    OpSpec{wire::op::kPing, {}, ops::ping, false},
+    OpSpec{wire::op::kStatus, {}, ops::status, false},
+    OpSpec{wire::op::kCreate, kBucketArg, ops::create, true},
+    OpSpec{wire::op::kLookup, kBucketArg, ops::lookup, false},
+    OpSpec{wire::op::kList, {}, ops::list, false},
+    OpSpec{wire::op::kStop, kStopArgs, ops::stop, true},
+    OpSpec{wire::op::kKill, kKillArgs, ops::kill, true},
+    OpSpec{wire::op::kPut, kPutArgs, ops::put, true},
+    OpSpec{wire::op::kGet, kKeyArgs, ops::get, false},
+    OpSpec{wire::op::kDelete, kKeyArgs, ops::del, true},
+    OpSpec{wire::op::kKeys, kBucketArg, ops::keys, false},
+};
+
+std::string_view type_name(ArgType t) {
+    switch (t) {
+        case ArgType::string: return "a string";
+        case ArgType::integer: return "a non-negative integer";
+        case ArgType::boolean: return "true or false";
+        case ArgType::string_list: return "a list of strings";
+        case ArgType::any: return "any JSON value";
+    }
+    return "?";
+}
+
+bool has_type(const Json& v, ArgType t) {
+    switch (t) {
+        case ArgType::string: return v.is_string();
+        case ArgType::integer: return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+        case ArgType::boolean: return v.is_boolean();
+        case ArgType::string_list:
+            if (!v.is_array()) return false;
+            for (const auto& e : v)
+                if (!e.is_string()) return false;
+            return true;
+        case ArgType::any: return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::span<const OpSpec> op_table() { return kOps; }
+
+const OpSpec* find_op(std::string_view name) {
+    for (const auto& op : kOps)
+        if (op.name == name) return &op;
+    return nullptr;
+}
+
+std::string check_args(const OpSpec& spec, const Json& request) {
+    for (const auto& arg : spec.args) {
+        auto it = request.find(arg.name);
+        if (it == request.end() || (it->is_null() && !arg.required)) {
+            if (arg.required)
+                return fmt::format("op '{}' needs \"{}\" ({})", spec.name, arg.name, type_name(arg.type));
+            continue;
+        }
+        if (!has_type(*it, arg.type))
+            return fmt::format("\"{}\" must be {}", arg.name, type_name(arg.type));
+    }
+    return {};
+}
+
+const std::string& OpContext::str(std::string_view name) const {
+    return *request.find(name)->get_ptr<const std::string*>();
+}
+
+bool OpContext::has(std::string_view name) const {
+    auto it = request.find(name);
+    return it != request.end() && !it->is_null();
+}
+
+void dispatch_request(Daemon& daemon, Connection& connection, std::string&& line, Responder reply) {
+    auto parsed = parse_request(line);
+    if (auto* err = std::get_if<RequestError>(&parsed)) {
+        reply.with_id(err->id).fail(ErrorCode::bad_request, err->message);
+        return;
+    }
+    auto& request = std::get<Request>(parsed);
+    Responder answer = reply.with_id(request.id);
+    const OpSpec* spec = find_op(request.op);
+    if (!spec) {
+        answer.fail(ErrorCode::bad_request, fmt::format("unknown op '{}'", request.op));
+        return;
+    }
+    if (std::string problem = check_args(*spec, request.body); !problem.empty()) {
+        answer.fail(ErrorCode::bad_request, problem);
+        return;
+    }
+    if (spec->changes_state && daemon.shutting_down()) {
+        answer.fail(ErrorCode::unavailable, "kvd is shutting down");
+        return;
+    }
+    OpContext ctx{daemon, connection, request.body, std::move(answer)};
+    spec->run(ctx);
+}
+
+}  // namespace kvd

@@ -1,0 +1,169 @@
+#include "daemon/registry.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+
+#include "common/signals.hpp"
+#include "common/wire.hpp"
+#include "daemon/spawn.hpp"
+
+namespace kvd {
+
+std::string resolve_bucket_program(const std::string& program) {
+    if (program.find('/') != std::string::npos) return program;
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        std::string dir(self, static_cast<std::size_t>(n));
+        dir.resize(dir.rfind('/') + 1);
+        std::string beside = dir + program;
+        if (access(beside.c_str(), X_OK) == 0) return beside;
+    }
+    return program;
+}
+
+Registry::Registry(uv_loop_t* loop, uv::WriteBatcher& batcher, ChildReaper& reaper,
+                   EventManager& events, int bucket_stderr_fd)
+    : loop_(loop),
+      batcher_(batcher),
+      reaper_(reaper),
+      events_(events),
+      bucket_stderr_fd_(bucket_stderr_fd) {}
+
+void Registry::configure(const Config& config) {
+    program_ = resolve_bucket_program(config.bucket.program);
+    stop_timeout_ = config.bucket.stop_timeout;
+    max_buckets_ = config.daemon.max_buckets;
+}
+
+Bucket* Registry::find(std::string_view name) {
+    auto it = buckets_.find(std::string(name));
+    return it == buckets_.end() ? nullptr : it->second.get();
+}
+
+void Registry::create(const std::string& name, OutcomeFn done) {
+    if (Bucket* b = find(name)) {
+        done(Json{{"bucket", name}, {"pid", b->pid()}, {"created", false}});
+        return;
+    }
+    if (buckets_.size() >= max_buckets_) {
+        done(Failure{wire::ErrorCode::limit,
+                     fmt::format("cannot create '{}': {} buckets exist, the limit (max_buckets)",
+                                 name, buckets_.size())});
+        return;
+    }
+
+    SpawnRequest req;
+    req.argv = {program_, name};
+    req.env_add = {{"KVD_PID", std::to_string(getpid())}, {"KVD_BUCKET", name}};
+    req.stderr_fd = bucket_stderr_fd_;
+    // The child cannot be reaped before this function returns (reaping runs from the loop),
+    // so the exit callback always finds it registered, unless it was never registered.
+    SpawnResult spawned = spawn_child(loop_, reaper_, req, [this, name](const ChildExit& e) {
+        Bucket* b = find(name);
+        if (b && b->pid() == e.pid) on_exit(b, e);
+    });
+    if (spawned.error != 0) {
+        spdlog::error("cannot start bucket {}: {}: {}", name, program_, uv_strerror(spawned.error));
+        done(Failure{wire::ErrorCode::spawn_failed,
+                     fmt::format("cannot start '{}' for bucket '{}': {}", program_, name,
+                                 uv_strerror(spawned.error))});
+        return;
+    }
+    auto owned = std::make_unique<Bucket>(loop_, batcher_, name, spawned.pid);
+    if (int rc = owned->attach(spawned.socket_fd); rc != 0) {
+        // Without its socket the bucket is useless: end it; the reaper will find nothing
+        // registered under its name and just reap it.
+        uv_kill(spawned.pid, SIGKILL);
+        done(Failure{wire::ErrorCode::spawn_failed,
+                     fmt::format("cannot talk to bucket '{}': {}", name, uv_strerror(rc))});
+        return;
+    }
+    buckets_.emplace(name, std::move(owned));
+    spdlog::info("bucket {} started (pid {})", name, spawned.pid);
+
+    Event ev;
+    ev.type = wire::event::kCreate;
+    ev.bucket = name;
+    ev.pid = spawned.pid;
+    pid_t pid = spawned.pid;
+    events_.publish(std::move(ev), [done = std::move(done), name, pid] {
+        done(Json{{"bucket", name}, {"pid", pid}, {"created", true}});
+    });
+}
+
+void Registry::stop(Bucket& bucket, std::optional<Millis> timeout, OutcomeFn done) {
+    bucket.stop(timeout.value_or(stop_timeout_), std::move(done));
+}
+
+void Registry::on_exit(Bucket* bucket, const ChildExit& exit) {
+    auto it = buckets_.find(bucket->name());
+    if (it == buckets_.end() || it->second.get() != bucket) return;
+    std::unique_ptr<Bucket> owned = std::move(it->second);
+    buckets_.erase(it);
+
+    Event ev;
+    ev.type = wire::event::kExit;
+    ev.bucket = owned->name();
+    ev.pid = owned->pid();
+    if (exit.signaled) ev.signal = exit.signal;
+    else ev.code = exit.code;
+    ev.reason = std::string(owned->stop_requested() ? wire::exit_reason::kStopped
+                            : exit.signaled         ? wire::exit_reason::kKilled
+                                                    : wire::exit_reason::kExited);
+    if (exit.signaled)
+        spdlog::info("bucket {} (pid {}) ended by {} ({})", ev.bucket, ev.pid,
+                     signal_name(exit.signal), ev.reason);
+    else
+        spdlog::info("bucket {} (pid {}) exited with code {} ({})", ev.bucket, ev.pid, exit.code,
+                     ev.reason);
+
+    Json result = {{"bucket", ev.bucket},
+                   {"pid", ev.pid},
+                   {"code", ev.code ? Json(*ev.code) : Json(nullptr)},
+                   {"signal", ev.signal ? Json(signal_name(*ev.signal)) : Json(nullptr)},
+                   {"reason", ev.reason}};
+    std::vector<OutcomeFn> waiters = owned->on_exited();
+    events_.publish(std::move(ev), [waiters = std::move(waiters), result = std::move(result)] {
+        for (const auto& w : waiters) w(result);
+    });
+    owned.reset();
+    check_all_stopped();
+}
+
+void Registry::stop_all(std::function<void()> done) {
+    if (stopping_all_) {
+        // Asked twice: no more patience.
+        for (auto& [name, b] : buckets_) b->signal(SIGKILL);
+        return;
+    }
+    stopping_all_ = true;
+    all_stopped_ = std::move(done);
+    // Collect first: a stop may complete synchronously and change the map.
+    std::vector<Bucket*> all;
+    for (auto& [name, b] : buckets_) all.push_back(b.get());
+    for (Bucket* b : all) b->stop(stop_timeout_, [](Outcome) {});
+    check_all_stopped();
+}
+
+void Registry::check_all_stopped() {
+    if (stopping_all_ && buckets_.empty() && all_stopped_) {
+        auto fn = std::move(all_stopped_);
+        all_stopped_ = nullptr;
+        fn();
+    }
+}
+
+std::vector<const Bucket*> Registry::sorted() const {
+    std::vector<const Bucket*> out;
+    out.reserve(buckets_.size());
+    for (const auto& [name, b] : buckets_) out.push_back(b.get());
+    std::sort(out.begin(), out.end(),
+              [](const Bucket* a, const Bucket* b) { return a->name() < b->name(); });
+    return out;
+}
+
+}  // namespace kvd

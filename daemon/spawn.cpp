@@ -1,0 +1,77 @@
+#include "daemon/spawn.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "daemon/uv/handle.hpp"
+
+extern char** environ;
+
+namespace kvd {
+
+SpawnResult spawn_child(uv_loop_t* loop, ChildReaper& reaper, const SpawnRequest& request,
+                        ChildReaper::ExitFn on_exit) {
+    SpawnResult result;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        result.error = uv_translate_sys_error(errno);
+        return result;
+    }
+
+    std::vector<char*> argv;
+    for (const auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e; ++e) {
+        std::string_view kv(*e);
+        auto eq = kv.find('=');
+        if (eq != std::string_view::npos && request.env_add.count(std::string(kv.substr(0, eq))))
+            continue;
+        env_strings.emplace_back(kv);
+    }
+    for (const auto& [k, v] : request.env_add) env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+
+    uv_stdio_container_t stdio[3];
+    stdio[0].flags = UV_INHERIT_FD;
+    stdio[0].data.fd = sv[1];
+    stdio[1].flags = UV_INHERIT_FD;
+    stdio[1].data.fd = sv[1];
+    stdio[2].flags = UV_INHERIT_FD;
+    stdio[2].data.fd = request.stderr_fd;
+
+    uv_process_options_t options{};
+    options.file = argv[0];
+    options.args = argv.data();
+    options.env = envp.data();
+    options.stdio = stdio;
+    options.stdio_count = 3;
+    options.exit_cb = nullptr;  // the reaper, not libuv, learns of the exit
+
+    // The handle only serves uv_spawn: closing it at once takes the child off libuv's
+    // per-SIGCHLD waitpid list (see child_reaper.hpp). A failed spawn must be closed too.
+    uv::Handle<uv_process_t> process;
+    int rc = uv_spawn(loop, process.get(), &options);
+    process.mark_initialized();
+    pid_t pid = rc == 0 ? process.get()->pid : 0;
+    process.close();
+    ::close(sv[1]);
+
+    if (rc != 0) {
+        ::close(sv[0]);
+        result.error = rc;
+        return result;
+    }
+    reaper.watch(pid, std::move(on_exit));
+    result.pid = pid;
+    result.socket_fd = sv[0];
+    return result;
+}
+
+}  // namespace kvd

@@ -1,0 +1,33 @@
+// Starts a child whose stdin and stdout are both its end of one Unix socket pair with kvd,
+// and whose stderr is a given fd. Buckets and handlers are started this way.
+#pragma once
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "daemon/child_reaper.hpp"
+
+namespace kvd {
+
+struct SpawnRequest {
+    std::vector<std::string> argv;               // argv[0] is run through PATH if it has no '/'
+    std::map<std::string, std::string> env_add;  // added to kvd's own environment
+    int stderr_fd = 2;                           // the child's fd 2
+};
+
+struct SpawnResult {
+    int error = 0;       // a libuv error code; 0 on success
+    pid_t pid = 0;
+    int socket_fd = -1;  // kvd's end of the socket pair, owned by the caller
+};
+
+// Spawns with uv_spawn and hands the child to `reaper`, which calls `on_exit` when it ends.
+// On failure every handle and fd made on the way is closed already.
+SpawnResult spawn_child(uv_loop_t* loop, ChildReaper& reaper, const SpawnRequest& request,
+                        ChildReaper::ExitFn on_exit);
+
+}  // namespace kvd

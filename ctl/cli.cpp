@@ -1,0 +1,357 @@
+// kvctl's command line: every command and option of SPEC §5 with its help text, and the
+// SIGINT/SIGTERM handling that lets `events` end cleanly.
+#include "ctl/cli.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <csignal>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "common/socket_path.hpp"
+#include "ctl/commands.hpp"
+#include "ctl/exit_status.hpp"
+
+namespace kvd::ctl {
+
+namespace {
+
+constexpr const char* kDescription =
+    "kvctl controls kvd, a supervisor daemon in the style of Erlang's KV registry: kvd keeps a\n"
+    "registry of key/value buckets (one kv-bucket process each) and an event manager that\n"
+    "feeds create, exit and custom events to handler processes and subscribers. kvctl sends\n"
+    "one command to kvd over its Unix control socket and prints the answer.\n";
+
+// A fmt format string: {} is the socket path the environment gives right now.
+constexpr const char* kFooter =
+    "Examples:\n"
+    "  kvctl create shopping          start a bucket\n"
+    "  kvctl put shopping milk 2      store a value\n"
+    "  kvctl get shopping milk        print it\n"
+    "  kvctl events --type exit       follow bucket exits as they happen\n"
+    "\n"
+    "Socket: the first of --socket PATH, $KVD_SOCKET, then /run/kvd/kvd.sock when run as\n"
+    "root, else $XDG_RUNTIME_DIR/kvd/kvd.sock, else /tmp/kvd-$UID/kvd.sock. kvd resolves its\n"
+    "own the same way, with its config's [daemon] socket before $KVD_SOCKET.\n"
+    "Without --socket, kvctl would now use: {}\n"
+    "\n"
+    "Exit status:\n"
+    "  0  success\n"
+    "  1  kvd answered with an error, printed as \"kvctl: CODE: MESSAGE\" on stderr\n"
+    "  2  usage error (bad arguments, JSON, signal or duration); nothing was sent\n"
+    "  3  kvd could not be reached: no socket, connection refused, permission denied,\n"
+    "     no answer within --timeout, or kvd closed the connection\n"
+    "\n"
+    "Run 'kvctl COMMAND --help' for the arguments of a command.";
+
+constexpr const char* kCommandFooter =
+    "Global options go before the command: kvctl [--socket PATH] [--json] [--timeout DURATION]\n"
+    "COMMAND ...; see 'kvctl --help' for them, the socket path and the exit statuses.";
+
+constexpr const char* kBucketHelp =
+    "bucket name: 1-128 bytes of A-Z a-z 0-9 . _ : -\nnot starting with . or -";
+
+// Lists each command with its arguments ("stop NAME [--timeout D]") rather than its bare name.
+class CommandListFormatter : public CLI::Formatter {
+  public:
+    void set_synopsis(const std::string& command, std::string synopsis) {
+        synopses_[command] = std::move(synopsis);
+    }
+    std::string make_subcommand(const CLI::App* sub) const override {
+        auto it = synopses_.find(sub->get_name());
+        std::string name = it == synopses_.end() ? sub->get_name() : it->second;
+        std::stringstream out;
+        CLI::detail::format_help(out, name, sub->get_description(), column_width_);
+        return out.str();
+    }
+
+  private:
+    std::map<std::string, std::string> synopses_;
+};
+
+CLI::Validator duration_validator(bool positive) {
+    return CLI::Validator(
+        [positive](std::string& text) -> std::string {
+            std::string error;
+            auto d = parse_duration(text, &error);
+            if (!d) return error;
+            if (positive && d->count() <= 0) return "'" + text + "' must be more than 0";
+            return "";
+        },
+        "", "DURATION");
+}
+
+const CLI::Validator kSignalValidator(
+    [](std::string& text) -> std::string {
+        return canonical_signal(text) ? "" : "'" + text + "' is not a signal name or number";
+    },
+    "", "SIGNAL");
+
+const CLI::Validator kJsonValidator(
+    [](std::string& text) -> std::string {
+        std::string error;
+        return parse_json_argument(text, &error) ? "" : "not valid JSON: " + error;
+    },
+    "", "JSON");
+
+// CLI11 2.1 reads "-1" into an unsigned as 2^64-1; a seq is plain digits.
+const CLI::Validator kSeqValidator(
+    [](std::string& text) -> std::string {
+        bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        return digits ? "" : "'" + text + "' is not a sequence number";
+    },
+    "", "SEQ");
+
+// `events` ends on SIGINT/SIGTERM: the handler writes a byte into a pipe that the client
+// polls alongside the socket, so a signal arriving just before poll(2) is not lost.
+int g_interrupt_write_fd = -1;
+
+void on_interrupt(int) {
+    int saved = errno;
+    char byte = 0;
+    [[maybe_unused]] ssize_t n = write(g_interrupt_write_fd, &byte, 1);
+    errno = saved;
+}
+
+class InterruptPipe {
+  public:
+    InterruptPipe() {
+        if (pipe2(fds_, O_CLOEXEC | O_NONBLOCK) != 0) return;
+        g_interrupt_write_fd = fds_[1];
+        struct sigaction sa {};
+        sa.sa_handler = on_interrupt;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int_);
+        sigaction(SIGTERM, &sa, &old_term_);
+    }
+    ~InterruptPipe() {
+        if (fds_[0] < 0) return;
+        sigaction(SIGINT, &old_int_, nullptr);
+        sigaction(SIGTERM, &old_term_, nullptr);
+        g_interrupt_write_fd = -1;
+        close(fds_[0]);
+        close(fds_[1]);
+    }
+    InterruptPipe(const InterruptPipe&) = delete;
+    InterruptPipe& operator=(const InterruptPipe&) = delete;
+
+    int read_fd() const { return fds_[0]; }
+
+  private:
+    int fds_[2] = {-1, -1};
+    struct sigaction old_int_ {};
+    struct sigaction old_term_ {};
+};
+
+}  // namespace
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+    CLI::App app{kDescription, "kvctl"};
+    auto formatter = std::make_shared<CommandListFormatter>();
+    formatter->column_width(32);
+    formatter->label("SUBCOMMAND", "COMMAND");
+    app.formatter(formatter);
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("kvctl ") + KVD_VERSION);
+    app.failure_message([](const CLI::App*, const CLI::Error& e) {
+        return "kvctl: " + std::string(e.what()) + " (see kvctl --help)\n";
+    });
+
+    std::string socket_flag;
+    std::string timeout_text = "30s";
+    bool json = false;
+    app.add_option("--socket", socket_flag, "kvd's control socket (default: see Socket below)")
+        ->type_name("PATH");
+    app.add_flag("--json", json,
+                 "print the reply's result (or error) as one JSON document;\n"
+                 "events as one JSON line each");
+    app.add_option("--timeout", timeout_text,
+                   "how long to wait for kvd to accept and to answer each\n"
+                   "request, e.g. 500ms, 5s, 1m (default 30s)")
+        ->check(duration_validator(true))
+        ->type_name("DURATION");
+
+    auto add_command = [&](const std::string& name, const std::string& synopsis,
+                           const std::string& description) {
+        CLI::App* command = app.add_subcommand(name, description);
+        command->footer(kCommandFooter);
+        command->group("Commands");
+        formatter->set_synopsis(name, synopsis);
+        return command;
+    };
+    auto add_positional = [](CLI::App* command, const std::string& name, auto& target,
+                             const std::string& help) {
+        return command->add_option(name, target, help)->type_name("");
+    };
+
+    // The chosen command's callback stores what to run once the socket path is known.
+    std::function<int(Context&)> action;
+    bool streams_events = false;
+
+    add_command("ping", "ping", "check that kvd answers; prints its version and pid")
+        ->callback([&] { action = cmd_ping; });
+
+    add_command("status", "status",
+                "show kvd's version, pid, uptime, and how many buckets,\n"
+                "handlers, subscriptions and events it has")
+        ->callback([&] { action = cmd_status; });
+
+    std::vector<std::string> create_names;
+    auto* create = add_command("create", "create NAME...",
+                               "start a bucket process for each NAME; an existing bucket\n"
+                               "is left as it is. Several names are sent at once");
+    add_positional(create, "NAME", create_names, kBucketHelp)->required();
+    create->callback([&] { action = [&](Context& c) { return cmd_create(c, create_names); }; });
+
+    std::string bucket, key, value;
+    auto* lookup =
+        add_command("lookup", "lookup NAME", "print the pid of bucket NAME (exit 1 if none)");
+    add_positional(lookup, "NAME", bucket, kBucketHelp)->required();
+    lookup->callback([&] { action = [&](Context& c) { return cmd_lookup(c, bucket); }; });
+
+    add_command("list", "list", "list every bucket with its pid and start time")->callback([&] {
+        action = cmd_list;
+    });
+
+    std::string stop_timeout_text;
+    auto* stop = add_command("stop", "stop NAME [--timeout D]",
+                             "stop bucket NAME: SIGTERM, then SIGKILL after a timeout;\n"
+                             "returns once it has exited");
+    add_positional(stop, "NAME", bucket, kBucketHelp)->required();
+    stop->add_option("--timeout", stop_timeout_text,
+                     "time between SIGTERM and SIGKILL\n(default: kvd's [bucket] stop_timeout)")
+        ->check(duration_validator(false))
+        ->type_name("DURATION");
+    stop->callback([&] {
+        action = [&](Context& c) {
+            std::optional<Millis> timeout;
+            if (!stop_timeout_text.empty()) timeout = parse_duration(stop_timeout_text);
+            return cmd_stop(c, bucket, timeout);
+        };
+    });
+
+    std::string signal_text = "SIGKILL";
+    auto* kill = add_command("kill", "kill NAME [--signal SIG]",
+                             "send a signal to bucket NAME's process (default SIGKILL)");
+    add_positional(kill, "NAME", bucket, kBucketHelp)->required();
+    kill->add_option("--signal", signal_text,
+                     "signal name or number: KILL, SIGTERM, hup, 15 ...\n(default SIGKILL)")
+        ->check(kSignalValidator)
+        ->type_name("SIG");
+    kill->callback([&] {
+        action = [&](Context& c) { return cmd_kill(c, bucket, *canonical_signal(signal_text)); };
+    });
+
+    auto* put = add_command("put", "put BUCKET KEY VALUE",
+                            "store VALUE under KEY in BUCKET (for a value that starts\n"
+                            "with '-', write: kvctl put -- BUCKET KEY -1)");
+    add_positional(put, "BUCKET", bucket, kBucketHelp)->required();
+    add_positional(put, "KEY", key, "the key, any string")->required();
+    add_positional(put, "VALUE", value, "the value, any string")->required();
+    put->callback([&] { action = [&](Context& c) { return cmd_put(c, bucket, key, value); }; });
+
+    auto* get = add_command("get", "get BUCKET KEY",
+                            "print the value of KEY in BUCKET (exit 1 if there is none)");
+    add_positional(get, "BUCKET", bucket, kBucketHelp)->required();
+    add_positional(get, "KEY", key, "the key")->required();
+    get->callback([&] { action = [&](Context& c) { return cmd_get(c, bucket, key); }; });
+
+    auto* del = add_command("delete", "delete BUCKET KEY",
+                            "remove KEY from BUCKET (a missing key is not an error)");
+    add_positional(del, "BUCKET", bucket, kBucketHelp)->required();
+    add_positional(del, "KEY", key, "the key")->required();
+    del->callback([&] { action = [&](Context& c) { return cmd_delete(c, bucket, key); }; });
+
+    auto* keys = add_command("keys", "keys BUCKET", "print the keys of BUCKET, one per line");
+    add_positional(keys, "BUCKET", bucket, kBucketHelp)->required();
+    keys->callback([&] { action = [&](Context& c) { return cmd_keys(c, bucket); }; });
+
+    std::string notify_type, notify_data;
+    bool notify_sync = false;
+    auto* notify = add_command("notify", "notify TYPE [JSON] [--sync]",
+                               "publish a custom event of type TYPE, with optional JSON\n"
+                               "data, to handlers and subscribers");
+    add_positional(notify, "TYPE", notify_type,
+                   "the event's type: any word but create, exit, dropped")
+        ->required();
+    add_positional(notify, "JSON", notify_data,
+                   "the event's data, one JSON value, e.g. '{\"world\":true}'\n"
+                   "(quote it for the shell)")
+        ->check(kJsonValidator);
+    notify->add_flag("--sync", notify_sync, "return only after every sync handler acknowledged it");
+    notify->callback([&] {
+        action = [&](Context& c) {
+            std::optional<Json> data;
+            if (!notify_data.empty()) data = parse_json_argument(notify_data);
+            return cmd_notify(c, notify_type, std::move(data), notify_sync);
+        };
+    });
+
+    EventsOptions events_options;
+    uint64_t from_seq = 0, count = 0;
+    auto* events = add_command("events", "events [--type T]... [--from SEQ] [--count N] [--sync]",
+                               "print events as they happen, one line each, until Ctrl-C\n"
+                               "(or --count); with --json, the raw JSON lines");
+    events
+        ->add_option("--type", events_options.types,
+                     "only events of type T; repeat for several\n(default: every type)")
+        ->type_name("T");
+    auto* from_option = events
+                            ->add_option("--from", from_seq,
+                                         "first replay the events from seq SEQ on that kvd still\n"
+                                         "keeps in its history (error history_lost if gone)")
+                            ->check(kSeqValidator)
+                            ->type_name("SEQ");
+    auto* count_option = events->add_option("--count", count, "exit after N events")
+                             ->check(CLI::PositiveNumber.description(""))
+                             ->type_name("N");
+    events->add_flag("--sync", events_options.sync,
+                     "subscribe in sync mode: kvctl acknowledges each event\n"
+                     "after printing it, and kvd waits for that (backpressure)");
+    events->callback([&] {
+        if (from_option->count() > 0) events_options.from_seq = from_seq;
+        if (count_option->count() > 0) events_options.count = count;
+        streams_events = true;
+        action = [&](Context& c) { return cmd_events(c, events_options); };
+    });
+
+    add_command("handlers", "handlers", "show each handler: pid, state, mode and delivery counters")
+        ->callback([&] { action = cmd_handlers; });
+
+    add_command("reload", "reload",
+                "make kvd re-read its config: start new, stop removed and\n"
+                "restart changed handlers (buckets are untouched)")
+        ->callback([&] { action = cmd_reload; });
+
+    // Set last: a subcommand copies its parent's footer when it is created.
+    app.footer(fmt::format(kFooter, resolve_socket_path(socket_path_inputs_from_environment())));
+
+    if (argc < 2) {
+        err << app.help();
+        return kExitUsage;
+    }
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e, out, err) == 0 ? kExitOk : kExitUsage;
+    }
+
+    SocketPathInputs inputs = socket_path_inputs_from_environment();
+    if (!socket_flag.empty()) inputs.flag = socket_flag;
+    Context ctx{.socket_path = resolve_socket_path(inputs),
+                .json = json,
+                .timeout = *parse_duration(timeout_text),
+                .out = out,
+                .err = err};
+    if (!streams_events) return action(ctx);
+    InterruptPipe interrupt;
+    ctx.wake_fd = interrupt.read_fd();
+    return action(ctx);
+}
+
+}  // namespace kvd::ctl

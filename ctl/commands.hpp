@@ -1,0 +1,67 @@
+// kvctl's commands: one short function per command of SPEC §5, each building its request,
+// talking to kvd through a Client and printing the reply; each returns the exit status.
+// The request builders are separate and pure so they can be tested without a socket.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/duration.hpp"
+#include "common/protocol.hpp"
+
+namespace kvd::ctl {
+
+// What every command needs: where kvd is, how to print, how long to wait.
+struct Context {
+    std::string socket_path;
+    bool json = false;
+    Millis timeout{30'000};  // for connecting and for each reply
+    std::ostream& out;
+    std::ostream& err;
+    int wake_fd = -1;  // readable when a stream should end (SIGINT/SIGTERM); -1: none
+};
+
+struct EventsOptions {
+    std::vector<std::string> types;  // empty: every type
+    std::optional<uint64_t> from_seq;
+    std::optional<uint64_t> count;  // stop after this many events
+    bool sync = false;
+};
+
+// Requests as sent, without the id that the Client adds.
+Json make_request(std::string_view op);
+Json make_bucket_request(std::string_view op, std::string_view bucket);
+Json make_key_request(std::string_view op, std::string_view bucket, std::string_view key);
+Json make_put_request(std::string_view bucket, std::string_view key, std::string_view value);
+Json make_stop_request(std::string_view bucket, std::optional<Millis> timeout);
+// `signal` must already be canonical ("SIGTERM"); see canonical_signal().
+Json make_kill_request(std::string_view bucket, std::string_view signal);
+Json make_notify_request(std::string_view type, std::optional<Json> data, bool sync);
+Json make_subscribe_request(const EventsOptions& options);
+
+// "term", "15", "SIGTERM" -> "SIGTERM"; nullopt for an unknown signal.
+std::optional<std::string> canonical_signal(std::string_view name);
+// The notify JSON argument; nullopt (and `error`) if it is not one JSON value.
+std::optional<Json> parse_json_argument(std::string_view text, std::string* error = nullptr);
+
+int cmd_ping(Context& ctx);
+int cmd_status(Context& ctx);
+int cmd_create(Context& ctx, const std::vector<std::string>& buckets);
+int cmd_lookup(Context& ctx, const std::string& bucket);
+int cmd_list(Context& ctx);
+int cmd_stop(Context& ctx, const std::string& bucket, std::optional<Millis> timeout);
+int cmd_kill(Context& ctx, const std::string& bucket, const std::string& signal);
+int cmd_put(Context& ctx, const std::string& bucket, const std::string& key,
+            const std::string& value);
+int cmd_get(Context& ctx, const std::string& bucket, const std::string& key);
+int cmd_delete(Context& ctx, const std::string& bucket, const std::string& key);
+int cmd_keys(Context& ctx, const std::string& bucket);
+int cmd_notify(Context& ctx, const std::string& type, std::optional<Json> data, bool sync);
+int cmd_events(Context& ctx, const EventsOptions& options);
+int cmd_handlers(Context& ctx);
+int cmd_reload(Context& ctx);
+
+}  // namespace kvd::ctl

@@ -1,0 +1,8 @@
+// kvctl: the command-line client of kvd (see cli.hpp and SPEC §5).
+#include <iostream>
+
+#include "ctl/cli.hpp"
+
+int main(int argc, char** argv) {
+    return kvd::ctl::run(argc, argv, std::cout, std::cerr);
+}

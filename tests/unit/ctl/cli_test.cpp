@@ -1,0 +1,211 @@
+// kvctl's command line: help, version, usage errors (exit 2, nothing sent), and whole
+// invocations against a scripted kvd.
+#include "ctl/cli.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <vector>
+
+#include "common/protocol.hpp"
+#include "ctl/exit_status.hpp"
+#include "fake_kvd.hpp"
+
+namespace kvd::ctl {
+namespace {
+
+using testing::FakeKvd;
+using testing::ServerConnection;
+
+struct Result {
+    int status;
+    std::string out, err;
+};
+
+Result kvctl(std::vector<std::string> args) {
+    args.insert(args.begin(), "kvctl");
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    std::ostringstream out, err;
+    int status = run(static_cast<int>(argv.size()), argv.data(), out, err);
+    return {status, out.str(), err.str()};
+}
+
+TEST(Cli, HelpDescribesEveryCommandTheSocketAndTheExitCodes) {
+    Result r = kvctl({"--help"});
+    EXPECT_EQ(r.status, kExitOk);
+    for (const char* text : {"ping",
+                             "status",
+                             "create NAME...",
+                             "lookup NAME",
+                             "list",
+                             "stop NAME [--timeout D]",
+                             "kill NAME [--signal SIG]",
+                             "put BUCKET KEY VALUE",
+                             "get BUCKET KEY",
+                             "delete BUCKET KEY",
+                             "keys BUCKET",
+                             "notify TYPE [JSON] [--sync]",
+                             "events [--type T]... [--from SEQ] [--count N] [--sync]",
+                             "handlers",
+                             "reload",
+                             "--socket PATH",
+                             "--json",
+                             "--timeout DURATION",
+                             "$KVD_SOCKET",
+                             "/run/kvd/kvd.sock",
+                             "$XDG_RUNTIME_DIR/kvd/kvd.sock",
+                             "/tmp/kvd-$UID/kvd.sock",
+                             "Exit status",
+                             "3  kvd could not be reached"}) {
+        EXPECT_NE(r.out.find(text), std::string::npos) << text;
+    }
+}
+
+TEST(Cli, CommandHelpDescribesItsArguments) {
+    Result r = kvctl({"events", "--help"});
+    EXPECT_EQ(r.status, kExitOk);
+    for (const char* text : {"--type T", "--from SEQ", "--count N", "--sync"})
+        EXPECT_NE(r.out.find(text), std::string::npos) << text;
+    r = kvctl({"put", "--help"});
+    EXPECT_NE(r.out.find("Usage: kvctl put [OPTIONS] BUCKET KEY VALUE"), std::string::npos)
+        << r.out;
+}
+
+TEST(Cli, Version) {
+    Result r = kvctl({"--version"});
+    EXPECT_EQ(r.status, kExitOk);
+    EXPECT_EQ(r.out, std::string("kvctl ") + KVD_VERSION + "\n");
+}
+
+TEST(Cli, UsageErrorsAreExit2AndSendNothing) {
+    // The socket does not exist: reaching for it would be exit 3, not 2.
+    testing::TempDir dir;
+    std::string socket = dir.file("kvd.sock");
+    std::vector<std::vector<std::string>> cases = {
+        {},
+        {"frobnicate"},
+        {"create"},
+        {"lookup"},
+        {"lookup", "a", "b"},
+        {"put", "a", "k"},
+        {"kill", "a", "--signal", "SIGNOPE"},
+        {"notify", "hello", "{bad"},
+        {"notify", "hello", "world"},
+        {"stop", "a", "--timeout", "5 parsecs"},
+        {"--timeout", "5q", "ping"},
+        {"--timeout", "0", "ping"},
+        {"events", "--count", "0"},
+        {"events", "--from", "-1"},
+        {"ping", "--json"},  // global options go before the command
+    };
+    for (auto args : cases) {
+        args.insert(args.begin(), {"--socket", socket});
+        Result r = kvctl(args);
+        EXPECT_EQ(r.status, kExitUsage) << ::testing::PrintToString(args);
+        EXPECT_FALSE(r.err.empty());
+        EXPECT_EQ(r.err.find("cannot connect"), std::string::npos) << r.err;
+    }
+    Result r = kvctl({"--socket", socket, "kill", "a", "--signal", "SIGNOPE"});
+    EXPECT_EQ(r.err,
+              "kvctl: --signal: 'SIGNOPE' is not a signal name or number (see kvctl --help)\n");
+}
+
+TEST(Cli, UnreachableIsExit3) {
+    testing::TempDir dir;
+    Result r = kvctl({"--socket", dir.file("kvd.sock"), "ping"});
+    EXPECT_EQ(r.status, kExitUnreachable);
+    EXPECT_EQ(r.err, "kvctl: cannot connect to " + dir.file("kvd.sock") +
+                         ": no such file (is kvd running?)\n");
+}
+
+TEST(Cli, TooLongSocketPathIsExit2) {
+    Result r = kvctl({"--socket", "/tmp/" + std::string(150, 's'), "ping"});
+    EXPECT_EQ(r.status, kExitUsage);
+    EXPECT_NE(r.err.find("socket path is too long"), std::string::npos) << r.err;
+}
+
+// Serves each request line with the next reply, recording the requests.
+FakeKvd::Script answer(std::vector<std::string> replies, std::vector<Json>* requests) {
+    return [replies = std::move(replies), requests](ServerConnection& c) {
+        for (const auto& reply : replies) {
+            auto line = c.read_line();
+            if (!line) return;
+            requests->push_back(Json::parse(*line));
+            c.write(reply + "\n");
+        }
+        c.wait_closed();
+    };
+}
+
+TEST(Cli, KvdSocketEnvironmentIsUsedWithoutFlag) {
+    std::vector<Json> requests;
+    FakeKvd kvd(answer({R"({"id":1,"ok":true,"result":{"version":"0.1.0","pid":77}})"}, &requests));
+    setenv("KVD_SOCKET", kvd.path().c_str(), 1);
+    Result r = kvctl({"ping"});
+    unsetenv("KVD_SOCKET");
+    EXPECT_EQ(r.status, kExitOk) << r.err;
+    EXPECT_EQ(r.out, "kvd 0.1.0 pid 77\n");
+}
+
+TEST(Cli, JsonCreateOfSeveralIsAnArray) {
+    std::vector<Json> requests;
+    FakeKvd kvd([&](ServerConnection& c) {
+        for (int i = 0; i < 2; ++i) {
+            auto line = c.read_line();
+            if (!line) return;
+            requests.push_back(Json::parse(*line));
+        }
+        c.write(R"({"id":1,"ok":true,"result":{"bucket":"a","pid":1,"created":true}})"
+                "\n"
+                R"({"id":2,"ok":true,"result":{"bucket":"b","pid":2,"created":true}})"
+                "\n");
+        c.wait_closed();
+    });
+    Result r = kvctl({"--socket", kvd.path(), "--json", "create", "a", "b"});
+    EXPECT_EQ(r.status, kExitOk) << r.err;
+    EXPECT_EQ(Json::parse(r.out), Json::parse(R"([{"bucket":"a","pid":1,"created":true},
+                                                   {"bucket":"b","pid":2,"created":true}])"));
+}
+
+TEST(Cli, ArgumentsReachTheRequests) {
+    struct Case {
+        std::vector<std::string> args;
+        Json request;
+    };
+    std::vector<Case> cases = {
+        {{"stop", "a", "--timeout", "2s"}, {{"op", "stop"}, {"bucket", "a"}, {"timeout_ms", 2000}}},
+        {{"stop", "a"}, {{"op", "stop"}, {"bucket", "a"}}},
+        {{"kill", "a"}, {{"op", "kill"}, {"bucket", "a"}, {"signal", "SIGKILL"}}},
+        {{"kill", "a", "--signal", "term"},
+         {{"op", "kill"}, {"bucket", "a"}, {"signal", "SIGTERM"}}},
+        {{"put", "a", "k", "--", "-1"},
+         {{"op", "put"}, {"bucket", "a"}, {"key", "k"}, {"value", "-1"}}},
+        {{"notify", "hello", R"({"world":true})", "--sync"},
+         {{"op", "notify"}, {"type", "hello"}, {"data", {{"world", true}}}, {"sync", true}}},
+        {{"notify", "hello"}, {{"op", "notify"}, {"type", "hello"}}},
+        {{"events", "--type", "create", "--type", "exit", "--from", "3", "--count", "1"},
+         {{"op", "subscribe"}, {"types", {"create", "exit"}}, {"from_seq", 3}}},
+        {{"reload"}, {{"op", "reload"}}},
+    };
+    for (const auto& c : cases) {
+        std::vector<Json> requests;
+        // One reply fits every case; for events it is the subscribe reply plus one event.
+        FakeKvd kvd(answer({R"({"id":1,"ok":true,"result":{}})"
+                            "\n"
+                            R"({"seq":3,"type":"create","bucket":"a","pid":1,"time":"T"})"},
+                           &requests));
+        std::vector<std::string> args = {"--socket", kvd.path()};
+        args.insert(args.end(), c.args.begin(), c.args.end());
+        Result r = kvctl(args);
+        EXPECT_EQ(r.status, kExitOk) << r.err;
+        kvd.join();
+        ASSERT_EQ(requests.size(), 1u) << ::testing::PrintToString(c.args);
+        Json expected = c.request;
+        expected["id"] = 1;
+        EXPECT_EQ(requests[0], expected) << ::testing::PrintToString(c.args);
+    }
+}
+
+}  // namespace
+}  // namespace kvd::ctl

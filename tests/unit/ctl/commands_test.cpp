@@ -1,0 +1,359 @@
+// kvctl's commands: the requests they build, and what they print and return for the
+// replies of a scripted kvd.
+#include "ctl/commands.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <vector>
+
+#include "ctl/exit_status.hpp"
+#include "fake_kvd.hpp"
+
+namespace kvd::ctl {
+namespace {
+
+using testing::FakeKvd;
+using testing::ServerConnection;
+
+TEST(Requests, Simple) {
+    EXPECT_EQ(make_request("ping"), (Json{{"op", "ping"}}));
+    EXPECT_EQ(make_bucket_request("lookup", "a"), (Json{{"op", "lookup"}, {"bucket", "a"}}));
+    EXPECT_EQ(make_key_request("get", "a", "k"),
+              (Json{{"op", "get"}, {"bucket", "a"}, {"key", "k"}}));
+    EXPECT_EQ(make_put_request("a", "k", "v"),
+              (Json{{"op", "put"}, {"bucket", "a"}, {"key", "k"}, {"value", "v"}}));
+}
+
+TEST(Requests, StopSendsTimeoutMsOnlyWhenGiven) {
+    EXPECT_EQ(make_stop_request("a", std::nullopt), (Json{{"op", "stop"}, {"bucket", "a"}}));
+    EXPECT_EQ(make_stop_request("a", Millis(1500)),
+              (Json{{"op", "stop"}, {"bucket", "a"}, {"timeout_ms", 1500}}));
+}
+
+TEST(Requests, KillSendsTheCanonicalSignalName) {
+    EXPECT_EQ(canonical_signal("term"), "SIGTERM");
+    EXPECT_EQ(canonical_signal("SIGHUP"), "SIGHUP");
+    EXPECT_EQ(canonical_signal("9"), "SIGKILL");
+    EXPECT_EQ(canonical_signal("SIGNOPE"), std::nullopt);
+    EXPECT_EQ(canonical_signal(""), std::nullopt);
+    EXPECT_EQ(make_kill_request("a", "SIGTERM"),
+              (Json{{"op", "kill"}, {"bucket", "a"}, {"signal", "SIGTERM"}}));
+}
+
+TEST(Requests, Notify) {
+    EXPECT_EQ(make_notify_request("hello", std::nullopt, false),
+              (Json{{"op", "notify"}, {"type", "hello"}}));
+    EXPECT_EQ(
+        make_notify_request("hello", Json{{"world", true}}, true),
+        (Json{{"op", "notify"}, {"type", "hello"}, {"data", {{"world", true}}}, {"sync", true}}));
+    // A JSON null is still data the user gave.
+    EXPECT_EQ(make_notify_request("x", Json(nullptr), false),
+              (Json{{"op", "notify"}, {"type", "x"}, {"data", nullptr}}));
+}
+
+TEST(Requests, JsonArgument) {
+    EXPECT_EQ(parse_json_argument(R"({"world":true})"), (Json{{"world", true}}));
+    EXPECT_EQ(parse_json_argument("42"), Json(42));
+    EXPECT_EQ(parse_json_argument("null"), Json(nullptr));
+    std::string error;
+    EXPECT_EQ(parse_json_argument("{bad", &error), std::nullopt);
+    EXPECT_EQ(error.rfind("parse error at line 1, column 2", 0), 0u) << error;
+    EXPECT_EQ(parse_json_argument("world"), std::nullopt);
+    EXPECT_EQ(parse_json_argument("1 2"), std::nullopt);
+}
+
+TEST(Requests, Subscribe) {
+    EXPECT_EQ(make_subscribe_request({}), (Json{{"op", "subscribe"}}));
+    EventsOptions o;
+    o.types = {"create", "exit"};
+    o.from_seq = 12;
+    o.count = 3;  // kvctl's own business, not sent
+    o.sync = true;
+    EXPECT_EQ(make_subscribe_request(o), (Json{{"op", "subscribe"},
+                                               {"types", {"create", "exit"}},
+                                               {"from_seq", 12},
+                                               {"mode", "sync"}}));
+}
+
+// Runs a command against a scripted kvd and keeps what it printed.
+struct Captured {
+    std::ostringstream out, err;
+    Context ctx;
+    explicit Captured(const std::string& path, bool json = false)
+        : ctx{.socket_path = path, .json = json, .timeout = Millis(5000), .out = out, .err = err} {}
+};
+
+// Answers every request line with the next scripted reply, keeping the requests.
+FakeKvd::Script answer(std::vector<std::string> replies, std::vector<Json>* requests) {
+    return [replies = std::move(replies), requests](ServerConnection& c) {
+        for (const auto& reply : replies) {
+            auto line = c.read_line();
+            if (!line) return;
+            requests->push_back(Json::parse(*line));
+            c.write(reply + "\n");
+        }
+        c.wait_closed();
+    };
+}
+
+TEST(Commands, CreateSeveralIsPipelinedAndPrintsEachResult) {
+    std::vector<std::string> received;
+    FakeKvd kvd([&](ServerConnection& c) {
+        for (int i = 0; i < 3; ++i) {
+            auto line = c.read_line();
+            if (!line) return;
+            received.push_back(*line);
+        }
+        c.write(R"({"id":1,"ok":true,"result":{"bucket":"a","pid":11,"created":true}})"
+                "\n"
+                R"({"id":2,"ok":true,"result":{"bucket":"b","pid":12,"created":false}})"
+                "\n"
+                R"({"id":3,"ok":true,"result":{"bucket":"c","pid":13,"created":true}})"
+                "\n");
+        c.wait_closed();
+    });
+    Captured run(kvd.path());
+    EXPECT_EQ(cmd_create(run.ctx, {"a", "b", "c"}), kExitOk);
+    EXPECT_EQ(run.out.str(),
+              "created a (pid 11)\n"
+              "b already exists (pid 12)\n"
+              "created c (pid 13)\n");
+    EXPECT_EQ(run.err.str(), "");
+    kvd.join();
+    ASSERT_EQ(received.size(), 3u);
+}
+
+TEST(Commands, CreateSeveralWithJsonIsAnArrayAndOneFailureIsExit1) {
+    std::vector<Json> requests;
+    FakeKvd kvd(answer(
+        {R"({"id":1,"ok":true,"result":{"bucket":"a","pid":11,"created":true}})",
+         R"({"id":2,"ok":false,"error":{"code":"invalid_name","message":"'.b' starts with '.'"}})"},
+        &requests));
+    Captured run(kvd.path(), /*json=*/true);
+    EXPECT_EQ(cmd_create(run.ctx, {"a", ".b"}), kExitDaemonError);
+    EXPECT_EQ(Json::parse(run.out.str()), Json::parse(R"([{"bucket":"a","pid":11,"created":true},
+                              {"code":"invalid_name","message":"'.b' starts with '.'"}])"));
+    EXPECT_EQ(run.err.str(), "kvctl: invalid_name: '.b' starts with '.'\n");
+}
+
+TEST(Commands, CreateOneWithJsonIsTheResultObject) {
+    std::vector<Json> requests;
+    FakeKvd kvd(answer({R"({"id":1,"ok":true,"result":{"bucket":"a","pid":11,"created":true}})"},
+                       &requests));
+    Captured run(kvd.path(), true);
+    EXPECT_EQ(cmd_create(run.ctx, {"a"}), kExitOk);
+    EXPECT_EQ(run.out.str(), "{\"bucket\":\"a\",\"created\":true,\"pid\":11}\n");
+}
+
+TEST(Commands, ErrorReplyIsExit1WithOneLineOnStderr) {
+    std::vector<Json> requests;
+    FakeKvd kvd(answer(
+        {R"({"id":1,"ok":false,"error":{"code":"not_found","message":"no bucket named 'nope'"}})"},
+        &requests));
+    Captured run(kvd.path());
+    EXPECT_EQ(cmd_lookup(run.ctx, "nope"), kExitDaemonError);
+    EXPECT_EQ(run.out.str(), "");
+    EXPECT_EQ(run.err.str(), "kvctl: not_found: no bucket named 'nope'\n");
+    kvd.join();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0], (Json{{"id", 1}, {"op", "lookup"}, {"bucket", "nope"}}));
+}
+
+TEST(Commands, ErrorReplyWithJsonPrintsTheErrorObject) {
+    std::vector<Json> requests;
+    FakeKvd kvd(answer({R"({"id":1,"ok":false,"error":{"code":"not_found","message":"no key"}})"},
+                       &requests));
+    Captured run(kvd.path(), true);
+    EXPECT_EQ(cmd_get(run.ctx, "a", "k"), kExitDaemonError);
+    EXPECT_EQ(Json::parse(run.out.str()), (Json{{"code", "not_found"}, {"message", "no key"}}));
+    EXPECT_EQ(run.err.str(), "kvctl: not_found: no key\n");
+}
+
+TEST(Commands, GetPrintsTheRawValue) {
+    std::vector<Json> requests;
+    FakeKvd kvd(answer({R"({"id":1,"ok":true,"result":{"value":"2 l"}})"}, &requests));
+    Captured run(kvd.path());
+    EXPECT_EQ(cmd_get(run.ctx, "shopping", "milk"), kExitOk);
+    EXPECT_EQ(run.out.str(), "2 l\n");
+}
+
+TEST(Commands, StopAndKillSendTheirArguments) {
+    std::vector<Json> requests;
+    FakeKvd kvd([&](ServerConnection& c) {
+        auto line = c.read_line();
+        if (!line) return;
+        requests.push_back(Json::parse(*line));
+        c.write(R"({"id":1,"ok":true,"result":{"bucket":"a","pid":5}})"
+                "\n");
+        c.wait_closed();
+    });
+    Captured run(kvd.path());
+    EXPECT_EQ(cmd_stop(run.ctx, "a", Millis(2000)), kExitOk);
+    EXPECT_EQ(run.out.str(), "stopped a (pid 5)\n");
+    kvd.join();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0]["timeout_ms"], 2000);
+}
+
+TEST(Commands, UnreachableKvdIsExit3WithOneLine) {
+    testing::TempDir dir;
+    Captured run(dir.file("kvd.sock"));
+    EXPECT_EQ(cmd_ping(run.ctx), kExitUnreachable);
+    EXPECT_EQ(run.out.str(), "");
+    EXPECT_EQ(run.err.str(), "kvctl: cannot connect to " + dir.file("kvd.sock") +
+                                 ": no such file (is kvd running?)\n");
+}
+
+TEST(Commands, PermissionDeniedFromKvdIsExit3) {
+    FakeKvd kvd([](ServerConnection& c) {
+        c.write(
+            R"({"id":null,"ok":false,"error":{"code":"permission_denied","message":"not allowed"}})"
+            "\n");
+    });
+    Captured run(kvd.path(), true);
+    EXPECT_EQ(cmd_status(run.ctx), kExitUnreachable);
+    EXPECT_EQ(run.out.str(), "");
+    EXPECT_EQ(run.err.str(), "kvctl: kvd refused this client: permission_denied: not allowed\n");
+}
+
+TEST(Commands, ReplyTimeoutIsExit3) {
+    FakeKvd kvd([](ServerConnection& c) { c.wait_closed(); });
+    Captured run(kvd.path());
+    run.ctx.timeout = Millis(200);
+    EXPECT_EQ(cmd_handlers(run.ctx), kExitUnreachable);
+    EXPECT_EQ(run.err.str(), "kvctl: timed out after 200ms waiting for kvd\n");
+}
+
+constexpr const char* kSubscribed = R"({"id":1,"ok":true,"result":{"seq":4}})"
+                                    "\n";
+constexpr const char* kEvent5 = R"({"seq":5,"type":"create","bucket":"a","pid":11,"time":"T5"})"
+                                "\n";
+constexpr const char* kEvent6 = R"({"seq":6,"type":"hello","data":[1],"time":"T6"})"
+                                "\n";
+constexpr const char* kEvent7 =
+    R"({"seq":7,"type":"exit","bucket":"a","pid":11,"code":0,"signal":null,"reason":"exited","time":"T7"})"
+    "\n";
+
+EventsOptions with_count(uint64_t count) {
+    EventsOptions options;
+    options.count = count;
+    return options;
+}
+
+TEST(Events, StopsAfterCount) {
+    std::optional<std::string> request;
+    FakeKvd kvd([&](ServerConnection& c) {
+        request = c.read_line();
+        c.write(std::string(kSubscribed) + kEvent5 + kEvent6 + kEvent7);
+        c.wait_closed();
+    });
+    Captured run(kvd.path());
+    EventsOptions options;
+    options.count = 2;
+    options.types = {"create", "hello"};
+    EXPECT_EQ(cmd_events(run.ctx, options), kExitOk);
+    EXPECT_EQ(run.out.str(), "#5 create a pid=11 T5\n#6 hello [1] T6\n");
+    EXPECT_EQ(run.err.str(), "");
+    kvd.join();
+    ASSERT_TRUE(request);
+    EXPECT_EQ(Json::parse(*request),
+              (Json{{"id", 1}, {"op", "subscribe"}, {"types", {"create", "hello"}}}));
+}
+
+TEST(Events, JsonPrintsTheRawLines) {
+    FakeKvd kvd([&](ServerConnection& c) {
+        if (!c.read_line()) return;
+        c.write(std::string(kSubscribed) + kEvent5 + kEvent7);
+    });
+    Captured run(kvd.path(), true);
+    EXPECT_EQ(cmd_events(run.ctx, with_count(2)), kExitOk);
+    EXPECT_EQ(run.out.str(), std::string(kEvent5) + kEvent7);
+}
+
+TEST(Events, SyncModeAcknowledgesEachEventBeforeTheNextIsSent) {
+    std::optional<std::string> request;
+    std::vector<std::string> acks;
+    FakeKvd kvd([&](ServerConnection& c) {
+        request = c.read_line();
+        c.write(kSubscribed);
+        for (const char* event : {kEvent5, kEvent6}) {
+            c.write(event);
+            auto ack = c.read_line();
+            if (!ack) return;
+            acks.push_back(*ack);
+        }
+        c.wait_closed();
+    });
+    Captured run(kvd.path());
+    EventsOptions options;
+    options.sync = true;
+    options.count = 2;
+    options.from_seq = 5;
+    EXPECT_EQ(cmd_events(run.ctx, options), kExitOk);
+    kvd.join();
+    EXPECT_EQ(acks, (std::vector<std::string>{"ok", "ok"}));
+    ASSERT_TRUE(request);
+    EXPECT_EQ(Json::parse(*request),
+              (Json{{"id", 1}, {"op", "subscribe"}, {"from_seq", 5}, {"mode", "sync"}}));
+}
+
+TEST(Events, KvdClosingTheStreamIsExit3) {
+    FakeKvd kvd([&](ServerConnection& c) {
+        if (!c.read_line()) return;
+        c.write(std::string(kSubscribed) + kEvent5);
+    });
+    Captured run(kvd.path());
+    EXPECT_EQ(cmd_events(run.ctx, with_count(5)), kExitUnreachable);
+    EXPECT_EQ(run.out.str(), "#5 create a pid=11 T5\n");
+    EXPECT_EQ(run.err.str(), "kvctl: kvd closed the event stream\n");
+}
+
+TEST(Events, SubscribeErrorIsExit1) {
+    FakeKvd kvd([&](ServerConnection& c) {
+        if (!c.read_line()) return;
+        c.write(
+            R"({"id":1,"ok":false,"error":{"code":"history_lost","message":"40 events are gone"}})"
+            "\n");
+        c.wait_closed();
+    });
+    Captured run(kvd.path());
+    EXPECT_EQ(cmd_events(run.ctx,
+                         [] {
+                             EventsOptions o;
+                             o.from_seq = 1;
+                             return o;
+                         }()),
+              kExitDaemonError);
+    EXPECT_EQ(run.err.str(), "kvctl: history_lost: 40 events are gone\n");
+}
+
+TEST(Events, InterruptionEndsTheStreamWithExit0) {
+    int wake[2];
+    ASSERT_EQ(pipe(wake), 0);
+    FakeKvd kvd([&](ServerConnection& c) {
+        if (!c.read_line()) return;
+        c.write(std::string(kSubscribed) + kEvent5);
+        // The ack proves kvctl printed the event; now "press Ctrl-C".
+        if (c.read_line() != "ok") return;
+        [[maybe_unused]] ssize_t n = write(wake[1], "x", 1);
+        c.wait_closed();
+    });
+    Captured run(kvd.path());
+    run.ctx.wake_fd = wake[0];
+    EXPECT_EQ(cmd_events(run.ctx,
+                         [] {
+                             EventsOptions o;
+                             o.sync = true;
+                             return o;
+                         }()),
+              kExitOk);
+    EXPECT_EQ(run.out.str(), "#5 create a pid=11 T5\n");
+    EXPECT_EQ(run.err.str(), "");
+    kvd.join();
+    close(wake[0]);
+    close(wake[1]);
+}
+
+}  // namespace
+}  // namespace kvd::ctl

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include "common/wire.hpp"
+#include "daemon/subscription.hpp"
 
 namespace kvd {
 
@@ -50,7 +51,14 @@ bool Responder::wanted() const { return !conn_.expired(); }
 Connection::Connection(uv_loop_t* loop, uv::WriteBatcher& batcher, uint64_t number)
     : stream_(loop, batcher, wire::kMaxLineBytes), number_(number) {}
 
-Connection::~Connection() { stream_.close(); }
+Connection::~Connection() {
+    subscription_.reset();  // leaves the event manager before the stream goes
+    stream_.close();
+}
+
+void Connection::attach_subscription(std::unique_ptr<Subscription> subscription) {
+    subscription_ = std::move(subscription);
+}
 
 int Connection::accept_from(uv_stream_t* server) { return stream_.accept_from(server); }
 
@@ -80,7 +88,8 @@ void Connection::start(DispatchFn dispatch, GoneFn on_gone) {
                       if (why == uv::StreamEnd::error)
                           spdlog::debug("client {}: {}", number_, uv_strerror(err));
                       // End of file: the client may have only half-closed; still answer it.
-                      if (why == uv::StreamEnd::eof) finish();
+                      // A subscriber that hangs up is gone, though.
+                      if (why == uv::StreamEnd::eof && !subscription_) finish();
                       else close_now();
                   });
 }
@@ -92,6 +101,10 @@ void Connection::refuse(const std::string& line) {
 }
 
 void Connection::on_line(std::string&& line) {
+    if (subscription_) {
+        subscription_->on_line(line);
+        return;
+    }
     if (finishing_) return;
     uint64_t serial = next_serial_++;
     slots_.push_back({serial, std::nullopt});
@@ -114,6 +127,10 @@ void Connection::flush_ready() {
         slots_.pop_front();
     }
     update_backpressure();
+    if (subscription_ && !live_ && slots_.empty()) {
+        live_ = true;
+        subscription_->go_live();
+    }
     if (finishing_ && slots_.empty()) {
         // Everything answered: close once the bytes are out.
         auto self = weak_from_this();
@@ -125,6 +142,10 @@ void Connection::flush_ready() {
 
 void Connection::update_backpressure() {
     if (finishing_) return;
+    if (subscription_) {
+        stream_.resume();  // a subscriber's acks must always be read
+        return;
+    }
     if (slots_.size() >= kMaxPendingReplies || stream_.queued_bytes() >= kMaxQueuedReplyBytes) {
         stream_.pause();
         if (stream_.queued_bytes() > 0 && !waiting_for_drain_) {
@@ -150,6 +171,7 @@ void Connection::finish() {
 void Connection::close_now() {
     if (gone_) return;
     gone_ = true;
+    subscription_.reset();  // removed the moment the client is gone
     stream_.close();
     slots_.clear();
     if (on_gone_) {

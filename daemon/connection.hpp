@@ -19,6 +19,7 @@
 namespace kvd {
 
 class Connection;
+class Subscription;
 
 // The right to answer one request, exactly once. Safe to hold after the client left: the
 // answer is then dropped. Copyable so it can ride in std::function callbacks; the first
@@ -70,6 +71,11 @@ public:
     std::optional<PeerCredentials> peer() const;
     uv::LineStream& stream() { return stream_; }
 
+    // After `subscribe`: the connection carries only events (and the client's acks) from the
+    // moment every earlier reply was written. The subscription lives as long as the connection.
+    void attach_subscription(std::unique_ptr<Subscription> subscription);
+    bool subscribed() const { return subscription_ != nullptr; }
+
     // Called through Responder.
     void complete(uint64_t serial, std::string&& reply_line);
     // Stops taking requests and closes once every pending reply was written.
@@ -93,6 +99,8 @@ private:
     std::deque<Slot> slots_;
     uint64_t next_serial_ = 0;
     bool finishing_ = false;
+    std::unique_ptr<Subscription> subscription_;
+    bool live_ = false;
     bool waiting_for_drain_ = false;
     bool gone_ = false;
 };

@@ -172,6 +172,12 @@ void ControlServer::stop_listening() {
     }
 }
 
+void ControlServer::finish_all() {
+    std::vector<std::shared_ptr<Connection>> all;
+    for (auto& [raw, conn] : connections_) all.push_back(conn);
+    for (auto& conn : all) conn->finish();
+}
+
 void ControlServer::close_all() {
     auto all = std::move(connections_);
     connections_.clear();

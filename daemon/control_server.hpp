@@ -41,6 +41,8 @@ public:
     void stop_listening();
     // Closes every connection at once.
     void close_all();
+    // Lets every connection write what is queued for it, then close.
+    void finish_all();
 
     std::size_t connection_count() const { return connections_.size(); }
     // Whether a peer with these credentials may use kvd.

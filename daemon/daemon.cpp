@@ -10,6 +10,8 @@
 #include <csignal>
 
 #include "common/socket_path.hpp"
+#include "daemon/log.hpp"
+#include <fmt/ranges.h>
 #include "daemon/ops/ops.hpp"
 
 namespace kvd {
@@ -26,8 +28,12 @@ void raise_fd_limit() {
     }
 }
 
-// How long shutdown may take before whatever is left is killed.
-constexpr Millis kShutdownSlack{5000};
+// How long shutdown may take, beyond the buckets' stop_timeout, before kvd exits anyway.
+constexpr Millis kShutdownSlack{10000};
+// How long handlers have to exit after their stdin is closed at shutdown.
+constexpr Millis kHandlerExitGrace{3000};
+// How long subscribers get to read their last events at exit.
+constexpr Millis kFinalFlush{1000};
 
 }  // namespace
 
@@ -40,12 +46,14 @@ Daemon::Daemon(DaemonOptions options, Config config)
 Daemon::~Daemon() {
     // Tear down in reverse order of dependency, then let libuv run the close callbacks.
     server_.reset();
+    handlers_.reset();
     registry_.reset();
     events_.reset();
     bucket_log_.reset();
     if (reaper_) reaper_->close();
     reaper_.reset();
     shutdown_deadline_.reset();
+    final_flush_.reset();
     sigterm_.close();
     sigint_.close();
     sighup_.close();
@@ -85,6 +93,11 @@ int Daemon::run() {
             dispatch_request(*this, c, std::move(line), std::move(reply));
         });
 
+    // Handlers start before kvd accepts clients, so they see every event from the first.
+    handlers_ = std::make_unique<HandlerSet>(
+        HandlerEnv{&loop_, *batcher_, *reaper_, *events_, socket_path_});
+    handlers_->start_all(config_.handlers);
+
     if (auto error = start_listening()) {
         spdlog::error("{}", *error);
         return 1;
@@ -92,10 +105,18 @@ int Daemon::run() {
     start_signals();
     spdlog::info("kvd {} ready on {} (pid {}, buckets run {})", KVD_VERSION, socket_path_, getpid(),
                  registry_->program());
-    sd_notify(0, "READY=1");
-    notify_systemd_status();
+    // READY=1 only now that the socket accepts connections.
+    systemd_ = std::make_unique<systemd::Notifier>(&loop_, [this] {
+        return fmt::format("{}{} buckets, {} handlers, {} clients",
+                           shutting_down_ ? "shutting down: " : "", registry_->size(),
+                           events_->handler_count(), server_->connection_count());
+    });
+    systemd_->ready();
 
     uv_run(&loop_, UV_RUN_DEFAULT);
+    // Its timers are unreferenced, so they did not keep the loop running; closed here, they
+    // are freed when the destructor runs the loop for the last close callbacks.
+    systemd_->close();
     spdlog::info("kvd stopped");
     return 0;
 }
@@ -112,6 +133,25 @@ std::optional<std::string> Daemon::start_listening() {
         if (struct group* gr = getgrnam(name.c_str())) group = gr->gr_gid;
         else return fmt::format("socket_group '{}' does not exist", name);
     }
+
+    // Socket activation: systemd created the file with kvd.socket's mode and group and owns
+    // it, so kvd neither creates nor removes it.
+    systemd::Activation activation = systemd::take_activated_socket();
+    if (activation.error) return activation.error;
+    if (const auto& passed = activation.socket) {
+        if (!passed->path.empty() && passed->path != socket_path_) {
+            spdlog::warn("socket activation: serving on {}, not on {} (clients may need "
+                         "--socket or $KVD_SOCKET)",
+                         passed->path, socket_path_);
+            socket_path_ = passed->path;
+        }
+        // Without a socket_group in the config, the group kvd.socket gave the file
+        // (SocketGroup=) is the one let in; root's group never is by default.
+        if (!group && passed->group && *passed->group != 0) group = passed->group;
+        server_->set_access(AccessPolicy{getuid(), group});
+        spdlog::info("socket activation: serving on fd {} ({})", passed->fd, socket_path_);
+        return server_->listen_fd(passed->fd);
+    }
     server_->set_access(AccessPolicy{getuid(), group});
     return server_->listen_path(socket_path_, config_.daemon.socket_mode, group);
 }
@@ -127,7 +167,10 @@ void Daemon::start_signals() {
                 auto* self = static_cast<Daemon*>(s->data);
                 if (!self) return;
                 if (signum == SIGHUP) {
-                    spdlog::info("SIGHUP: reload is not available yet");
+                    spdlog::info("SIGHUP: reloading {}", self->options_.config_path.empty()
+                                                            ? "(no config file)"
+                                                            : self->options_.config_path);
+                    if (!self->shutting_down_) self->reload();
                     return;
                 }
                 self->begin_shutdown(signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -175,24 +218,62 @@ void Daemon::begin_shutdown(const char* why) {
                       registry_->size());
         finish_shutdown();
     });
-    registry_->stop_all([this] { finish_shutdown(); });
+    // Buckets first, so that their exit events reach the handlers; then the handlers, once
+    // every sync handler acknowledged (or timed out on) what it was sent.
+    registry_->stop_all([this] {
+        events_->when_idle([this] {
+            spdlog::info("all buckets stopped; closing {} handler(s)", handlers_->size());
+            handlers_->stop_all(kHandlerExitGrace, [this] { finish_shutdown(); });
+        });
+    });
 }
 
 void Daemon::finish_shutdown() {
+    if (finishing_) return;
+    finishing_ = true;
     if (shutdown_deadline_) shutdown_deadline_->close();
-    server_->close_all();
     sigterm_.close();
     sigint_.close();
     sighup_.close();
     if (bucket_log_) bucket_log_->close();
-    reaper_->close();
-    batcher_->close();
-    uv_stop(&loop_);
+    // Clients still connected (subscribers) get what is queued for them, within a bound.
+    server_->finish_all();
+    final_flush_ = std::make_unique<uv::Timer>(&loop_);
+    final_flush_->start(kFinalFlush, [this] { uv_stop(&loop_); });
+    final_flush_->unref();
+}
+
+Outcome Daemon::reload() {
+    Config next;
+    if (!options_.config_path.empty()) {
+        auto loaded = load_config_file(options_.config_path);
+        if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) {
+            std::string message = "config not reloaded:";
+            for (const auto& e : *errors) message += "\n" + e.to_string();
+            spdlog::error("{}", message);
+            return Failure{wire::ErrorCode::bad_request, message};
+        }
+        next = std::move(std::get<Config>(loaded));
+    }
+    if (next.daemon.socket != config_.daemon.socket ||
+        next.daemon.socket_mode != config_.daemon.socket_mode ||
+        next.daemon.socket_group != config_.daemon.socket_group)
+        spdlog::warn("reload: socket settings take effect only when kvd restarts");
+    if (!options_.log_level_from_flag && next.daemon.log_level)
+        if (auto level = log::parse_level(*next.daemon.log_level)) log::set_level(*level);
+    registry_->configure(next);
+    events_->set_history_capacity(next.daemon.event_history);
+    ReloadSummary s = handlers_->reload(next.handlers);
+    config_ = std::move(next);
+    spdlog::info("config reloaded: started [{}] stopped [{}] restarted [{}]",
+                 fmt::join(s.started, ", "), fmt::join(s.stopped, ", "),
+                 fmt::join(s.restarted, ", "));
+    notify_systemd_status();
+    return Json{{"started", s.started}, {"stopped", s.stopped}, {"restarted", s.restarted}};
 }
 
 void Daemon::notify_systemd_status() {
-    sd_notifyf(0, "STATUS=%zu buckets, %zu handlers, %zu clients", registry_->size(),
-               events_->handler_count(), server_->connection_count());
+    if (systemd_) systemd_->refresh_status();
 }
 
 }  // namespace kvd

@@ -16,7 +16,10 @@
 #include "daemon/config.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/event_manager.hpp"
+#include "daemon/handler_set.hpp"
+#include "daemon/outcome.hpp"
 #include "daemon/registry.hpp"
+#include "daemon/systemd.hpp"
 #include "daemon/uv/handle.hpp"
 #include "daemon/uv/line_stream.hpp"
 #include "daemon/uv/timer.hpp"
@@ -39,13 +42,18 @@ public:
     // Starts everything and runs the loop until shutdown completes. Returns the exit code.
     int run();
 
+    uv_loop_t* loop() { return &loop_; }
     Registry& registry() { return *registry_; }
+    HandlerSet& handlers() { return *handlers_; }
     EventManager& events() { return *events_; }
     const Config& config() const { return config_; }
     bool shutting_down() const { return shutting_down_; }
     uint64_t uptime_ms() const;
 
     void begin_shutdown(const char* why);
+    // Re-reads the config file and applies it; buckets are untouched. The result is
+    // {"started","stopped","restarted"} or bad_request with the config's errors.
+    Outcome reload();
 
 private:
     std::optional<std::string> start_listening();
@@ -60,17 +68,22 @@ private:
     std::chrono::steady_clock::time_point started_;
     std::string socket_path_;
     bool shutting_down_ = false;
+    bool finishing_ = false;
 
     std::unique_ptr<uv::WriteBatcher> batcher_;
     std::unique_ptr<ChildReaper> reaper_;
     std::unique_ptr<EventManager> events_;
     std::unique_ptr<Registry> registry_;
+    std::unique_ptr<HandlerSet> handlers_;
     std::unique_ptr<ControlServer> server_;
     uv::Handle<uv_signal_t> sigterm_, sigint_, sighup_;
     // Every bucket's stderr is the write end of one pipe; kvd logs what comes out of it.
     int bucket_stderr_fd_ = -1;
     std::unique_ptr<uv::LineStream> bucket_log_;
     std::unique_ptr<uv::Timer> shutdown_deadline_;
+    // READY=1, STATUS= and watchdog pings; its timers are closed when the loop has ended.
+    std::unique_ptr<systemd::Notifier> systemd_;
+    std::unique_ptr<uv::Timer> final_flush_;
 };
 
 }  // namespace kvd

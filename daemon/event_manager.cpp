@@ -1,17 +1,102 @@
 #include "daemon/event_manager.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <chrono>
+
+#include "daemon/receiver.hpp"
 
 namespace kvd {
 
 EventManager::EventManager(std::size_t history_capacity) : history_capacity_(history_capacity) {}
 
-void EventManager::publish(Event event, std::function<void()> delivered) {
+uint64_t EventManager::publish(Event event, std::function<void()> delivered) {
     event.seq = ++last_seq_;
     event.time = std::chrono::system_clock::now();
-    history_.push_back(std::move(event));
+    auto e = std::make_shared<PublishedEvent>();
+    e->seq = event.seq;
+    e->type = event.type;
+    e->line = event.to_line();
+    e->delivered = std::move(delivered);
+
+    if (history_capacity_ > 0) {
+        history_.push_back(e);
+        while (history_.size() > history_capacity_) history_.pop_front();
+    }
+
+    // A guard reference: receivers may release synchronously (one that is down, say) and
+    // `delivered` must not run before every receiver had its turn.
+    e->unreleased = 1;
+    ++unreleased_events_;
+    for (std::size_t i = 0; i < receivers_.size(); ++i) {
+        Receiver* r = receivers_[i];
+        if (!r->wants(e->type)) continue;
+        if (r->is_sync()) ++e->unreleased;
+        r->enqueue(e);
+    }
+    uint64_t seq = e->seq;
+    release(*e);
+    return seq;
+}
+
+void EventManager::release(PublishedEvent& e) {
+    if (e.unreleased == 0) return;
+    if (--e.unreleased > 0) return;
+    --unreleased_events_;
+    if (auto fn = std::move(e.delivered)) {
+        e.delivered = nullptr;
+        fn();
+    }
+    if (unreleased_events_ == 0 && !idle_waiters_.empty()) {
+        auto waiters = std::move(idle_waiters_);
+        idle_waiters_.clear();
+        for (auto& w : waiters) w();
+    }
+}
+
+void EventManager::when_idle(std::function<void()> fn) {
+    if (unreleased_events_ == 0) fn();
+    else idle_waiters_.push_back(std::move(fn));
+}
+
+void EventManager::add(Receiver* r) { receivers_.push_back(r); }
+
+void EventManager::remove(Receiver* r) {
+    receivers_.erase(std::remove(receivers_.begin(), receivers_.end(), r), receivers_.end());
+}
+
+std::optional<Failure> EventManager::replay(Receiver& r, uint64_t from_seq) {
+    if (from_seq == 0) from_seq = 1;
+    if (from_seq > last_seq_) return std::nullopt;  // nothing published from there yet
+    uint64_t oldest = history_.empty() ? last_seq_ + 1 : history_.front()->seq;
+    if (from_seq < oldest) {
+        uint64_t lost = oldest - from_seq;
+        return Failure{wire::ErrorCode::history_lost,
+                       fmt::format("{} event(s) from seq {} to {} are gone from the history "
+                                   "(it keeps {}; the oldest kept is seq {})",
+                                   lost, from_seq, oldest - 1, history_capacity_, oldest)};
+    }
+    for (const EventPtr& e : history_) {
+        if (e->seq < from_seq || !r.wants(e->type)) continue;
+        // Replayed events are past: nobody is waiting on them any more.
+        r.enqueue_replayed(e);
+    }
+    return std::nullopt;
+}
+
+void EventManager::set_history_capacity(std::size_t capacity) {
+    history_capacity_ = capacity;
     while (history_.size() > history_capacity_) history_.pop_front();
-    delivered();
+}
+
+std::size_t EventManager::handler_count() const {
+    return static_cast<std::size_t>(std::count_if(receivers_.begin(), receivers_.end(),
+                                                  [](Receiver* r) { return r->is_handler(); }));
+}
+
+std::size_t EventManager::subscription_count() const {
+    return receivers_.size() - handler_count();
 }
 
 }  // namespace kvd

@@ -1,14 +1,37 @@
-// The event manager (GenEvent): numbers every event with the global seq, keeps the history
-// ring, and fans events out to handlers and subscriptions.
+// The event manager (GenEvent): numbers every event with the global seq, serialises it once,
+// keeps the history ring for `subscribe from_seq`, and fans it out to every Receiver (handler
+// processes and subscribed clients) whose filter wants it.
+//
+// Sync semantics (sync_notify): publish() takes a `delivered` callback that runs once every
+// sync receiver released the event: acked it, timed out on it, or went away. The caller (a
+// `create` reply, a `stop` reply, `notify --sync`) waits for that: backpressure.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "common/event.hpp"
+#include "daemon/outcome.hpp"
 
 namespace kvd {
+
+class Receiver;
+
+// One published event, shared by every receiver's queue and the history ring.
+struct PublishedEvent {
+    uint64_t seq = 0;
+    std::string type;
+    std::string line;  // the JSON line, '\n'-terminated
+    // Sync receivers that still hold it back; `delivered` runs when this reaches zero.
+    std::size_t unreleased = 0;
+    std::function<void()> delivered;
+};
+using EventPtr = std::shared_ptr<PublishedEvent>;
 
 class EventManager {
 public:
@@ -16,18 +39,37 @@ public:
     EventManager(const EventManager&) = delete;
     EventManager& operator=(const EventManager&) = delete;
 
-    // Numbers and publishes `event`; `delivered` runs once every sync receiver acknowledged
-    // it (at once when there is none).
-    void publish(Event event, std::function<void()> delivered);
+    // Numbers and publishes `event`; `delivered` runs once every sync receiver released it
+    // (at once when there is none). Returns the event's seq.
+    uint64_t publish(Event event, std::function<void()> delivered);
 
+    // Receivers register for their lifetime.
+    void add(Receiver* r);
+    void remove(Receiver* r);
+
+    // Gives `r` every event in the history with seq >= from_seq (that it wants), in order,
+    // before any live event. Failure `history_lost` when some of them are gone already.
+    std::optional<Failure> replay(Receiver& r, uint64_t from_seq);
+
+    // Called by a receiver when it lets go of a sync event.
+    void release(PublishedEvent& e);
+
+    // Runs `fn` once no sync event is waiting for a receiver (at once if none is).
+    void when_idle(std::function<void()> fn);
+
+    void set_history_capacity(std::size_t capacity);
     uint64_t last_seq() const { return last_seq_; }
-    std::size_t handler_count() const { return 0; }
-    std::size_t subscription_count() const { return 0; }
+    std::size_t handler_count() const;
+    std::size_t subscription_count() const;
+    std::size_t unreleased_events() const { return unreleased_events_; }
 
 private:
     std::size_t history_capacity_;
     uint64_t last_seq_ = 0;
-    std::deque<Event> history_;
+    std::deque<EventPtr> history_;
+    std::vector<Receiver*> receivers_;
+    std::size_t unreleased_events_ = 0;
+    std::vector<std::function<void()>> idle_waiters_;
 };
 
 }  // namespace kvd

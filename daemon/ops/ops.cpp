@@ -23,6 +23,13 @@ constexpr ArgSpec kPutArgs[] = {{"bucket", ArgType::string, true},
                                 {"key", ArgType::string, true},
                                 {"value", ArgType::string, true}};
 
+constexpr ArgSpec kNotifyArgs[] = {{"type", ArgType::string, true},
+                                   {"data", ArgType::any, false},
+                                   {"sync", ArgType::boolean, false}};
+constexpr ArgSpec kSubscribeArgs[] = {{"types", ArgType::string_list, false},
+                                      {"mode", ArgType::string, false},
+                                      {"from_seq", ArgType::integer, false}};
+
 constexpr std::array kOps = {
     OpSpec{wire::op::kPing, {}, ops::ping, false},
     OpSpec{wire::op::kStatus, {}, ops::status, false},
@@ -35,6 +42,10 @@ constexpr std::array kOps = {
     OpSpec{wire::op::kGet, kKeyArgs, ops::get, false},
     OpSpec{wire::op::kDelete, kKeyArgs, ops::del, true},
     OpSpec{wire::op::kKeys, kBucketArg, ops::keys, false},
+    OpSpec{wire::op::kNotify, kNotifyArgs, ops::notify, true},
+    OpSpec{wire::op::kSubscribe, kSubscribeArgs, ops::subscribe, true},
+    OpSpec{wire::op::kHandlers, {}, ops::handlers, false},
+    OpSpec{wire::op::kReload, {}, ops::reload, true},
 };
 
 std::string_view type_name(ArgType t) {

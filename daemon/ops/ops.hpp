@@ -65,6 +65,10 @@ void put(OpContext&);
 void get(OpContext&);
 void del(OpContext&);
 void keys(OpContext&);
+void notify(OpContext&);
+void subscribe(OpContext&);
+void handlers(OpContext&);
+void reload(OpContext&);
 }  // namespace ops
 
 }  // namespace kvd

@@ -1,0 +1,239 @@
+#include "daemon/handler.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+
+#include "common/signals.hpp"
+#include "daemon/spawn.hpp"
+
+namespace kvd {
+
+namespace {
+// A run at least this long counts as healthy: the next failure starts the backoff afresh.
+constexpr std::chrono::seconds kHealthyRun{10};
+// Lines a handler may write that are not acks before kvd stops logging them (per run).
+constexpr unsigned kUnexpectedLinesLogged = 5;
+// Handler sockets carry acks; a longer line means the handler is writing something else.
+constexpr std::size_t kMaxHandlerLineBytes = 64 * 1024;
+
+ReceiverOptions receiver_options(const HandlerConfig& c) {
+    ReceiverOptions o;
+    o.name = c.name;
+    o.is_handler = true;
+    o.mode = c.mode;
+    o.types = c.events;
+    o.queue_limit = c.queue;
+    o.ack_timeout = c.ack_timeout;
+    return o;
+}
+}  // namespace
+
+std::string_view handler_state_name(Handler::State s) {
+    switch (s) {
+        case Handler::State::running: return "running";
+        case Handler::State::restarting: return "restarting";
+        case Handler::State::stopping: return "stopping";
+        case Handler::State::stopped: return "stopped";
+    }
+    return "?";
+}
+
+Handler::Handler(HandlerEnv env, HandlerConfig config)
+    : env_(std::move(env)),
+      config_(std::move(config)),
+      receiver_(env_.events, env_.loop, receiver_options(config_)) {
+    timer_ = std::make_unique<uv::Timer>(env_.loop);
+    receiver_.on_ack_timeout = [this] {
+        kill_for(fmt::format("did not acknowledge within {}", format_duration(config_.ack_timeout)));
+    };
+    receiver_.on_unexpected_line = [this](std::string_view line) { on_unexpected_line(line); };
+}
+
+Handler::~Handler() {
+    timer_->close();
+    receiver_.detach();
+    if (socket_) socket_->close();
+    if (stderr_) stderr_->close();
+    // Only reached with the process alive when kvd gives up waiting on it.
+    if (pid_ > 0 && state_ != State::stopped) uv_kill(pid_, SIGKILL);
+}
+
+void Handler::start() {
+    if (state_ == State::running) return;
+    spawn_now();
+}
+
+void Handler::spawn_now() {
+    int err_pipe[2];
+    if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+        after_failure(fmt::format("cannot create its stderr pipe: {}", std::strerror(errno)), true);
+        return;
+    }
+    SpawnRequest req;
+    req.argv = config_.command;
+    req.env_add = config_.env;
+    req.env_add["KVD_HANDLER"] = config_.name;
+    req.env_add["KVD_SOCKET"] = env_.socket_path;
+    req.stderr_fd = err_pipe[1];
+    std::weak_ptr<char> alive = alive_;
+    SpawnResult spawned =
+        spawn_child(env_.loop, env_.reaper, req, [this, alive](const ChildExit& e) {
+            if (!alive.expired()) on_exit(e);
+        });
+    ::close(err_pipe[1]);
+    if (spawned.error != 0) {
+        ::close(err_pipe[0]);
+        after_failure(fmt::format("cannot start {}: {}", config_.command[0],
+                                  uv_strerror(spawned.error)),
+                      true);
+        return;
+    }
+
+    pid_ = spawned.pid;
+    state_ = State::running;
+    killed_by_us_ = false;
+    unexpected_lines_ = 0;
+    started_at_ = std::chrono::steady_clock::now();
+
+    stderr_ = std::make_unique<uv::LineStream>(env_.loop, env_.batcher, kMaxHandlerLineBytes);
+    if (stderr_->open(err_pipe[0]) == 0) {
+        stderr_->start([this](std::string&& line) { spdlog::info("handler {}: {}", config_.name, line); },
+                       [this](uv::StreamEnd, int) { stderr_->close(); });
+    }
+
+    socket_ = std::make_unique<uv::LineStream>(env_.loop, env_.batcher, kMaxHandlerLineBytes);
+    if (int rc = socket_->open(spawned.socket_fd); rc != 0) {
+        kill_for(fmt::format("cannot use its socket: {}", uv_strerror(rc)));
+        return;
+    }
+    socket_->start([this](std::string&& line) { receiver_.on_line(line); },
+                   [this](uv::StreamEnd why, int err) {
+                       receiver_.detach();
+                       if (state_ != State::running) return;  // stopping: EOF is expected
+                       if (why == uv::StreamEnd::line_too_long)
+                           kill_for("wrote a line longer than any ack");
+                       else if (why == uv::StreamEnd::error)
+                           kill_for(fmt::format("socket error: {}", uv_strerror(err)));
+                       else
+                           kill_for("closed its end of the socket");
+                   });
+    spdlog::info("handler {} started (pid {}, {} mode)", config_.name, pid_,
+                 handler_mode_name(config_.mode));
+    receiver_.attach(socket_.get());
+}
+
+void Handler::kill_for(const std::string& why) {
+    if (pid_ <= 0 || killed_by_us_) return;
+    spdlog::warn("handler {} (pid {}) {}; killing it", config_.name, pid_, why);
+    killed_by_us_ = true;
+    receiver_.detach();
+    uv_kill(pid_, SIGKILL);
+}
+
+void Handler::on_unexpected_line(std::string_view line) {
+    ++unexpected_lines_;
+    if (unexpected_lines_ <= kUnexpectedLinesLogged) {
+        std::string shown(line.substr(0, 200));
+        spdlog::warn("handler {} wrote an unexpected line{}: {}", config_.name,
+                     config_.mode == HandlerMode::async ? " (async handlers write nothing)" : "",
+                     shown);
+        if (unexpected_lines_ == kUnexpectedLinesLogged)
+            spdlog::warn("handler {}: further unexpected lines are not logged", config_.name);
+    }
+}
+
+void Handler::on_exit(const ChildExit& exit) {
+    receiver_.detach();
+    if (socket_) socket_->close();
+    // stderr_ is left to drain: its last lines often say why the handler died.
+    pid_t pid = pid_;
+    pid_ = 0;
+    std::string how = exit.signaled ? fmt::format("killed by {}", signal_name(exit.signal))
+                                    : fmt::format("exited with code {}", exit.code);
+
+    if (state_ == State::stopping) {
+        spdlog::info("handler {} (pid {}) {}", config_.name, pid, how);
+        state_ = State::stopped;
+        timer_->stop();
+        if (auto fn = std::move(stopped_)) {
+            stopped_ = nullptr;
+            fn();
+        }
+        return;
+    }
+    if (std::chrono::steady_clock::now() - started_at_ >= kHealthyRun) consecutive_failures_ = 0;
+    bool failed = exit.signaled || exit.code != 0 || killed_by_us_;
+    after_failure(fmt::format("(pid {}) {}", pid, how), failed);
+}
+
+void Handler::after_failure(const std::string& why, bool failed) {
+    bool restart = config_.restart == RestartPolicy::always ||
+                   (config_.restart == RestartPolicy::on_failure && failed);
+    if (!restart) {
+        spdlog::warn("handler {} {}; not restarted (restart = {})", config_.name, why,
+                     restart_policy_name(config_.restart));
+        state_ = State::stopped;
+        return;
+    }
+    // Exponential backoff: restart_delay, doubling per consecutive failure, capped.
+    unsigned n = std::min(consecutive_failures_, 30u);
+    ++consecutive_failures_;
+    auto delay = config_.restart_delay * (int64_t{1} << n);
+    if (delay > config_.restart_delay_max || delay < config_.restart_delay)
+        delay = config_.restart_delay_max;
+    spdlog::warn("handler {} {}; restarting in {}", config_.name, why, format_duration(delay));
+    state_ = State::restarting;
+    timer_->start(delay, [this] {
+        if (state_ != State::restarting) return;
+        ++restarts_;
+        spawn_now();
+    });
+}
+
+void Handler::stop(Millis grace, std::function<void()> done) {
+    if (state_ == State::stopping) {
+        // Already on its way out: also tell this caller when it is gone.
+        stopped_ = [first = std::move(stopped_), done = std::move(done)] {
+            if (first) first();
+            done();
+        };
+        return;
+    }
+    timer_->stop();
+    if (state_ != State::running || pid_ <= 0) {
+        state_ = State::stopped;
+        receiver_.detach();
+        done();
+        return;
+    }
+    state_ = State::stopping;
+    stopped_ = std::move(done);
+    receiver_.detach();
+    // End of file on its stdin is the handler's signal to exit.
+    if (socket_) socket_->shutdown_write();
+    timer_->start(grace, [this, grace] {
+        if (state_ != State::stopping || pid_ <= 0) return;
+        spdlog::warn("handler {} (pid {}) still running {} after end of file; sending SIGKILL",
+                     config_.name, pid_, format_duration(grace));
+        uv_kill(pid_, SIGKILL);
+    });
+}
+
+Json Handler::info() const {
+    const auto& c = receiver_.counters();
+    return {{"name", config_.name},
+            {"pid", pid_ > 0 ? Json(pid_) : Json(nullptr)},
+            {"state", handler_state_name(state_)},
+            {"mode", handler_mode_name(config_.mode)},
+            {"delivered", c.delivered},
+            {"acked", c.acked},
+            {"dropped", c.dropped},
+            {"restarts", restarts_},
+            {"queued", receiver_.queued()}};
+}
+
+}  // namespace kvd

@@ -1,0 +1,83 @@
+// A handler (GenEvent.add_handler): a listener process from the config. Its stdin and stdout
+// are its end of one socket pair with kvd; its stderr lines go to kvd's log prefixed with
+// its name. Events reach it through its Receiver, which outlives each process so that a
+// restarted handler gets the sync events its predecessor had not acked.
+//
+// Lifecycle: running → (exit) → restarting (backoff timer) → running …, or stopped when the
+// restart policy says no; stopping → stopped when kvd closes its stdin (reload, shutdown).
+#pragma once
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "daemon/child_reaper.hpp"
+#include "daemon/config.hpp"
+#include "daemon/event_manager.hpp"
+#include "daemon/outcome.hpp"
+#include "daemon/receiver.hpp"
+#include "daemon/uv/line_stream.hpp"
+#include "daemon/uv/timer.hpp"
+
+namespace kvd {
+
+struct HandlerEnv {
+    uv_loop_t* loop;
+    uv::WriteBatcher& batcher;
+    ChildReaper& reaper;
+    EventManager& events;
+    std::string socket_path;  // passed on as $KVD_SOCKET so a handler can call kvctl
+};
+
+class Handler {
+public:
+    enum class State { running, restarting, stopping, stopped };
+
+    Handler(HandlerEnv env, HandlerConfig config);
+    ~Handler();
+    Handler(const Handler&) = delete;
+    Handler& operator=(const Handler&) = delete;
+
+    void start();
+    // Closes the handler's stdin (it must then exit); SIGKILL after `grace`. `done` runs once
+    // the process is gone (at once if it is not running). Pending events are released.
+    void stop(Millis grace, std::function<void()> done);
+
+    const HandlerConfig& config() const { return config_; }
+    const std::string& name() const { return config_.name; }
+    State state() const { return state_; }
+    pid_t pid() const { return pid_; }
+    // One row of the `handlers` op.
+    Json info() const;
+
+private:
+    void spawn_now();
+    void on_exit(const ChildExit& exit);
+    void after_failure(const std::string& why, bool failed);
+    void on_unexpected_line(std::string_view line);
+    void kill_for(const std::string& why);
+
+    HandlerEnv env_;
+    HandlerConfig config_;
+    Receiver receiver_;
+    State state_ = State::stopped;
+    pid_t pid_ = 0;
+    bool killed_by_us_ = false;
+    std::unique_ptr<uv::LineStream> socket_;
+    std::unique_ptr<uv::LineStream> stderr_;
+    std::unique_ptr<uv::Timer> timer_;  // restart backoff, or the stop grace period
+    std::function<void()> stopped_;
+    uint64_t restarts_ = 0;
+    unsigned consecutive_failures_ = 0;
+    unsigned unexpected_lines_ = 0;
+    std::chrono::steady_clock::time_point started_at_;
+    std::shared_ptr<char> alive_ = std::make_shared<char>();
+};
+
+std::string_view handler_state_name(Handler::State s);
+
+}  // namespace kvd

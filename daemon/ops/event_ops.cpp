@@ -1,0 +1,102 @@
+// Ops of the event manager: notify, subscribe, handlers, reload.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/wire.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/ops/ops.hpp"
+#include "daemon/subscription.hpp"
+
+namespace kvd::ops {
+
+namespace {
+
+using wire::ErrorCode;
+
+constexpr std::size_t kMaxTypeBytes = 128;
+// A subscriber that does not acknowledge a sync event within this time is dropped.
+constexpr Millis kSubscriberAckTimeout{5000};
+
+// Empty when `type` may be used as an event type, else why not.
+std::string event_type_problem(const std::string& type) {
+    if (type.empty()) return "event type is empty";
+    if (type.size() > kMaxTypeBytes)
+        return fmt::format("event type is {} bytes long; at most {} are allowed", type.size(),
+                           kMaxTypeBytes);
+    for (unsigned char c : type)
+        if (c < 0x20 || c == 0x7f) return "event type has a control character";
+    return {};
+}
+
+}  // namespace
+
+void notify(OpContext& ctx) {
+    const std::string& type = ctx.str("type");
+    if (auto problem = event_type_problem(type); !problem.empty()) {
+        ctx.reply.fail(ErrorCode::bad_request, problem);
+        return;
+    }
+    if (wire::event::is_reserved(type)) {
+        ctx.reply.fail(ErrorCode::bad_request,
+                       fmt::format("event type '{}' is reserved for kvd's own events", type));
+        return;
+    }
+    Event ev;
+    ev.type = type;
+    ev.data = ctx.has("data") ? ctx.request["data"] : Json(nullptr);
+    bool sync = ctx.has("sync") && ctx.request["sync"].get<bool>();
+    if (!sync) {
+        uint64_t seq = ctx.daemon.events().publish(std::move(ev), [] {});
+        ctx.reply.ok({{"seq", seq}});
+        return;
+    }
+    auto seq = std::make_shared<uint64_t>(0);
+    *seq = ctx.daemon.events().publish(std::move(ev),
+                                       [reply = ctx.reply, seq] { reply.ok({{"seq", *seq}}); });
+}
+
+void subscribe(OpContext& ctx) {
+    ReceiverOptions options;
+    options.name = fmt::format("client {}", ctx.connection.number());
+    if (ctx.has("mode")) {
+        const std::string& mode = ctx.str("mode");
+        if (mode == "sync") options.mode = HandlerMode::sync;
+        else if (mode == "async") options.mode = HandlerMode::async;
+        else {
+            ctx.reply.fail(ErrorCode::bad_request,
+                           fmt::format("\"mode\" must be \"async\" or \"sync\", not '{}'", mode));
+            return;
+        }
+    }
+    if (ctx.has("types")) {
+        auto types = ctx.request["types"].get<std::vector<std::string>>();
+        for (const auto& t : types)
+            if (auto problem = event_type_problem(t); !problem.empty()) {
+                ctx.reply.fail(ErrorCode::bad_request, problem);
+                return;
+            }
+        options.types = std::move(types);
+    }
+    // A replay of the whole history must fit the queue.
+    options.queue_limit = std::max<std::size_t>(1000, ctx.daemon.config().daemon.event_history);
+    options.ack_timeout = kSubscriberAckTimeout;
+
+    EventManager& events = ctx.daemon.events();
+    auto sub = std::make_unique<Subscription>(events, ctx.daemon.loop(), ctx.connection, options);
+    if (ctx.has("from_seq")) {
+        if (auto failure = events.replay(sub->receiver(), ctx.request["from_seq"].get<uint64_t>())) {
+            ctx.reply.fail(failure->code, failure->message);
+            return;  // the connection stays an ordinary one
+        }
+    }
+    uint64_t last = events.last_seq();
+    ctx.connection.attach_subscription(std::move(sub));
+    ctx.reply.ok({{"seq", last}});
+}
+
+void handlers(OpContext& ctx) { ctx.reply.ok({{"handlers", ctx.daemon.handlers().info()}}); }
+
+void reload(OpContext& ctx) { ctx.reply.send(ctx.daemon.reload()); }
+
+}  // namespace kvd::ops

@@ -1,0 +1,162 @@
+#include "daemon/receiver.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/ack.hpp"
+#include "common/wire.hpp"
+
+namespace kvd {
+
+namespace {
+// An async receiver gets more events only while less than this is waiting in its socket's
+// output buffer; the rest waits in the bounded queue, where overflow is counted.
+constexpr std::size_t kAsyncHighWaterBytes = 256 * 1024;
+}  // namespace
+
+Receiver::Receiver(EventManager& events, uv_loop_t* loop, ReceiverOptions options)
+    : events_(events), loop_(loop), options_(std::move(options)) {
+    if (is_sync()) ack_timer_ = std::make_unique<uv::Timer>(loop_);
+    events_.add(this);
+}
+
+Receiver::~Receiver() {
+    events_.remove(this);
+    release_all();
+    if (ack_timer_) ack_timer_->close();
+}
+
+bool Receiver::wants(std::string_view type) const {
+    if (!options_.types) return true;
+    return std::find(options_.types->begin(), options_.types->end(), type) != options_.types->end();
+}
+
+void Receiver::enqueue(const EventPtr& e) {
+    if (is_sync()) {
+        queue_.push_back({e, false});
+        if (!stream_) release(queue_.back());  // nobody to wait for while the peer is down
+    } else {
+        if (queue_.size() >= options_.queue_limit) {
+            dropped_last_seq_ = queue_.front().event->seq;
+            ++dropped_pending_;
+            ++counters_.dropped;
+            queue_.pop_front();
+        }
+        queue_.push_back({e, true});
+    }
+    pump();
+}
+
+void Receiver::enqueue_replayed(const EventPtr& e) {
+    if (!is_sync() && queue_.size() >= options_.queue_limit) {
+        dropped_last_seq_ = queue_.front().event->seq;
+        ++dropped_pending_;
+        ++counters_.dropped;
+        queue_.pop_front();
+    }
+    queue_.push_back({e, true});
+    pump();
+}
+
+void Receiver::attach(uv::LineStream* stream) {
+    stream_ = stream;
+    in_flight_ = false;
+    waiting_for_drain_ = false;
+    pump();
+}
+
+void Receiver::detach() {
+    stream_ = nullptr;
+    in_flight_ = false;
+    waiting_for_drain_ = false;
+    if (ack_timer_) ack_timer_->stop();
+    release_all();
+}
+
+void Receiver::release(Entry& e) {
+    if (e.released) return;
+    e.released = true;
+    events_.release(*e.event);
+}
+
+void Receiver::release_all() {
+    std::weak_ptr<char> alive = alive_;
+    for (std::size_t i = 0; i < queue_.size(); ++i) {
+        release(queue_[i]);
+        if (alive.expired()) return;
+    }
+}
+
+void Receiver::pump() {
+    if (!stream_ || !stream_->is_open()) return;
+    if (is_sync()) {
+        if (in_flight_ || queue_.empty()) return;
+        stream_->write(queue_.front().event->line);
+        in_flight_ = true;
+        ++counters_.delivered;
+        start_ack_timer();
+        return;
+    }
+    while (!queue_.empty() || dropped_pending_ > 0) {
+        if (stream_->queued_bytes() >= kAsyncHighWaterBytes) {
+            if (!waiting_for_drain_) {
+                waiting_for_drain_ = true;
+                std::weak_ptr<char> alive = alive_;
+                stream_->when_drained([this, alive] {
+                    if (alive.expired()) return;
+                    waiting_for_drain_ = false;
+                    pump();
+                });
+            }
+            return;
+        }
+        if (dropped_pending_ > 0) {
+            Event dropped;
+            dropped.type = wire::event::kDropped;
+            dropped.seq = dropped_last_seq_;
+            dropped.count = dropped_pending_;
+            dropped.time = std::chrono::system_clock::now();
+            stream_->write(dropped.to_line());
+            dropped_pending_ = 0;
+            continue;
+        }
+        stream_->write(queue_.front().event->line);
+        ++counters_.delivered;
+        queue_.pop_front();
+    }
+}
+
+void Receiver::start_ack_timer() {
+    uint64_t seq = queue_.front().event->seq;
+    ack_timer_->start(options_.ack_timeout, [this, seq] {
+        if (!in_flight_ || queue_.empty() || queue_.front().event->seq != seq) return;
+        ++counters_.ack_timeouts;
+        in_flight_ = false;
+        // Whoever waits on this event goes on; the event stays first in line for the peer's
+        // next incarnation.
+        std::weak_ptr<char> alive = alive_;
+        release(queue_.front());
+        if (alive.expired()) return;
+        if (on_ack_timeout) on_ack_timeout();  // may destroy this receiver: nothing after
+    });
+}
+
+void Receiver::on_line(std::string_view line) {
+    auto unexpected = [&] {
+        if (on_unexpected_line) on_unexpected_line(line);
+    };
+    if (!is_sync()) return unexpected();
+    auto ack = parse_ack(line);
+    if (!ack || !in_flight_ || queue_.empty()) return unexpected();
+    if (ack->seq && *ack->seq != queue_.front().event->seq) return unexpected();
+    ack_timer_->stop();
+    in_flight_ = false;
+    ++counters_.acked;
+    Entry done = std::move(queue_.front());
+    queue_.pop_front();
+    std::weak_ptr<char> alive = alive_;
+    release(done);
+    if (!alive.expired()) pump();
+}
+
+}  // namespace kvd

@@ -1,0 +1,105 @@
+// One destination of events: a handler process or a subscribed client. It owns the queue of
+// events not yet written (async) or not yet acknowledged (sync) and talks to the peer over a
+// LineStream that may come and go (a handler restarts; a client leaves).
+//
+// sync:  one event in flight; the next is written only after its ack (`ok` / {"ack":SEQ}).
+//        An event stays queued until acked, so a restarted handler gets it again (at least
+//        once, in order). The operation waiting on it is released on ack, on ack_timeout, or
+//        at once while the peer is down, so no caller waits on a dead handler.
+// async: events are written as fast as the peer reads; at most `queue` wait here. On
+//        overflow the oldest is dropped, and once the peer catches up it first gets one
+//        `dropped` event with the count (its seq is that of the last event it stands for).
+#pragma once
+
+#include <uv.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/duration.hpp"
+#include "daemon/config.hpp"
+#include "daemon/event_manager.hpp"
+#include "daemon/uv/line_stream.hpp"
+#include "daemon/uv/timer.hpp"
+
+namespace kvd {
+
+struct ReceiverOptions {
+    std::string name;
+    bool is_handler = false;
+    HandlerMode mode = HandlerMode::async;
+    std::optional<std::vector<std::string>> types;  // nullopt: every type
+    std::size_t queue_limit = 1000;                  // async
+    Millis ack_timeout{5000};                        // sync
+};
+
+struct ReceiverCounters {
+    uint64_t delivered = 0;  // events written to the peer
+    uint64_t acked = 0;
+    uint64_t dropped = 0;
+    uint64_t ack_timeouts = 0;
+};
+
+class Receiver {
+public:
+    Receiver(EventManager& events, uv_loop_t* loop, ReceiverOptions options);
+    ~Receiver();
+    Receiver(const Receiver&) = delete;
+    Receiver& operator=(const Receiver&) = delete;
+
+    bool wants(std::string_view type) const;
+    bool is_sync() const { return options_.mode == HandlerMode::sync; }
+    bool is_handler() const { return options_.is_handler; }
+    const ReceiverOptions& options() const { return options_; }
+    const ReceiverCounters& counters() const { return counters_; }
+    std::size_t queued() const { return queue_.size(); }
+
+    // From the EventManager: a live event (sync ones count toward its `delivered`).
+    void enqueue(const EventPtr& e);
+    // A replayed event: nobody waits on it.
+    void enqueue_replayed(const EventPtr& e);
+
+    // The peer is reachable through `stream` (not owned) from now on.
+    void attach(uv::LineStream* stream);
+    // The peer is gone for now (a handler exited): queued sync events stay for redelivery,
+    // but nobody waits on them any more.
+    void detach();
+    // A line the peer wrote (acks in sync mode).
+    void on_line(std::string_view line);
+
+    // What the owner does when an ack does not come in time (restart a handler, drop a
+    // client). The event stays queued and is released.
+    std::function<void()> on_ack_timeout;
+    // A line that is not an ack from a sync peer, or any line from an async one.
+    std::function<void(std::string_view)> on_unexpected_line;
+
+private:
+    struct Entry {
+        EventPtr event;
+        bool released;  // true once nobody waits on this receiver for it
+    };
+
+    void pump();
+    void release(Entry& e);
+    void release_all();
+    void start_ack_timer();
+
+    EventManager& events_;
+    uv_loop_t* loop_;
+    ReceiverOptions options_;
+    ReceiverCounters counters_;
+    std::deque<Entry> queue_;
+    uv::LineStream* stream_ = nullptr;
+    bool in_flight_ = false;  // sync: the head was written and awaits its ack
+    uint64_t dropped_pending_ = 0;
+    uint64_t dropped_last_seq_ = 0;
+    bool waiting_for_drain_ = false;
+    std::unique_ptr<uv::Timer> ack_timer_;
+    std::shared_ptr<char> alive_ = std::make_shared<char>();
+};
+
+}  // namespace kvd

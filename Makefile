@@ -6,7 +6,8 @@ DESTDIR   ?=
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build test test-asan run install clean
+.PHONY: all deps build programs test test-asan run install clean
+MAKEFLAGS += --no-print-directory
 
 all: build
 
@@ -21,6 +22,11 @@ build: $(BUILD)/CMakeCache.txt
 	@scripts/deps.sh
 	cmake --build $(BUILD) -j $(JOBS)
 
+# Only kvd, kvctl and kv-bucket (what `make run` and `make install` need).
+programs: $(BUILD)/CMakeCache.txt
+	@scripts/deps.sh
+	cmake --build $(BUILD) -j $(JOBS) --target kvd kvctl kv-bucket
+
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 300
 
@@ -32,10 +38,10 @@ test-asan:
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) --timeout 600
 
 # kvd in the foreground on the built-in defaults plus the example config's handler.
-run: build
+run: programs
 	$(BUILD)/bin/kvd --config config/kvd.toml
 
-install: build
+install: programs
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:

@@ -78,6 +78,8 @@ void Handler::spawn_now() {
     req.env_add = config_.env;
     req.env_add["KVD_HANDLER"] = config_.name;
     req.env_add["KVD_SOCKET"] = env_.socket_path;
+    // Lets one script serve both modes: ack only when sync.
+    req.env_add["KVD_HANDLER_MODE"] = std::string(handler_mode_name(config_.mode));
     req.stderr_fd = err_pipe[1];
     std::weak_ptr<char> alive = alive_;
     SpawnResult spawned =

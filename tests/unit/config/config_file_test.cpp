@@ -157,13 +157,18 @@ TEST(ConfigFile, ShippedExampleIsValid) {
     EXPECT_FALSE(config.daemon.socket);  // left to the default resolution
     EXPECT_EQ(config.daemon.socket_mode, 0660u);
     EXPECT_EQ(config.daemon.log_level, "info");
-    ASSERT_EQ(config.handlers.size(), 1u);
+    ASSERT_EQ(config.handlers.size(), 2u);
     const HandlerConfig& audit = config.handlers[0];
     EXPECT_EQ(audit.name, "audit");
     EXPECT_EQ(audit.mode, HandlerMode::sync);
     EXPECT_EQ(audit.command,
               (std::vector<std::string>{std::string(KVD_SOURCE_DIR) + "/config/handlers/log-events",
                                         "kvd-events.log"}));
+    const HandlerConfig& forwarder = config.handlers[1];
+    EXPECT_EQ(forwarder.name, "forwarder");
+    EXPECT_EQ(forwarder.mode, HandlerMode::async);
+    EXPECT_EQ(forwarder.command,
+              (std::vector<std::string>{std::string(KVD_SOURCE_DIR) + "/config/handlers/forwarder"}));
 }
 
 }  // namespace

@@ -104,6 +104,32 @@ TEST(ParseRequest, OpNotAStringKeepsTheId) {
     }
 }
 
+// `depth` nested arrays: [[[...]]]
+std::string nested(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+TEST(ParseRequest, NestingUpTo256LevelsIsAccepted) {
+    // The request object itself is the first level.
+    auto parsed = parse_request(R"({"op":"notify","data":)" + nested(255) + "}");
+    EXPECT_EQ(as_request(parsed).op, "notify");
+}
+
+TEST(ParseRequest, DeeperNestingIsRefusedBeforeItCanOverflowTheStack) {
+    for (std::string line : {R"({"op":"notify","data":)" + nested(256) + "}",
+                             R"({"op":"ping","id":)" + nested(100'000) + "}",
+                             nested(500'000), std::string(500'000, '{')}) {
+        auto parsed = parse_request(line);
+        const RequestError& e = as_error(parsed);
+        EXPECT_TRUE(e.id.is_null());
+        EXPECT_NE(e.message.find("nested"), std::string::npos) << e.message;
+    }
+}
+
+TEST(ParseRequest, BracketsInsideStringsDoNotCountAsNesting) {
+    std::string brackets(1000, '[');
+    auto parsed = parse_request(R"({"op":"put","value":")" + brackets + R"(\"[[{"})");
+    EXPECT_EQ(as_request(parsed).body.at("value"), brackets + "\"[[{");
+}
+
 TEST(DumpLine, IsOneLineEvenWithNewlinesInStrings) {
     std::string line = dump_line(Json{{"v", "a\nb\r\n"}});
     EXPECT_EQ(line.find('\n'), std::string::npos);

@@ -17,6 +17,8 @@ namespace {
 constexpr std::chrono::seconds kHealthyRun{10};
 // Lines a handler may write that are not acks before kvd stops logging them (per run).
 constexpr unsigned kUnexpectedLinesLogged = 5;
+// How long a handler that closed its socket may take to exit before it is killed.
+constexpr Millis kSocketClosedGrace{1000};
 // Handler sockets carry acks; a longer line means the handler is writing something else.
 constexpr std::size_t kMaxHandlerLineBytes = 64 * 1024;
 
@@ -116,12 +118,18 @@ void Handler::spawn_now() {
                    [this](uv::StreamEnd why, int err) {
                        receiver_.detach();
                        if (state_ != State::running) return;  // stopping: EOF is expected
-                       if (why == uv::StreamEnd::line_too_long)
+                       if (why == uv::StreamEnd::line_too_long) {
                            kill_for("wrote a line longer than any ack");
-                       else if (why == uv::StreamEnd::error)
+                       } else if (why == uv::StreamEnd::error) {
                            kill_for(fmt::format("socket error: {}", uv_strerror(err)));
-                       else
-                           kill_for("closed its end of the socket");
+                       } else {
+                           // Usually the process is exiting and its exit is on the way; one
+                           // that keeps running without its socket is of no use.
+                           timer_->start(kSocketClosedGrace, [this] {
+                               if (state_ == State::running)
+                                   kill_for("closed its end of the socket but kept running");
+                           });
+                       }
                    });
     spdlog::info("handler {} started (pid {}, {} mode)", config_.name, pid_,
                  handler_mode_name(config_.mode));
@@ -149,6 +157,7 @@ void Handler::on_unexpected_line(std::string_view line) {
 }
 
 void Handler::on_exit(const ChildExit& exit) {
+    timer_->stop();
     receiver_.detach();
     if (socket_) socket_->close();
     // stderr_ is left to drain: its last lines often say why the handler died.

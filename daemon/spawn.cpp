@@ -53,6 +53,9 @@ SpawnResult spawn_child(uv_loop_t* loop, ChildReaper& reaper, const SpawnRequest
     options.stdio = stdio;
     options.stdio_count = 3;
     options.exit_cb = nullptr;  // the reaper, not libuv, learns of the exit
+    // A session of its own: a terminal's Ctrl-C or a signal to kvd's process group must not
+    // reach the children behind kvd's back; kvd stops them itself, in order.
+    options.flags = UV_PROCESS_DETACHED;
 
     // The handle only serves uv_spawn: closing it at once takes the child off libuv's
     // per-SIGCHLD waitpid list (see child_reaper.hpp). A failed spawn must be closed too.

@@ -31,7 +31,7 @@ uint64_t EventManager::publish(Event event, std::function<void()> delivered) {
     ++unreleased_events_;
     for (std::size_t i = 0; i < receivers_.size(); ++i) {
         Receiver* r = receivers_[i];
-        if (!r->wants(e->type)) continue;
+        if (!r->wants(e->type) || e->seq < r->options().min_seq) continue;
         if (r->is_sync()) ++e->unreleased;
         r->enqueue(e);
     }

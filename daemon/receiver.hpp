@@ -35,6 +35,7 @@ struct ReceiverOptions {
     std::optional<std::vector<std::string>> types;  // nullopt: every type
     std::size_t queue_limit = 1000;                  // async
     Millis ack_timeout{5000};                        // sync
+    uint64_t min_seq = 0;                            // events below this are not wanted
 };
 
 struct ReceiverCounters {

@@ -14,7 +14,7 @@ void status(OpContext& ctx) {
                   {"pid", getpid()},
                   {"uptime_ms", d.uptime_ms()},
                   {"buckets", d.registry().size()},
-                  {"handlers", d.events().handler_count()},
+                  {"handlers", d.handlers().size()},
                   {"subscriptions", d.events().subscription_count()},
                   {"last_seq", d.events().last_seq()}});
 }

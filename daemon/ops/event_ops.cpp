@@ -83,6 +83,7 @@ void subscribe(OpContext& ctx) {
     options.ack_timeout = kSubscriberAckTimeout;
 
     EventManager& events = ctx.daemon.events();
+    if (ctx.has("from_seq")) options.min_seq = ctx.request["from_seq"].get<uint64_t>();
     auto sub = std::make_unique<Subscription>(events, ctx.daemon.loop(), ctx.connection, options);
     if (ctx.has("from_seq")) {
         if (auto failure = events.replay(sub->receiver(), ctx.request["from_seq"].get<uint64_t>())) {

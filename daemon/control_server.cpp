@@ -6,10 +6,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "common/socket_path.hpp"
 #include "common/wire.hpp"
@@ -34,19 +36,50 @@ bool make_parent_dirs(const std::string& path, std::string& error) {
     return true;
 }
 
-// True when something accepts connections on `path` right now.
-bool someone_listens(const std::string& path) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
+// Another user must not be able to swap the socket file for one of theirs: the directory
+// has to be ours or root's, and not writable by everyone unless sticky (/tmp). The
+// /tmp/kvd-$UID fallback in particular may have been made in advance by someone else.
+std::optional<std::string> unsafe_directory(const std::string& socket_path) {
+    auto slash = socket_path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : socket_path.substr(0, slash ? slash : 1);
+    struct stat st {};
+    if (stat(dir.c_str(), &st) != 0)
+        return fmt::format("cannot inspect directory {}: {}", dir, std::strerror(errno));
+    if (st.st_uid != getuid() && st.st_uid != 0)
+        return fmt::format("directory {} belongs to uid {}, not to kvd's user or root; not "
+                           "putting the socket there",
+                           dir, st.st_uid);
+    if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+        return fmt::format("directory {} is writable by everyone; not putting the socket there",
+                           dir);
+    return std::nullopt;
+}
+
+// Whether a socket file is in use, found by connecting (never by its mere existence).
+enum class SocketUse { live, stale, unknown };
+
+SocketUse probe_socket(const std::string& path, int& error) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        error = errno;
+        return SocketUse::unknown;
+    }
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    bool live = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    error = rc == 0 ? 0 : errno;
     ::close(fd);
-    return live;
+    // A full backlog (EAGAIN) is a live daemon too busy to accept at once.
+    if (rc == 0 || error == EAGAIN) return SocketUse::live;
+    // Only "nobody listens" proves the file is a leftover. Anything else (EACCES: a socket
+    // of another user) says nothing, and the file must not be removed on a guess.
+    if (error == ECONNREFUSED || error == ENOENT) return SocketUse::stale;
+    return SocketUse::unknown;
 }
 
-// Supplementary groups of a process, from /proc (SO_PEERCRED carries only the primary gid).
+// Supplementary groups of a process, from /proc: the fallback for kernels without
+// SO_PEERGROUPS (before 4.13). If the peer has exited, its pid may name another process.
 bool process_in_group(pid_t pid, gid_t group) {
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
     std::string line;
@@ -57,6 +90,23 @@ bool process_in_group(pid_t pid, gid_t group) {
         while (groups >> g)
             if (static_cast<gid_t>(g) == group) return true;
     }
+    return false;
+}
+
+// Whether the peer on `fd` had `group` among its supplementary groups when it connected
+// (SO_PEERCRED carries only the primary gid).
+bool peer_in_group(int fd, pid_t pid, gid_t group) {
+    std::vector<gid_t> groups(64);
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        auto len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+            groups.resize(len / sizeof(gid_t));
+            return std::find(groups.begin(), groups.end(), group) != groups.end();
+        }
+        if (errno != ERANGE) break;
+        groups.resize(len / sizeof(gid_t) + 1);  // `len` now says how much is needed
+    }
+    if (errno == ENOPROTOOPT) return process_in_group(pid, group);
     return false;
 }
 
@@ -78,14 +128,24 @@ std::optional<std::string> ControlServer::listen_path(const std::string& path, m
                            path, path.size(), max_socket_path_bytes());
     std::string error;
     if (!make_parent_dirs(path, error)) return error;
+    if (auto unsafe = unsafe_directory(path)) return unsafe;
 
     struct stat st {};
     if (lstat(path.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
             return fmt::format("{} exists and is not a socket; not touching it", path);
         // Never steal a live daemon's socket; a dead one's file is only in the way.
-        if (someone_listens(path))
-            return fmt::format("another kvd is already serving on {}", path);
+        int probe_error = 0;
+        switch (probe_socket(path, probe_error)) {
+            case SocketUse::live:
+                return fmt::format("another kvd is already serving on {}", path);
+            case SocketUse::unknown:
+                return fmt::format("cannot tell whether {} is in use ({}); remove it if no kvd "
+                                   "runs there",
+                                   path, std::strerror(probe_error));
+            case SocketUse::stale:
+                break;
+        }
         spdlog::warn("removing stale socket {} left by a kvd that is gone", path);
         if (unlink(path.c_str()) != 0 && errno != ENOENT)
             return fmt::format("cannot remove stale socket {}: {}", path, std::strerror(errno));
@@ -132,10 +192,11 @@ std::optional<std::string> ControlServer::listen_fd(int fd) {
     return std::nullopt;
 }
 
-bool ControlServer::allowed(uid_t uid, gid_t gid, pid_t pid) const {
-    if (uid == 0 || uid == access_.owner_uid) return true;
+bool ControlServer::allowed(int fd, const PeerCredentials& peer) const {
+    if (peer.uid == 0 || peer.uid == access_.owner_uid) return true;
     if (!access_.allowed_group) return false;
-    return gid == *access_.allowed_group || process_in_group(pid, *access_.allowed_group);
+    return peer.gid == *access_.allowed_group ||
+           peer_in_group(fd, peer.pid, *access_.allowed_group);
 }
 
 void ControlServer::on_connection() {
@@ -149,7 +210,7 @@ void ControlServer::on_connection() {
     auto gone = [this](Connection& c) { connections_.erase(&c); };
 
     auto peer = conn->peer();
-    if (!peer || !allowed(peer->uid, peer->gid, peer->pid)) {
+    if (!peer || !allowed(raw->stream().fd(), *peer)) {
         if (peer)
             spdlog::warn("refused client pid {} uid {} gid {}: not kvd's user, root or the socket group",
                          peer->pid, peer->uid, peer->gid);

@@ -45,8 +45,9 @@ public:
     void finish_all();
 
     std::size_t connection_count() const { return connections_.size(); }
-    // Whether a peer with these credentials may use kvd.
-    bool allowed(uid_t uid, gid_t gid, pid_t pid) const;
+    // Whether the peer connected on `fd`, with these credentials, may use kvd: root, kvd's
+    // own user, and members (primary or supplementary) of the allowed group.
+    bool allowed(int fd, const PeerCredentials& peer) const;
 
 private:
     void on_connection();

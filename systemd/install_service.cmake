@@ -28,8 +28,8 @@ set(KVD_HANDLERDIR "${prefix}/lib/kvd/handlers")
 file(MAKE_DIRECTORY "${KVD_STAGING_DIR}")
 configure_file("${KVD_SERVICE_TEMPLATE}" "${KVD_STAGING_DIR}/kvd.service" @ONLY)
 
-# The example config runs its handler relative to config/ and logs to the working directory;
-# the service's copy points at the installed handler, logs to /var/log/kvd (LogsDirectory=)
+# The example config runs its handlers relative to config/ and logs to the working directory;
+# the service's copy points at the installed handlers, logs to /var/log/kvd (LogsDirectory=)
 # and uses the socket kvd.socket creates, open to group kvd.
 file(READ "${KVD_EXAMPLE_CONFIG}" config)
 set(edits
@@ -51,6 +51,8 @@ foreach(i RANGE 0 ${last} 2)
     endif()
     string(REGEX REPLACE "${pattern}" "${replacement}" config "${config}")
 endforeach()
+# Every other example handler too: a relative "handlers/…" would mean <sysconfdir>/kvd/handlers.
+string(REPLACE "command = [\"handlers/" "command = [\"${KVD_HANDLERDIR}/" config "${config}")
 string(REPLACE "so this runs config/handlers/log-events;" "here the installed log-events;"
        config "${config}")
 file(WRITE "${KVD_STAGING_DIR}/kvd.toml"

@@ -50,11 +50,12 @@ systemd-tmpfiles --root="$stage" --create "$stage/tmpfiles.conf" || fail=1
 echo "== kvd --check-config on the config kvd.service runs with"
 config=$(sed -n 's/^ExecStart=.* --config \([^ ]*\).*/\1/p' "$units/kvd.service")
 "$stage/usr/bin/kvd" --check-config --config "$config" || fail=1
-handler=$(sed -n 's/^command = \["\([^"]*\)".*/\1/p' "$config" | head -n1)
-[ -x "$handler" ] || {
-    echo "the installed config runs $handler, which is not an installed executable" >&2
-    fail=1
-}
+for handler in $(sed -n 's/^command = \["\([^"]*\)".*/\1/p' "$config"); do
+    [ -x "$handler" ] || {
+        echo "the installed config runs $handler, which is not an installed executable" >&2
+        fail=1
+    }
+done
 
 if [ "$fail" -ne 0 ]; then
     echo "systemd/verify.sh: FAILED" >&2

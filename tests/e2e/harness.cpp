@@ -8,6 +8,8 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/close_range.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,6 +127,13 @@ pid_t spawn(const std::string& path, const std::vector<std::string>& args, const
         } else if (dup2(targets[i], i) < 0) {
             _exit(127);
         }
+    }
+    // Only what is passed on purpose crosses into the program under test, as under systemd:
+    // descriptors the test runner itself inherited must not show up in kvd or, through it,
+    // in buckets. Marked close-on-exec rather than closed, so that descriptors dup2()ed
+    // into place after this (which clears the flag) still get through.
+    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+        for (int fd = 3; fd < 65536; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
     execve(path.c_str(), argv.data(), envp.data());
     const char msg[] = "e2e harness: execve failed\n";
@@ -700,6 +709,43 @@ Json field(const Json& j, const char* key) {
         !message.get<std::string>().empty())
         return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "expected error '" << code << "', got " << reply.dump();
+}
+
+// ---- a fixture for scenarios ----------------------------------------------------------------
+
+void KvdTest::SetUp() {
+    kvd_ = std::make_unique<KvdProcess>(dir_, options());
+    ASSERT_TRUE(kvd_->ready()) << "kvd did not start";
+}
+
+Client& KvdTest::client() {
+    if (!client_) {
+        client_ = connect();
+        EXPECT_TRUE(client_->connected()) << client_->connect_error();
+    }
+    return *client_;
+}
+
+std::unique_ptr<Client> KvdTest::connect() const {
+    return std::make_unique<Client>(kvd_->socket_path());
+}
+
+pid_t KvdTest::create(const std::string& bucket) {
+    Json reply = call("create", {{"bucket", bucket}});
+    EXPECT_TRUE(is_ok(reply)) << "create " << bucket;
+    return pid_in(reply);
+}
+
+pid_t KvdTest::lookup_pid(const std::string& bucket) {
+    Json reply = call("lookup", {{"bucket", bucket}});
+    if (is_error(reply, "not_found")) return -1;
+    EXPECT_TRUE(is_ok(reply)) << "lookup " << bucket;
+    return pid_in(reply);
+}
+
+pid_t pid_in(const Json& reply) {
+    Json pid = field(field(reply, "result"), "pid");
+    return pid.is_number_integer() ? pid.get<pid_t>() : -1;
 }
 
 }  // namespace kvd::test

@@ -235,4 +235,34 @@ private:
 // Success when `reply` is {"ok":false,"error":{"code":code,"message":<non-empty>}}.
 ::testing::AssertionResult is_error(const Json& reply, std::string_view code);
 
+// ---- a fixture for scenarios ----------------------------------------------------------------
+
+// A test with its own temporary directory and one kvd in it, started by SetUp() with
+// options() (override it to pass a config or flags), and a lazily connected client.
+class KvdTest : public ::testing::Test {
+protected:
+    void SetUp() override;
+    virtual KvdOptions options() { return {}; }
+
+    KvdProcess& kvd() { return *kvd_; }
+    // The test's main connection, opened on first use.
+    Client& client();
+    // A new connection of its own.
+    std::unique_ptr<Client> connect() const;
+    Json call(std::string_view op, const Json& args = Json::object(), milliseconds timeout = 10s) {
+        return client().call(op, args, timeout);
+    }
+    // Creates `bucket` and returns its pid, or -1 after failing the test.
+    pid_t create(const std::string& bucket);
+    // The pid the registry has for `bucket`, or -1 when `lookup` says not_found.
+    pid_t lookup_pid(const std::string& bucket);
+
+    TempDir dir_;  // declared first: it outlives kvd and everything kvd wrote into it
+    std::unique_ptr<KvdProcess> kvd_;
+    std::unique_ptr<Client> client_;
+};
+
+// result.pid of a reply, or -1.
+pid_t pid_in(const Json& reply);
+
 }  // namespace kvd::test

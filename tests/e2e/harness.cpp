@@ -86,12 +86,19 @@ struct ChildFds {
     int err = -1;
 };
 
+// Beyond stdio, as systemd gives them to a service: `fds` become 3, 4, … in the child, and
+// each variable in `own_pid_env` holds the child's pid.
+struct ChildExtras {
+    std::vector<int> fds;
+    std::vector<std::string> own_pid_env;
+};
+
 // fork + execve of `path`. Everything the child needs is prepared before fork(), so the
 // child only calls async-signal-safe functions. The child's dispositions and mask are reset
 // to what a freshly started program expects; with `die_with_parent` it gets SIGKILL when
 // the test process dies, so an aborted run leaves nothing behind.
 pid_t spawn(const std::string& path, const std::vector<std::string>& args, const EnvChanges& env,
-            ChildFds fds, bool die_with_parent) {
+            ChildFds fds, bool die_with_parent, const ChildExtras& extras = {}) {
     std::vector<std::string> argv_strings;
     argv_strings.push_back(path);
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
@@ -99,6 +106,14 @@ pid_t spawn(const std::string& path, const std::vector<std::string>& args, const
     for (auto& s : argv_strings) argv.push_back(s.data());
     argv.push_back(nullptr);
     std::vector<std::string> env_strings = make_environment(env);
+    // Room for the pid, written by the child with async-signal-safe code only.
+    std::vector<std::size_t> own_pid_slots;
+    for (const auto& name : extras.own_pid_env) {
+        std::erase_if(env_strings,
+                      [&](const std::string& e) { return e.rfind(name + "=", 0) == 0; });
+        own_pid_slots.push_back(env_strings.size());
+        env_strings.push_back(name + "=" + std::string(20, '\0'));
+    }
     std::vector<char*> envp;
     for (auto& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);
@@ -118,6 +133,22 @@ pid_t spawn(const std::string& path, const std::vector<std::string>& args, const
     for (int s = 1; s < NSIG; ++s) {
         if (s != SIGKILL && s != SIGSTOP) ::signal(s, SIG_DFL);
     }
+    // Passed fds move out of the way first, so that neither stdio nor each other clobbers them.
+    std::size_t n_extra = std::min<std::size_t>(extras.fds.size(), 32);
+    int parked[32];
+    for (std::size_t i = 0; i < n_extra; ++i) {
+        parked[i] = fcntl(extras.fds[i], F_DUPFD_CLOEXEC, 100);
+        if (parked[i] < 0) _exit(127);
+    }
+    for (std::size_t slot : own_pid_slots) {
+        char* value = envp[slot] + std::strlen(envp[slot]);  // just after '='
+        char digits[20];
+        int n = 0;
+        for (long v = getpid(); v > 0 && n < 20; v /= 10)
+            digits[n++] = static_cast<char>('0' + v % 10);
+        while (n > 0) *value++ = digits[--n];
+        *value = '\0';
+    }
     int targets[3] = {fds.in, fds.out, fds.err};
     for (int i = 0; i < 3; ++i) {
         if (targets[i] < 0) continue;
@@ -134,6 +165,9 @@ pid_t spawn(const std::string& path, const std::vector<std::string>& args, const
     // into place after this (which clears the flag) still get through.
     if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
         for (int fd = 3; fd < 65536; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    for (std::size_t i = 0; i < n_extra; ++i) {
+        if (dup2(parked[i], 3 + static_cast<int>(i)) < 0) _exit(127);  // dup2 clears CLOEXEC
     }
     execve(path.c_str(), argv.data(), envp.data());
     const char msg[] = "e2e harness: execve failed\n";
@@ -448,7 +482,8 @@ KvdProcess::KvdProcess(const TempDir& dir, KvdOptions options)
     if (log_fd < 0 || null_fd < 0) {
         ADD_FAILURE() << "cannot open " << log_path_ << " or /dev/null: " << std::strerror(errno);
     } else {
-        pid_ = spawn(kvd_path(), args, options.env, {null_fd, log_fd, log_fd}, true);
+        pid_ = spawn(kvd_path(), args, options.env, {null_fd, log_fd, log_fd}, true,
+                     {options.pass_fds, options.env_own_pid});
         if (pid_ < 0) ADD_FAILURE() << "fork: " << std::strerror(errno);
     }
     if (log_fd >= 0) ::close(log_fd);

@@ -131,6 +131,11 @@ struct KvdOptions {
     bool pass_socket = true;  // --socket <dir>/kvd.sock
     bool wait_ready = true;   // block until the socket accepts connections
     milliseconds ready_timeout = 10s;
+    // What systemd passes a service: these fds become kvd's fds 3, 4, … (socket activation),
+    // and each variable named in `env_own_pid` is set to kvd's own pid (LISTEN_PID,
+    // WATCHDOG_PID), which only the child knows before exec.
+    std::vector<int> pass_fds;
+    std::vector<std::string> env_own_pid;
 };
 
 // One kvd run in `dir`: stdout and stderr go to <dir>/kvd.log. The process is always torn

@@ -24,7 +24,7 @@ Bucket::~Bucket() {
     fail_pending();
 }
 
-int Bucket::attach(int socket_fd) {
+int Bucket::attach(int socket_fd, std::function<void()> on_hangup) {
     int rc = stream_.open(socket_fd);
     if (rc != 0) return rc;
     stream_.start(
@@ -37,11 +37,12 @@ int Bucket::attach(int socket_fd) {
             pending_.pop_front();
             fn(std::string_view(line));
         },
-        [this](uv::StreamEnd, int) {
+        [this, on_hangup = std::move(on_hangup)](uv::StreamEnd, int) {
             // The process closed its end: it is exiting. Nothing more will be answered.
             stream_ended_ = true;
             stream_.close();
             fail_pending();
+            on_hangup();  // may reap this bucket (and destroy it): nothing after this
         });
     return 0;
 }

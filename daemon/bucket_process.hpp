@@ -34,8 +34,9 @@ public:
     Bucket(const Bucket&) = delete;
     Bucket& operator=(const Bucket&) = delete;
 
-    // Takes kvd's end of the socket pair; a libuv error code, 0 on success.
-    int attach(int socket_fd);
+    // Takes kvd's end of the socket pair; a libuv error code, 0 on success. `on_hangup` runs
+    // when the process closes its end, which it does by exiting.
+    int attach(int socket_fd, std::function<void()> on_hangup);
 
     const std::string& name() const { return name_; }
     pid_t pid() const { return pid_; }

@@ -7,6 +7,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include "common/socket_path.hpp"
@@ -18,14 +19,21 @@ namespace kvd {
 
 namespace {
 
-// Each bucket holds one fd in kvd (its socket); 10,000 buckets need more than the usual
-// soft limit of 1024.
+// Each bucket holds two fds in kvd (its socket and its pidfd), so 10,000 buckets need far
+// more than the usual soft limit of 1024. Raise the soft limit to what is needed, and the
+// hard limit too when kvd may (root, or CAP_SYS_RESOURCE).
 void raise_fd_limit() {
+    constexpr rlim_t kWanted = 65536;
     rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_max < kWanted) {
+        rlimit higher{kWanted, kWanted};
+        if (setrlimit(RLIMIT_NOFILE, &higher) == 0) return;
     }
+    rl.rlim_cur = std::min(rl.rlim_max, std::max(rl.rlim_cur, kWanted));
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < kWanted)
+        spdlog::info("open file limit is {}: about {} buckets fit", rl.rlim_cur, rl.rlim_cur / 2 - 100);
 }
 
 // How long shutdown may take, beyond the buckets' stop_timeout, before kvd exits anyway.

@@ -60,6 +60,7 @@ void Registry::create(const std::string& name, OutcomeFn done) {
     req.argv = {program_, name};
     req.env_add = {{"KVD_PID", std::to_string(getpid())}, {"KVD_BUCKET", name}};
     req.stderr_fd = bucket_stderr_fd_;
+    req.watch = ChildReaper::Watch::hint;
     // The child cannot be reaped before this function returns (reaping runs from the loop),
     // so the exit callback always finds it registered, unless it was never registered.
     SpawnResult spawned = spawn_child(loop_, reaper_, req, [this, name](const ChildExit& e) {
@@ -74,7 +75,9 @@ void Registry::create(const std::string& name, OutcomeFn done) {
         return;
     }
     auto owned = std::make_unique<Bucket>(loop_, batcher_, name, spawned.pid);
-    if (int rc = owned->attach(spawned.socket_fd); rc != 0) {
+    pid_t child = spawned.pid;
+    if (int rc = owned->attach(spawned.socket_fd, [this, child] { reaper_.hint(child); });
+        rc != 0) {
         // Without its socket the bucket is useless: end it; the reaper will find nothing
         // registered under its name and just reap it.
         uv_kill(spawned.pid, SIGKILL);

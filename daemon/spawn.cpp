@@ -71,7 +71,7 @@ SpawnResult spawn_child(uv_loop_t* loop, ChildReaper& reaper, const SpawnRequest
         result.error = rc;
         return result;
     }
-    reaper.watch(pid, std::move(on_exit));
+    reaper.watch(pid, request.watch, std::move(on_exit));
     result.pid = pid;
     result.socket_fd = sv[0];
     return result;

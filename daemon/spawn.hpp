@@ -17,6 +17,9 @@ struct SpawnRequest {
     std::vector<std::string> argv;               // argv[0] is run through PATH if it has no '/'
     std::map<std::string, std::string> env_add;  // added to kvd's own environment
     int stderr_fd = 2;                           // the child's fd 2
+    // How kvd learns of the exit (see child_reaper.hpp): a pidfd, or the caller's hint when
+    // the child's socket reaches end of file.
+    ChildReaper::Watch watch = ChildReaper::Watch::pidfd;
 };
 
 struct SpawnResult {

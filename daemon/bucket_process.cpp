@@ -36,6 +36,7 @@ int Bucket::attach(int socket_fd, std::function<void()> on_hangup) {
             ReplyFn fn = std::move(pending_.front());
             pending_.pop_front();
             fn(std::string_view(line));
+            send_term_if_idle();
         },
         [this, on_hangup = std::move(on_hangup)](uv::StreamEnd, int) {
             // The process closed its end: it is exiting. Nothing more will be answered.
@@ -48,7 +49,7 @@ int Bucket::attach(int socket_fd, std::function<void()> on_hangup) {
 }
 
 void Bucket::request(std::string_view line, ReplyFn fn) {
-    if (stream_ended_ || !stream_.is_open()) {
+    if (stream_ended_ || !stream_.is_open() || stop_requested_) {
         fn(std::nullopt);
         return;
     }
@@ -66,13 +67,19 @@ void Bucket::stop(Millis timeout, OutcomeFn done) {
     stop_waiters_.push_back(std::move(done));
     if (stop_requested_) return;
     stop_requested_ = true;
-    uv_kill(pid_, SIGTERM);
+    send_term_if_idle();
     kill_timer_ = std::make_unique<uv::Timer>(loop_);
     kill_timer_->start(timeout, [this, timeout] {
         spdlog::warn("bucket {} (pid {}) still running {} after SIGTERM; sending SIGKILL", name_,
                      pid_, format_duration(timeout));
         uv_kill(pid_, SIGKILL);
     });
+}
+
+void Bucket::send_term_if_idle() {
+    if (!stop_requested_ || term_sent_ || !pending_.empty()) return;
+    term_sent_ = true;
+    uv_kill(pid_, SIGTERM);
 }
 
 int Bucket::signal(int signo) { return uv_kill(pid_, signo); }

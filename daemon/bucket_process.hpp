@@ -46,8 +46,10 @@ public:
     void request(std::string_view line, ReplyFn fn);
     std::size_t pending_requests() const { return pending_.size(); }
 
-    // SIGTERM now, SIGKILL after `timeout` if still alive. `done` runs once the exit was
-    // handled (see Registry). Asking again only adds a waiter.
+    // SIGTERM once the requests already sent to it are answered (so a `stop` never overtakes
+    // a `put` pipelined before it), SIGKILL after `timeout` if still alive. Requests made
+    // after the stop are refused. `done` runs once the exit was handled (see Registry).
+    // Asking again only adds a waiter.
     void stop(Millis timeout, OutcomeFn done);
     bool stop_requested() const { return stop_requested_; }
     // Sends `signo` as is (the `kill` op); a libuv error code.
@@ -58,6 +60,7 @@ public:
 
 private:
     void fail_pending();
+    void send_term_if_idle();
 
     uv_loop_t* loop_;
     std::string name_;
@@ -67,6 +70,7 @@ private:
     bool stream_ended_ = false;
     std::list<ReplyFn> pending_;
     bool stop_requested_ = false;
+    bool term_sent_ = false;
     std::unique_ptr<uv::Timer> kill_timer_;
     std::vector<OutcomeFn> stop_waiters_;
 };

@@ -18,6 +18,10 @@ constexpr std::string_view kOkPrefix = R"({"ok":true,"result":)";
 void forward(OpContext& ctx, std::string_view op, bool with_key, bool with_value) {
     Bucket* b = existing_bucket(ctx);
     if (!b) return;
+    if (b->stop_requested()) {
+        ctx.reply.fail(ErrorCode::unavailable, fmt::format("bucket '{}' is stopping", b->name()));
+        return;
+    }
     const std::string* key = with_key ? &ctx.str("key") : nullptr;
     const std::string* value = with_value ? &ctx.str("value") : nullptr;
     std::string line = bucket_protocol::request_line(op, key, value);

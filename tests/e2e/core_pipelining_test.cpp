@@ -44,7 +44,7 @@ TEST_F(Pipelining, ThousandRequestsInOneWriteAreAnsweredInOrder) {
 TEST_F(Pipelining, SlowRequestsDoNotLetFastOnesOvertake) {
     // create and stop complete later (a process must start or end); ping, lookup and
     // errors are answered at once. Order must still be request order. The stopped buckets
-    // get no data requests: see DISABLED_DataRequestsPipelinedBeforeStopAreAnswered.
+    // get no data requests: see DataRequestsPipelinedBeforeStopAreAnswered.
     Client& c = client();
     std::string batch;
     int id = 0;
@@ -82,11 +82,9 @@ TEST_F(Pipelining, SlowRequestsDoNotLetFastOnesOvertake) {
     EXPECT_EQ(list["result"]["buckets"].size(), 20u) << "the idle buckets should all be stopped";
 }
 
-// Known issue (kvd, reported): `stop` sends SIGTERM as soon as it is dispatched, while the
-// bucket may still hold requests the same client pipelined before the stop; kv-bucket then
-// exits without answering them and they fail with `unavailable`. A put sent before a stop
-// on one connection should take effect, as a message to an OTP agent before its stop does.
-TEST_F(Pipelining, DISABLED_DataRequestsPipelinedBeforeStopAreAnswered) {
+// A put sent before a stop on one connection takes effect, as a message to an OTP agent
+// before its stop does: kvd sends SIGTERM only once the bucket answered what it was sent.
+TEST_F(Pipelining, DataRequestsPipelinedBeforeStopAreAnswered) {
     ASSERT_GT(create("b"), 0);
     Client& c = client();
     ASSERT_TRUE(c.send_raw(R"({"id":1,"op":"put","bucket":"b","key":"k","value":"v"})" "\n"

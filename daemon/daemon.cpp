@@ -101,15 +101,17 @@ int Daemon::run() {
             dispatch_request(*this, c, std::move(line), std::move(reply));
         });
 
-    // Handlers start before kvd accepts clients, so they see every event from the first.
-    handlers_ = std::make_unique<HandlerSet>(
-        HandlerEnv{&loop_, *batcher_, *reaper_, *events_, socket_path_});
-    handlers_->start_all(config_.handlers);
-
+    // The socket listens first: its path is resolved then (handlers get it as $KVD_SOCKET),
+    // and a kvd that finds another one serving there stops before starting handlers of its
+    // own. No client is accepted before the loop runs.
     if (auto error = start_listening()) {
         spdlog::error("{}", *error);
         return 1;
     }
+    // Handlers start before kvd accepts clients, so they see every event from the first.
+    handlers_ = std::make_unique<HandlerSet>(
+        HandlerEnv{&loop_, *batcher_, *reaper_, *events_, socket_path_});
+    handlers_->start_all(config_.handlers);
     start_signals();
     spdlog::info("kvd {} ready on {} (pid {}, buckets run {})", KVD_VERSION, socket_path_, getpid(),
                  registry_->program());

@@ -226,6 +226,41 @@ TEST(SocketFile, ASecondKvdOnALiveSocketRefusesAndTheFirstKeepsServing) {
     EXPECT_EQ(reply["result"]["pid"], first.pid());
 }
 
+// A handler that writes $KVD_SOCKET to `file` when it starts, then acks every event.
+std::string handler_reporting_socket_to(const std::string& file) {
+    return "[[handler]]\n"
+           "name = \"env\"\n"
+           "command = [\"/bin/sh\", \"-c\", "
+           "\"printf '%s\\\\n' \\\"$KVD_SOCKET\\\" > " +
+           file + "; while read -r e; do echo ok; done\"]\n";
+}
+
+TEST(SocketFile, HandlersAreToldThePathAsKvdSocket) {
+    TempDir dir;
+    std::string report = dir.file("handler-env");
+    KvdOptions options;
+    options.config = handler_reporting_socket_to(report);
+    KvdProcess kvd(dir, options);
+    ASSERT_TRUE(kvd.ready());
+    ASSERT_TRUE(wait_until([&] { return !read_lines(report).empty(); }, 10s,
+                           "the handler to report $KVD_SOCKET"))
+        << kvd.log();
+    EXPECT_EQ(read_lines(report).front(), kvd.socket_path());
+}
+
+TEST(SocketFile, ASecondKvdStartsNoHandlersBeforeRefusing) {
+    TempDir dir;
+    KvdProcess first(dir);
+    ASSERT_TRUE(first.ready());
+
+    std::string report = dir.file("second-handler-env");
+    std::string config = dir.write_file("second.toml", handler_reporting_socket_to(report));
+    RunResult second =
+        run_program(kvd_path(), {"--socket", first.socket_path(), "--config", config});
+    EXPECT_EQ(second.exit_code, 1) << second;
+    EXPECT_FALSE(file_exists(report)) << "the refused kvd started its handler";
+}
+
 TEST(SocketFile, AStaleSocketIsReplaced) {
     TempDir dir;
     std::string path = dir.file("kvd.sock");

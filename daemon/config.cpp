@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <initializer_list>
+#include <optional>
 #include <sstream>
 #include <toml.hpp>
 #include <tuple>
@@ -209,6 +210,78 @@ std::string resolve_beside(const std::string& path, const std::filesystem::path&
     if (path.empty() || path.front() == '/' || path.find('/') == std::string::npos) return path;
     if (config_dir.empty()) return path;
     return (config_dir / path).lexically_normal().string();
+}
+
+// toml11 parses arrays and inline tables by recursion, one level of the stack per level of
+// nesting: "a = [[[[…" 10 000 deep (20 KB) overflowed the stack, so --check-config and reload
+// crashed instead of reporting an error. No kvd key takes values nested more than two deep,
+// so anything beyond this is refused before toml11 sees it.
+constexpr int kMaxNesting = 64;
+
+// Where the first '[' or '{' nested deeper than kMaxNesting is, or nullopt. Brackets inside
+// strings and comments do not count; table headers count like arrays (at most two levels).
+std::optional<Position> too_deep_at(std::string_view text) {
+    enum class In { code, comment, basic, literal, multiline_basic, multiline_literal };
+    In in = In::code;
+    int depth = 0;
+    Position at{1, 0};
+    std::size_t line_start = 0;
+    auto starts_with = [&](std::size_t i, std::string_view s) {
+        return text.substr(i, s.size()) == s;
+    };
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c == '\n') {
+            ++at.line;
+            line_start = i + 1;
+            // Single-line strings and comments end here, also when unterminated.
+            if (in == In::comment || in == In::basic || in == In::literal) in = In::code;
+            continue;
+        }
+        switch (in) {
+            case In::code:
+                if (c == '#') {
+                    in = In::comment;
+                } else if (c == '"' || c == '\'') {
+                    bool triple = starts_with(i, c == '"' ? "\"\"\"" : "'''");
+                    if (triple) i += 2;
+                    in = c == '"' ? (triple ? In::multiline_basic : In::basic)
+                                  : (triple ? In::multiline_literal : In::literal);
+                } else if (c == '[' || c == '{') {
+                    if (++depth > kMaxNesting) {
+                        at.column = static_cast<int>(i - line_start) + 1;
+                        return at;
+                    }
+                } else if ((c == ']' || c == '}') && depth > 0) {
+                    --depth;
+                }
+                break;
+            case In::comment:
+                break;
+            case In::basic:
+            case In::multiline_basic:
+                // An escaped character is skipped, but never a newline (it is counted above).
+                if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') {
+                    ++i;
+                } else if (c == '"' && (in == In::basic || starts_with(i, "\"\"\""))) {
+                    // A multi-line string may end in up to five quotes: it closes after the run.
+                    while (in == In::multiline_basic && i + 1 < text.size() && text[i + 1] == '"')
+                        ++i;
+                    in = In::code;
+                }
+                break;
+            case In::literal:
+            case In::multiline_literal:
+                if (c == '\'' && (in == In::literal || starts_with(i, "'''"))) {
+                    while (in == In::multiline_literal && i + 1 < text.size() &&
+                           text[i + 1] == '\'')
+                        ++i;
+                    in = In::code;
+                }
+                break;
+        }
+    }
+    return std::nullopt;
 }
 
 // Turns toml11's multi-line syntax error (message, then a source excerpt with a caret under
@@ -616,6 +689,11 @@ class Loader {
 }  // namespace
 
 ConfigResult parse_config(std::string_view text, const std::string& filename) {
+    if (auto at = too_deep_at(text)) {
+        return std::vector<ConfigError>{ConfigError{
+            filename, at->line, at->column,
+            fmt::format("arrays and inline tables nested more than {} deep", kMaxNesting)}};
+    }
     std::istringstream stream{std::string(text)};
     Value root;
     try {

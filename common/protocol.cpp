@@ -59,6 +59,9 @@ std::string reply_error(const Json& id, wire::ErrorCode code, std::string_view m
 }
 
 std::optional<Reply> parse_reply(std::string_view line) {
+    // kvd never nests a reply deeper than the requests it accepts; a deeper line (from
+    // something else on the socket) would overflow kvctl's stack when its id is copied.
+    if (nests_too_deep(line)) return std::nullopt;
     Json j = Json::parse(line.begin(), line.end(), nullptr, false);
     if (j.is_discarded() || !j.is_object()) return std::nullopt;
     auto ok = j.find("ok");

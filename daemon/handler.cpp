@@ -120,11 +120,12 @@ void Handler::spawn_now() {
                        if (state_ != State::running) return;  // stopping: EOF is expected
                        if (why == uv::StreamEnd::line_too_long) {
                            kill_for("wrote a line longer than any ack");
-                       } else if (why == uv::StreamEnd::error) {
+                       } else if (why == uv::StreamEnd::error && err != UV_ECONNRESET) {
                            kill_for(fmt::format("socket error: {}", uv_strerror(err)));
                        } else {
-                           // Usually the process is exiting and its exit is on the way; one
-                           // that keeps running without its socket is of no use.
+                           // Usually the process is exiting and its exit is on the way (a
+                           // reset: it left events unread); one that keeps running without
+                           // its socket is of no use.
                            timer_->start(kSocketClosedGrace, [this] {
                                if (state_ == State::running)
                                    kill_for("closed its end of the socket but kept running");
@@ -169,6 +170,7 @@ void Handler::on_exit(const ChildExit& exit) {
     if (state_ == State::stopping) {
         spdlog::info("handler {} (pid {}) {}", config_.name, pid, how);
         state_ = State::stopped;
+        receiver_.close();
         timer_->stop();
         if (auto fn = std::move(stopped_)) {
             stopped_ = nullptr;
@@ -188,6 +190,8 @@ void Handler::after_failure(const std::string& why, bool failed) {
         spdlog::warn("handler {} {}; not restarted (restart = {})", config_.name, why,
                      restart_policy_name(config_.restart));
         state_ = State::stopped;
+        // It will not run again: events published from now on are not kept for it.
+        receiver_.close();
         return;
     }
     // Exponential backoff: restart_delay, doubling per consecutive failure, capped.
@@ -217,7 +221,7 @@ void Handler::stop(Millis grace, std::function<void()> done) {
     timer_->stop();
     if (state_ != State::running || pid_ <= 0) {
         state_ = State::stopped;
-        receiver_.detach();
+        receiver_.close();
         done();
         return;
     }

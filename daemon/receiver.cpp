@@ -73,6 +73,13 @@ void Receiver::detach() {
     release_all();
 }
 
+void Receiver::close() {
+    events_.remove(this);
+    detach();
+    queue_.clear();
+    dropped_pending_ = 0;
+}
+
 void Receiver::release(Entry& e) {
     if (e.released) return;
     e.released = true;

@@ -69,6 +69,9 @@ public:
     // The peer is gone for now (a handler exited): queued sync events stay for redelivery,
     // but nobody waits on them any more.
     void detach();
+    // The peer is gone for good (a handler that will not run again): leaves the event
+    // manager and lets go of what is queued, so that nothing piles up for nobody.
+    void close();
     // A line the peer wrote (acks in sync mode).
     void on_line(std::string_view line);
 

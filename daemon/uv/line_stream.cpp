@@ -158,10 +158,12 @@ void LineStream::end(StreamEnd why, int err) {
     if (!reading_) return;
     reading_ = false;
     if (!handle_.closed()) uv_read_stop(handle_.stream());
-    if (why == StreamEnd::error) close();
+    // Taken before close(), which forgets it: the owner must hear of an error too (a peer
+    // that hangs up with data unread shows up as a reset, not as end of file).
     CloseFn fn = std::move(on_close_);
     on_close_ = nullptr;
-    if (fn) fn(why, err);
+    if (why == StreamEnd::error) close();
+    if (fn) fn(why, err);  // may destroy this object
 }
 
 void LineStream::write(std::string_view bytes) {
@@ -181,8 +183,7 @@ void LineStream::flush() {
         uv_buf_t b = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
         int n = uv_try_write(handle_.stream(), &b, 1);
         if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
-            end(StreamEnd::error, n);
-            close();
+            fail_write(n);
             return;
         }
         if (n != static_cast<int>(out_.size())) {
@@ -200,8 +201,7 @@ void LineStream::flush() {
             if (rc != 0) {
                 delete req;
                 in_flight_ = 0;
-                end(StreamEnd::error, rc);
-                close();
+                fail_write(rc);
             }
             return;
         }
@@ -223,11 +223,16 @@ void LineStream::flush() {
 void LineStream::on_write_done(int status) {
     in_flight_ = 0;
     if (status != 0) {
-        end(StreamEnd::error, status);
-        close();
+        fail_write(status);
         return;
     }
     flush();
+}
+
+void LineStream::fail_write(int err) {
+    std::weak_ptr<char> alive = alive_;
+    end(StreamEnd::error, err);  // its callback may destroy this object
+    if (!alive.expired()) close();  // also when reading had ended already
 }
 
 void LineStream::when_drained(std::function<void()> fn) {

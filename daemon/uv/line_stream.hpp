@@ -91,6 +91,8 @@ private:
     void deliver_lines();
     void end(StreamEnd why, int err);
     void on_write_done(int status);
+    // A write failed: ends the stream as an error (telling the owner) and closes it.
+    void fail_write(int err);
 
     uv_loop_t* loop_;
     WriteBatcher& batcher_;

@@ -334,6 +334,19 @@ ConfigError syntax_error_to_config_error(const toml::exception& e, const std::st
     return error;
 }
 
+// toml11 appends a '\n' to text that does not end in one, so an error at the very end of such
+// text points at the line after the last. It is moved to just past the last character.
+ConfigError within_text(ConfigError error, std::string_view text) {
+    int lines = 1 + static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+    if (error.line > lines) {
+        std::size_t newline = text.rfind('\n');
+        std::size_t last_line_start = newline == std::string_view::npos ? 0 : newline + 1;
+        error.line = lines;
+        error.column = static_cast<int>(text.size() - last_line_start) + 1;
+    }
+    return error;
+}
+
 // Walks a parsed document against the schema, filling a Config and collecting every error.
 class Loader {
   public:
@@ -699,7 +712,8 @@ ConfigResult parse_config(std::string_view text, const std::string& filename) {
     try {
         root = toml::parse(stream, filename);
     } catch (const toml::exception& e) {
-        return std::vector<ConfigError>{syntax_error_to_config_error(e, filename)};
+        return std::vector<ConfigError>{
+            within_text(syntax_error_to_config_error(e, filename), text)};
     } catch (const std::exception& e) {
         return std::vector<ConfigError>{ConfigError{filename, 0, 0, e.what()}};
     }

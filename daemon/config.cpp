@@ -13,6 +13,7 @@
 #include <sstream>
 #include <toml.hpp>
 #include <tuple>
+#include <utility>
 
 #include "common/names.hpp"
 
@@ -279,6 +280,42 @@ std::optional<Position> too_deep_at(std::string_view text) {
                     in = In::code;
                 }
                 break;
+        }
+    }
+    return std::nullopt;
+}
+
+// A TOML document must be UTF-8. toml11 checks that per string, and its error path for a
+// literal ('…' or '''…''') string with a bad byte reads outside the text: a debug build
+// aborted on an assertion, a release build reported "basic_string::_M_create" at 0:0 or could
+// crash. The whole text is checked first, as strictly as toml11 does (no overlong forms, no
+// surrogates, nothing past U+10FFFF), so that path is never taken.
+std::optional<std::pair<Position, unsigned char>> invalid_utf8_at(std::string_view text) {
+    int line = 1;
+    std::size_t line_start = 0;
+    for (std::size_t i = 0; i < text.size();) {
+        auto byte = [&](std::size_t k) {
+            return k < text.size() ? static_cast<unsigned char>(text[k]) : 0;
+        };
+        unsigned char c = byte(i);
+        std::size_t length = c < 0x80                 ? 1
+                             : c >= 0xC2 && c <= 0xDF ? 2
+                             : c >= 0xE0 && c <= 0xEF ? 3
+                             : c >= 0xF0 && c <= 0xF4 ? 4
+                                                      : 0;
+        // The second byte's range rules out overlong forms (after E0 and F0), surrogates
+        // (after ED) and code points past U+10FFFF (after F4).
+        unsigned char low = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+        unsigned char high = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+        bool valid = length > 0 && (length == 1 || (byte(i + 1) >= low && byte(i + 1) <= high));
+        for (std::size_t k = 2; valid && k < length; ++k)
+            valid = byte(i + k) >= 0x80 && byte(i + k) <= 0xBF;
+        // Columns count bytes, as toml11's do.
+        if (!valid) return std::make_pair(Position{line, static_cast<int>(i - line_start) + 1}, c);
+        i += length;
+        if (c == '\n') {
+            ++line;
+            line_start = i;
         }
     }
     return std::nullopt;
@@ -702,6 +739,12 @@ class Loader {
 }  // namespace
 
 ConfigResult parse_config(std::string_view text, const std::string& filename) {
+    if (auto bad = invalid_utf8_at(text)) {
+        return std::vector<ConfigError>{
+            ConfigError{filename, bad->first.line, bad->first.column,
+                        fmt::format("invalid UTF-8 (byte 0x{:02x}); a config must be UTF-8 text",
+                                    bad->second)}};
+    }
     if (auto at = too_deep_at(text)) {
         return std::vector<ConfigError>{ConfigError{
             filename, at->line, at->column,

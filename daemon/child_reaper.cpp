@@ -77,6 +77,11 @@ ChildReaper::ChildReaper(uv_loop_t* loop) : loop_(loop) {
         },
         kPeriodicSweepMs, kPeriodicSweepMs);
     uv_unref(sweep_timer_.raw());
+
+    uv_timer_init(loop, unexplained_timer_.get());
+    unexplained_timer_.mark_initialized();
+    unexplained_timer_.get()->data = this;
+    uv_unref(unexplained_timer_.raw());
 }
 
 ChildReaper::~ChildReaper() { close(); }
@@ -141,32 +146,33 @@ bool ChildReaper::try_reap(pid_t pid) {
         by_hint_.erase(h);
     }
     suspects_.erase(pid);
+    ++reaps_;
     if (fn) fn(e);
     return true;
 }
 
 void ChildReaper::on_sigchld() {
-    bool explained = false;
     std::vector<pid_t> pids;
     pids.reserve(suspects_.size());
     for (const auto& [pid, unused] : suspects_) pids.push_back(pid);
-    for (pid_t pid : pids)
-        if (try_reap(pid)) explained = true;
-    // Pidfd-watched children report through their own fd. Anything else that exited
-    // without a hint is found by a sweep, once the hints of this loop turn had their chance.
-    if (!explained && !by_hint_.empty() && !sweep_due_) {
-        sweep_due_ = true;
-        uv_timer_start(
-            sweep_timer_.get(),
-            [](uv_timer_t* t) {
-                if (auto* self = static_cast<ChildReaper*>(t->data)) self->sweep();
-            },
-            kUnexplainedSweepMs, kPeriodicSweepMs);
-    }
+    for (pid_t pid : pids) try_reap(pid);
+    // Most exits are reaped from their hint before their SIGCHLD is handled: any reap since
+    // the previous SIGCHLD explains this one. Otherwise give the hints of this loop turn a
+    // moment, and sweep only if still nothing was reaped.
+    bool explained = reaps_ > reaps_at_sigchld_;
+    reaps_at_sigchld_ = reaps_;
+    if (explained || by_hint_.empty() || uv_is_active(unexplained_timer_.raw())) return;
+    reaps_when_armed_ = reaps_;
+    uv_timer_start(
+        unexplained_timer_.get(),
+        [](uv_timer_t* t) {
+            auto* self = static_cast<ChildReaper*>(t->data);
+            if (self && self->reaps_ == self->reaps_when_armed_) self->sweep();
+        },
+        kUnexplainedSweepMs, 0);
 }
 
 void ChildReaper::sweep() {
-    sweep_due_ = false;
     if (by_hint_.empty()) return;
     for (;;) {
         int status = 0;
@@ -185,6 +191,7 @@ void ChildReaper::sweep() {
             by_hint_.erase(h);
         }
         suspects_.erase(pid);
+        ++reaps_;
         if (fn) fn(decode(pid, status));
     }
 }
@@ -192,6 +199,7 @@ void ChildReaper::sweep() {
 void ChildReaper::close() {
     sigchld_.close();
     sweep_timer_.close();
+    unexplained_timer_.close();
     by_pidfd_.clear();
 }
 

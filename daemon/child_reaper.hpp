@@ -9,8 +9,9 @@
 //  - hint: the owner saw the child's socket reach end of file, which happens when it exits
 //    (buckets: one fd each instead of two, so 10,000 fit the usual 20,000-fd limit). A child
 //    not yet a zombie at the hint is tried again at each SIGCHLD.
-// A SIGCHLD that reaps nothing so named falls back to one waitpid(-1) sweep, as does a
-// slow periodic sweep, so no exit is ever missed; the sweeps are the only O(children) work.
+// A SIGCHLD that no reap explains (none since the previous SIGCHLD, none in the short wait
+// after it) falls back to one waitpid(-1) sweep, as does a slow periodic sweep, so no exit
+// is ever missed; the sweeps are the only O(children) work.
 // Every child kvd starts must be spawned through spawn_child() so that it is watched here.
 #pragma once
 
@@ -60,8 +61,11 @@ private:
 
     uv_loop_t* loop_;
     uv::Handle<uv_signal_t> sigchld_;
-    uv::Handle<uv_timer_t> sweep_timer_;
-    bool sweep_due_ = false;
+    uv::Handle<uv_timer_t> sweep_timer_;       // periodic
+    uv::Handle<uv_timer_t> unexplained_timer_;  // one-shot, after an unexplained SIGCHLD
+    uint64_t reaps_ = 0;              // children reaped so far, however they were named
+    uint64_t reaps_at_sigchld_ = 0;   // reaps_ when the previous SIGCHLD was handled
+    uint64_t reaps_when_armed_ = 0;   // reaps_ when the unexplained-sweep timer was armed
     std::unordered_map<pid_t, std::unique_ptr<PidfdWatch>> by_pidfd_;
     std::unordered_map<pid_t, ExitFn> by_hint_;  // also children whose pidfd_open failed
     std::unordered_map<pid_t, char> suspects_;   // hinted, not yet reaped

@@ -41,6 +41,22 @@ test-asan:
 run: programs
 	$(BUILD)/bin/kvd --config config/kvd.toml
 
+# Benchmarks (bench/): kvd against the libuv floors, Redis and supervisord, in their own build
+# directory. Prints a table and writes bench/results.json and bench/RESULTS.md (~10 min on 2
+# cores). `make bench-quick` (or BENCH_ARGS=--quick) is the short run CI can afford.
+BENCH_BUILD ?= build-bench
+BENCH_ARGS ?=
+.PHONY: bench bench-quick
+bench:
+	@scripts/deps.sh
+	@scripts/bench-deps.sh
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVD_BENCH=ON
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_programs
+	$(BENCH_BUILD)/bin/kvd-bench $(BENCH_ARGS)
+
+bench-quick:
+	@$(MAKE) bench BENCH_ARGS="--quick $(BENCH_ARGS)"
+
 install: programs
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 

@@ -1,12 +1,13 @@
 # Thin wrapper over CMake. Every target first makes sure the Debian packages are there.
 BUILD     ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build programs test test-asan run install clean
+.PHONY: all deps build programs test test-asan fuzz run install clean
 MAKEFLAGS += --no-print-directory
 
 all: build
@@ -37,6 +38,13 @@ test-asan:
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) --timeout 600
 
+# libFuzzer targets for the parsers (fuzz/), built with clang; each runs FUZZ_SECONDS
+# (default 60) on a scratch copy of its corpus and any crash fails the target.
+fuzz:
+	@scripts/deps.sh
+	@scripts/fuzz-deps.sh
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_JOBS=$(JOBS) fuzz/run.sh
+
 # kvd in the foreground on the built-in defaults plus the example config's handler.
 run: programs
 	$(BUILD)/bin/kvd --config config/kvd.toml
@@ -61,4 +69,4 @@ install: programs
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -42,7 +42,7 @@ test-asan:
 # (default 60) on a scratch copy of its corpus and any crash fails the target.
 fuzz:
 	@scripts/deps.sh
-	@scripts/fuzz-deps.sh
+	@scripts/deps.sh fuzz
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_JOBS=$(JOBS) fuzz/run.sh
 
 # kvd in the foreground on the built-in defaults plus the example config's handler.
@@ -57,7 +57,7 @@ BENCH_ARGS ?=
 .PHONY: bench bench-quick
 bench:
 	@scripts/deps.sh
-	@scripts/bench-deps.sh
+	@scripts/deps.sh bench
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVD_BENCH=ON
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_programs
 	$(BENCH_BUILD)/bin/kvd-bench $(BENCH_ARGS)

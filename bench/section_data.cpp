@@ -74,7 +74,7 @@ void run_data(Bench& b) {
     std::unique_ptr<Conn> redis_conn;
     try {
         if (redis_program.empty())
-            throw BenchError("redis-server is not installed (scripts/bench-deps.sh installs it)");
+            throw BenchError("redis-server is not installed (scripts/deps.sh bench installs it)");
         redis = std::make_unique<RedisServer>(b.tmp, redis_program);
         redis_conn = std::make_unique<Conn>(redis->socket());
     } catch (const BenchError& e) {

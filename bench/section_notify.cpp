@@ -167,7 +167,7 @@ void run_notify(Bench& b) {
     std::unique_ptr<RedisServer> redis;
     std::string redis_missing;
     if (redis_program.empty())
-        redis_missing = "redis-server is not installed (scripts/bench-deps.sh installs it)";
+        redis_missing = "redis-server is not installed (scripts/deps.sh bench installs it)";
     else {
         try {
             redis = std::make_unique<RedisServer>(b.tmp, redis_program);

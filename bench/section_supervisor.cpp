@@ -27,7 +27,7 @@ void run_supervisor(Bench& b) {
     std::unique_ptr<Supervisord> super;
     std::string missing;
     if (program.empty())
-        missing = "supervisord is not installed (scripts/bench-deps.sh installs it)";
+        missing = "supervisord is not installed (scripts/deps.sh bench installs it)";
     else {
         try {
             super_fifo = std::make_unique<RecordFifo>(b.tmp.file("supervisor.fifo"));

@@ -56,6 +56,7 @@ Daemon::~Daemon() {
     server_.reset();
     handlers_.reset();
     registry_.reset();
+    spawner_.reset();
     events_.reset();
     bucket_log_.reset();
     if (reaper_) reaper_->close();
@@ -89,6 +90,7 @@ int Daemon::run() {
     uv_disable_stdio_inheritance();
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    spawner_ = std::make_unique<Spawner>();
 
     batcher_ = std::make_unique<uv::WriteBatcher>(&loop_);
     reaper_ = std::make_unique<ChildReaper>(&loop_);
@@ -96,6 +98,7 @@ int Daemon::run() {
     start_bucket_log();
     registry_ = std::make_unique<Registry>(&loop_, *batcher_, *reaper_, *events_, bucket_stderr_fd_);
     registry_->configure(config_);
+    registry_->use_spawner(spawner_.get());
     server_ = std::make_unique<ControlServer>(
         &loop_, *batcher_, [this](Connection& c, std::string&& line, Responder reply) {
             dispatch_request(*this, c, std::move(line), std::move(reply));
@@ -121,6 +124,8 @@ int Daemon::run() {
                            shutting_down_ ? "shutting down: " : "", registry_->size(),
                            events_->handler_count(), server_->connection_count());
     });
+    // The spawner forks now: kvd is small, and the systemd variables are consumed.
+    spawner_->start();
     systemd_->ready();
 
     uv_run(&loop_, UV_RUN_DEFAULT);

@@ -19,6 +19,7 @@
 #include "daemon/handler_set.hpp"
 #include "daemon/outcome.hpp"
 #include "daemon/registry.hpp"
+#include "daemon/spawner.hpp"
 #include "daemon/systemd.hpp"
 #include "daemon/uv/handle.hpp"
 #include "daemon/uv/line_stream.hpp"
@@ -74,6 +75,7 @@ private:
     std::unique_ptr<ChildReaper> reaper_;
     std::unique_ptr<EventManager> events_;
     std::unique_ptr<Registry> registry_;
+    std::unique_ptr<Spawner> spawner_;
     std::unique_ptr<HandlerSet> handlers_;
     std::unique_ptr<ControlServer> server_;
     uv::Handle<uv_signal_t> sigterm_, sigint_, sighup_;

@@ -61,6 +61,7 @@ void Registry::create(const std::string& name, OutcomeFn done) {
     req.env_add = {{"KVD_PID", std::to_string(getpid())}, {"KVD_BUCKET", name}};
     req.stderr_fd = bucket_stderr_fd_;
     req.watch = ChildReaper::Watch::hint;
+    req.spawner = spawner_;
     // The child cannot be reaped before this function returns (reaping runs from the loop),
     // so the exit callback always finds it registered, unless it was never registered.
     SpawnResult spawned = spawn_child(loop_, reaper_, req, [this, name](const ChildExit& e) {

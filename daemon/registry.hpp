@@ -19,6 +19,8 @@
 
 namespace kvd {
 
+class Spawner;
+
 class Registry {
 public:
     Registry(uv_loop_t* loop, uv::WriteBatcher& batcher, ChildReaper& reaper, EventManager& events,
@@ -28,6 +30,8 @@ public:
 
     // Applies the bucket settings and limits of a (re)loaded config; live buckets keep going.
     void configure(const Config& config);
+    // Buckets are started through `spawner` (see spawner.hpp); null: kvd spawns them itself.
+    void use_spawner(Spawner* spawner) { spawner_ = spawner; }
 
     // Ensures a bucket named `name` exists. `done` gets {"bucket","pid","created"} after the
     // create event was delivered, or a Failure (limit, spawn_failed).
@@ -54,6 +58,7 @@ private:
     ChildReaper& reaper_;
     EventManager& events_;
     int bucket_stderr_fd_;
+    Spawner* spawner_ = nullptr;
     std::string program_ = "kv-bucket";
     Millis stop_timeout_{5000};
     std::size_t max_buckets_ = 10000;
@@ -63,7 +68,7 @@ private:
 };
 
 // Where `program` is found: a bare name next to the running kvd if an executable is there,
-// otherwise unchanged (uv_spawn then searches PATH). Paths with '/' are unchanged.
+// otherwise unchanged (then searched in PATH). Paths with '/' are unchanged.
 std::string resolve_bucket_program(const std::string& program);
 
 }  // namespace kvd

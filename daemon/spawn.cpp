@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "daemon/spawner.hpp"
 #include "daemon/uv/handle.hpp"
 
 extern char** environ;
@@ -19,6 +20,24 @@ SpawnResult spawn_child(uv_loop_t* loop, ChildReaper& reaper, const SpawnRequest
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         result.error = uv_translate_sys_error(errno);
         return result;
+    }
+
+    if (request.spawner) {
+        Spawner::Result r = request.spawner->spawn(request.argv, request.env_add, sv[1],
+                                                   request.stderr_fd);
+        if (!r.transport_failed) {
+            ::close(sv[1]);
+            if (r.error != 0) {
+                ::close(sv[0]);
+                result.error = r.error;
+                return result;
+            }
+            reaper.watch(r.pid, request.watch, std::move(on_exit));
+            result.pid = r.pid;
+            result.socket_fd = sv[0];
+            return result;
+        }
+        // No spawner could be started: kvd spawns this child itself.
     }
 
     std::vector<char*> argv;

@@ -13,6 +13,8 @@
 
 namespace kvd {
 
+class Spawner;
+
 struct SpawnRequest {
     std::vector<std::string> argv;               // argv[0] is run through PATH if it has no '/'
     std::map<std::string, std::string> env_add;  // added to kvd's own environment
@@ -20,6 +22,8 @@ struct SpawnRequest {
     // How kvd learns of the exit (see child_reaper.hpp): a pidfd, or the caller's hint when
     // the child's socket reaches end of file.
     ChildReaper::Watch watch = ChildReaper::Watch::pidfd;
+    // Started through this spawner (see spawner.hpp) when set, else with uv_spawn from kvd.
+    Spawner* spawner = nullptr;
 };
 
 struct SpawnResult {
@@ -28,7 +32,7 @@ struct SpawnResult {
     int socket_fd = -1;  // kvd's end of the socket pair, owned by the caller
 };
 
-// Spawns with uv_spawn and hands the child to `reaper`, which calls `on_exit` when it ends.
+// Spawns (through the spawner, or with uv_spawn) and hands the child to `reaper`, which calls `on_exit` when it ends.
 // On failure every handle and fd made on the way is closed already.
 SpawnResult spawn_child(uv_loop_t* loop, ChildReaper& reaper, const SpawnRequest& request,
                         ChildReaper::ExitFn on_exit);

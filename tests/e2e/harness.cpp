@@ -176,8 +176,9 @@ pid_t spawn(const std::string& path, const std::vector<std::string>& args, const
     _exit(127);
 }
 
-// Reads /proc/<pid>/stat: the state letter and the parent pid, if the process exists.
+// Reads /proc/<pid>/stat: the name, the state letter and the parent pid, if it exists.
 struct ProcStat {
+    std::string comm;
     char state = '?';
     pid_t ppid = 0;
 };
@@ -189,6 +190,8 @@ std::optional<ProcStat> read_proc_stat(pid_t pid) {
     if (close_paren == std::string::npos || close_paren + 2 >= text.size()) return std::nullopt;
     std::istringstream rest(text.substr(close_paren + 2));
     ProcStat st;
+    if (auto open_paren = text.find('('); open_paren < close_paren)
+        st.comm = text.substr(open_paren + 1, close_paren - open_paren - 1);
     if (!(rest >> st.state >> st.ppid)) return std::nullopt;
     return st;
 }
@@ -439,11 +442,27 @@ std::vector<pid_t> children_of(pid_t pid) {
         long candidate = std::strtol(entry->d_name, &end, 10);
         if (end == entry->d_name || *end != '\0') continue;
         auto st = read_proc_stat(static_cast<pid_t>(candidate));
-        if (st && st->ppid == pid) children.push_back(static_cast<pid_t>(candidate));
+        if (st && st->ppid == pid && st->comm != kSpawnerName)
+            children.push_back(static_cast<pid_t>(candidate));
     }
     closedir(dir);
     std::sort(children.begin(), children.end());
     return children;
+}
+
+pid_t spawner_of(pid_t pid) {
+    DIR* dir = opendir("/proc");
+    if (!dir) return 0;
+    pid_t found = 0;
+    while (dirent* entry = readdir(dir)) {
+        char* end = nullptr;
+        long candidate = std::strtol(entry->d_name, &end, 10);
+        if (end == entry->d_name || *end != '\0') continue;
+        auto st = read_proc_stat(static_cast<pid_t>(candidate));
+        if (st && st->ppid == pid && st->comm == kSpawnerName) found = static_cast<pid_t>(candidate);
+    }
+    closedir(dir);
+    return found;
 }
 
 int count_open_fds(pid_t pid) {

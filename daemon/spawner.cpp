@@ -1,0 +1,294 @@
+#include "daemon/spawner.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+extern char** environ;
+
+namespace kvd {
+
+namespace {
+
+// One request is one datagram: two uint32 counts (argv, env entries to add), then that many
+// NUL-terminated strings, with the child's stdio and stderr fds attached. One reply: Reply.
+constexpr std::size_t kMaxRequest = 64 * 1024;
+constexpr int kSpawnerSocket = 3;  // the spawner's only fd besides 0, 1 and 2
+
+struct Reply {
+    int32_t pid;
+    int32_t error;  // errno; 0 on success
+};
+
+// ---- the spawner process ----
+
+struct ChildArgs {
+    char* const* argv;
+    char* const* envp;
+    int stdio_fd;
+    int stderr_fd;
+    sigset_t mask;  // the child's signal mask: empty
+    int error;      // set by the child when it cannot exec (memory is shared until then)
+};
+
+// Runs in the child, on the spawner's memory (CLONE_VM) while the spawner is suspended
+// (CLONE_VFORK): only async-signal-safe calls, nothing that allocates or touches globals.
+// The received fds are above 3 (0-3 are taken), so the dup2s cannot clobber each other.
+__attribute__((no_sanitize("address", "undefined"))) int child_main(void* p) {
+    auto* a = static_cast<ChildArgs*>(p);
+    if (dup2(a->stdio_fd, 0) < 0 || dup2(a->stdio_fd, 1) < 0 || dup2(a->stderr_fd, 2) < 0) {
+        a->error = errno;
+        _exit(127);
+    }
+    setsid();  // a session of its own, as uv_spawn's UV_PROCESS_DETACHED
+    sigprocmask(SIG_SETMASK, &a->mask, nullptr);
+    execvpe(a->argv[0], a->argv, a->envp);
+    a->error = errno;
+    _exit(127);
+}
+
+alignas(64) char g_child_stack[256 * 1024];
+
+Reply start_child(std::vector<char*>& argv, std::vector<char*>& envp, int stdio_fd, int stderr_fd) {
+    ChildArgs args{argv.data(), envp.data(), stdio_fd, stderr_fd, {}, 0};
+    sigemptyset(&args.mask);
+    pid_t pid = clone(child_main, g_child_stack + sizeof g_child_stack,
+                      CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, &args);
+    if (pid < 0) return Reply{0, errno};
+    // The child has exec'd or exited: with CLONE_VFORK, clone returns only then.
+    return Reply{pid, args.error};
+}
+
+// Parses one request; false if it is malformed (kvd and the spawner are one build, so that
+// would be a bug: it is refused, never guessed at).
+bool parse_request(std::string_view msg, std::vector<std::string>& argv,
+                   std::vector<std::string>& env_add) {
+    uint32_t counts[2];
+    if (msg.size() < sizeof counts) return false;
+    std::memcpy(counts, msg.data(), sizeof counts);
+    msg.remove_prefix(sizeof counts);
+    auto next = [&msg](std::string& out) {
+        auto nul = msg.find('\0');
+        if (nul == std::string_view::npos) return false;
+        out.assign(msg.substr(0, nul));
+        msg.remove_prefix(nul + 1);
+        return true;
+    };
+    if (counts[0] == 0 || counts[0] > 1024 || counts[1] > 1024) return false;
+    argv.resize(counts[0]);
+    env_add.resize(counts[1]);
+    for (auto& a : argv)
+        if (!next(a)) return false;
+    for (auto& e : env_add)
+        if (!next(e)) return false;
+    return msg.empty();
+}
+
+void serve_one(const char* msg, std::size_t len, int stdio_fd, int stderr_fd) {
+    std::vector<std::string> argv_s, env_add;
+    Reply reply{0, EINVAL};
+    if (parse_request(std::string_view(msg, len), argv_s, env_add)) {
+        std::vector<char*> argv;
+        for (auto& a : argv_s) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        // kvd's environment (inherited at fork) minus the names being set, plus them.
+        std::vector<char*> envp;
+        for (char** e = environ; *e; ++e) {
+            std::string_view kv(*e);
+            bool replaced = false;
+            for (const auto& add : env_add) {
+                auto eq = add.find('=');
+                if (kv.size() > eq && kv.substr(0, eq + 1) == std::string_view(add).substr(0, eq + 1))
+                    replaced = true;
+            }
+            if (!replaced) envp.push_back(*e);
+        }
+        for (auto& add : env_add) envp.push_back(add.data());
+        envp.push_back(nullptr);
+        reply = start_child(argv, envp, stdio_fd, stderr_fd);
+    }
+    while (send(kSpawnerSocket, &reply, sizeof reply, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+    }
+}
+
+[[noreturn]] void spawner_main(pid_t kvd_pid) {
+    prctl(PR_SET_NAME, "kvd-spawner");
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != kvd_pid) _exit(0);  // kvd died before the prctl took effect
+    // Default dispositions, and every signal stays blocked (as at the fork): nothing runs a
+    // handler on the memory a CLONE_VM child shares, and a terminal's Ctrl-C is for kvd.
+    // Each child unblocks them before its exec.
+    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+
+    static char msg[kMaxRequest];
+    alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
+    for (;;) {
+        iovec iov{msg, sizeof msg};
+        msghdr mh{};
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = control;
+        mh.msg_controllen = sizeof control;
+        ssize_t n = recvmsg(kSpawnerSocket, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) _exit(0);  // kvd closed its end: it is exiting
+        int fds[2] = {-1, -1};
+        std::size_t nfds = 0;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+            std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (std::size_t i = 0; i < count; ++i) {
+                int fd;
+                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                if (nfds < 2) fds[nfds++] = fd;
+                else ::close(fd);
+            }
+        }
+        if (nfds == 2 && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+            serve_one(msg, static_cast<std::size_t>(n), fds[0], fds[1]);
+        } else {
+            Reply bad{0, EINVAL};
+            send(kSpawnerSocket, &bad, sizeof bad, MSG_NOSIGNAL);
+        }
+        for (std::size_t i = 0; i < nfds; ++i) ::close(fds[i]);
+    }
+}
+
+// Forks a spawner; on success sets `pid` and `fd` (kvd's end of the socket).
+bool fork_spawner(pid_t& pid, int& fd) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        spdlog::warn("spawner: socketpair: {}", std::strerror(errno));
+        return false;
+    }
+    pid_t kvd_pid = getpid();
+    // Signals stay blocked across the fork: until the spawner resets them, a signal must not
+    // run one of kvd's (libuv's) handlers in the copy.
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid_t child = fork();
+    if (child != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
+    if (child < 0) {
+        spdlog::warn("spawner: fork: {}", std::strerror(errno));
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return false;
+    }
+    if (child == 0) {
+        // Keep 0, 1, 2 (children replace them) and the socket, as fd 3 and close-on-exec.
+        if (dup3(sv[1], kSpawnerSocket, O_CLOEXEC) < 0) _exit(1);
+        syscall(SYS_close_range, kSpawnerSocket + 1, ~0U, 0);
+        spawner_main(kvd_pid);
+    }
+    ::close(sv[1]);
+    pid = child;
+    fd = sv[0];
+    return true;
+}
+
+}  // namespace
+
+bool Spawner::start() { return fd_ >= 0 || fork_spawner(pid_, fd_); }
+
+Spawner::~Spawner() { stop(); }
+
+void Spawner::stop() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    if (pid_ > 0) {
+        // End of file makes it exit at once. ECHILD: kvd's reaper already swept it.
+        while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+        }
+    }
+    pid_ = -1;
+}
+
+Spawner::Result Spawner::spawn(const std::vector<std::string>& argv,
+                               const std::map<std::string, std::string>& env_add, int stdio_fd,
+                               int stderr_fd) {
+    if (!start()) {
+        Result r;
+        r.transport_failed = true;
+        return r;
+    }
+    Result r = spawn_once(argv, env_add, stdio_fd, stderr_fd);
+    if (!r.transport_failed) return r;
+    spdlog::warn("the bucket spawner (pid {}) is gone; starting a new one", pid_);
+    stop();
+    if (!fork_spawner(pid_, fd_)) return r;
+    return spawn_once(argv, env_add, stdio_fd, stderr_fd);
+}
+
+Spawner::Result Spawner::spawn_once(const std::vector<std::string>& argv,
+                                    const std::map<std::string, std::string>& env_add,
+                                    int stdio_fd, int stderr_fd) {
+    Result result;
+    std::string msg(2 * sizeof(uint32_t), '\0');
+    uint32_t counts[2] = {static_cast<uint32_t>(argv.size()), static_cast<uint32_t>(env_add.size())};
+    std::memcpy(msg.data(), counts, sizeof counts);
+    for (const auto& a : argv) msg.append(a).push_back('\0');
+    for (const auto& [k, v] : env_add) msg.append(k).append("=").append(v).push_back('\0');
+    if (msg.size() > kMaxRequest) {
+        result.error = UV_E2BIG;
+        return result;
+    }
+
+    iovec iov{msg.data(), msg.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+    int fds[2] = {stdio_fd, stderr_fd};
+    std::memcpy(CMSG_DATA(c), fds, sizeof fds);
+
+    ssize_t n;
+    do n = sendmsg(fd_, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        // EPIPE / ECONNRESET: the spawner died. Anything else (EMFILE for the in-flight fds,
+        // ENOBUFS) is this request's own failure.
+        result.transport_failed = errno == EPIPE || errno == ECONNRESET;
+        result.error = uv_translate_sys_error(errno);
+        return result;
+    }
+    Reply reply{};
+    do n = recv(fd_, &reply, sizeof reply, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(sizeof reply)) {
+        result.transport_failed = true;
+        result.error = n < 0 ? uv_translate_sys_error(errno) : UV_EPIPE;
+        return result;
+    }
+    if (reply.error != 0) {
+        // A child that could not exec has already exited: reap it here, it is no bucket.
+        if (reply.pid > 0) {
+            while (waitpid(reply.pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
+        }
+        result.error = uv_translate_sys_error(reply.error);
+        return result;
+    }
+    result.pid = reply.pid;
+    return result;
+}
+
+}  // namespace kvd

@@ -293,6 +293,27 @@ long long proc_minor_faults(pid_t pid) {
     return minflt;
 }
 
+pid_t kvd_spawner_of(pid_t kvd) {
+    DIR* d = opendir("/proc");
+    if (!d) return 0;
+    pid_t found = 0;
+    while (dirent* e = readdir(d)) {
+        char* end = nullptr;
+        long pid = std::strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end != '\0') continue;
+        std::string stat = read_text_file("/proc/" + std::string(e->d_name) + "/stat");
+        auto open = stat.find('('), close = stat.rfind(')');
+        if (open == std::string::npos || close == std::string::npos || close < open) continue;
+        if (stat.compare(open + 1, close - open - 1, "kvd-spawner") != 0) continue;
+        std::istringstream rest(stat.substr(close + 2));
+        std::string state;
+        long ppid = 0;
+        if (rest >> state >> ppid && ppid == kvd) found = static_cast<pid_t>(pid);
+    }
+    closedir(d);
+    return found;
+}
+
 bool process_alive(pid_t pid) {
     std::string stat = read_text_file("/proc/" + std::to_string(pid) + "/stat");
     auto paren = stat.rfind(')');

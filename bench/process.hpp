@@ -88,6 +88,9 @@ long long proc_cpu_ns(pid_t pid);
 // Minor page faults of `pid` (field 10 of /proc/PID/stat), -1 if gone.
 long long proc_minor_faults(pid_t pid);
 bool process_alive(pid_t pid);
+// kvd's bucket spawner (its child named kvd-spawner), or 0. It works for kvd, so kvd's CPU
+// and page-fault figures include it.
+pid_t kvd_spawner_of(pid_t kvd);
 
 // Where a program is found: `name` in PATH, or "" when it is not there.
 std::string find_in_path(const std::string& name);

@@ -19,9 +19,10 @@ namespace kvd {
 
 namespace {
 
-// Each bucket holds two fds in kvd (its socket and its pidfd), so 10,000 buckets need far
-// more than the usual soft limit of 1024. Raise the soft limit to what is needed, and the
-// hard limit too when kvd may (root, or CAP_SYS_RESOURCE).
+// Each bucket holds one fd in kvd (its socket: its exit is learnt from the socket's end of
+// file, not from a pidfd), so 10,000 buckets need far more than the usual soft limit of
+// 1024. Raise the soft limit to what is needed, and the hard limit too when kvd may (root,
+// or CAP_SYS_RESOURCE).
 void raise_fd_limit() {
     constexpr rlim_t kWanted = 65536;
     rlimit rl{};
@@ -33,7 +34,9 @@ void raise_fd_limit() {
     rl.rlim_cur = std::min(rl.rlim_max, std::max(rl.rlim_cur, kWanted));
     setrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur < kWanted)
-        spdlog::info("open file limit is {}: about {} buckets fit", rl.rlim_cur, rl.rlim_cur / 2 - 100);
+        spdlog::info("open file limit is {}: each bucket takes one descriptor and each client "
+                     "and handler some, so fewer than {} buckets fit",
+                     rl.rlim_cur, rl.rlim_cur);
 }
 
 // How long shutdown may take, beyond the buckets' stop_timeout, before kvd exits anyway.

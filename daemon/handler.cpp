@@ -17,10 +17,27 @@ namespace {
 constexpr std::chrono::seconds kHealthyRun{10};
 // Lines a handler may write that are not acks before kvd stops logging them (per run).
 constexpr unsigned kUnexpectedLinesLogged = 5;
+// Lines that are not acks, with no ack between them, after which the handler counts as
+// failed: it is not speaking the protocol (an async handler writes nothing at all), and
+// reading its flood would keep kvd busy for as long as it runs. A sync handler that writes
+// a stray line beside each ack stays well under this.
+constexpr unsigned kUnexpectedLinesTolerated = 1000;
 // How long a handler that closed its socket may take to exit before it is killed.
 constexpr Millis kSocketClosedGrace{1000};
 // Handler sockets carry acks; a longer line means the handler is writing something else.
 constexpr std::size_t kMaxHandlerLineBytes = 64 * 1024;
+
+// A line a handler wrote, fit for the log: at most `max` bytes, control characters but tab (a
+// terminal's escape sequences among them) shown as \xNN rather than passed on.
+std::string printable(std::string_view line, std::size_t max) {
+    std::string out;
+    for (unsigned char c : line.substr(0, max)) {
+        if ((c < 0x20 && c != '\t') || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+        else out += static_cast<char>(c);
+    }
+    if (line.size() > max) out += "...";
+    return out;
+}
 
 ReceiverOptions receiver_options(const HandlerConfig& c) {
     ReceiverOptions o;
@@ -92,7 +109,7 @@ void Handler::spawn_now() {
     if (spawned.error != 0) {
         ::close(err_pipe[0]);
         after_failure(fmt::format("cannot start {}: {}", config_.command[0],
-                                  uv_strerror(spawned.error)),
+                                  describe_spawn_error(spawned.error)),
                       true);
         return;
     }
@@ -101,11 +118,15 @@ void Handler::spawn_now() {
     state_ = State::running;
     killed_by_us_ = false;
     unexpected_lines_ = 0;
+    unexpected_since_ack_ = 0;
     started_at_ = std::chrono::steady_clock::now();
 
     stderr_ = std::make_unique<uv::LineStream>(env_.loop, env_.batcher, kMaxHandlerLineBytes);
     if (stderr_->open(err_pipe[0]) == 0) {
-        stderr_->start([this](std::string&& line) { spdlog::info("handler {}: {}", config_.name, line); },
+        stderr_->start([this](std::string&& line) {
+                           spdlog::info("handler {}: {}", config_.name,
+                                        printable(line, kMaxHandlerLineBytes));
+                       },
                        [this](uv::StreamEnd, int) { stderr_->close(); });
     }
 
@@ -147,11 +168,19 @@ void Handler::kill_for(const std::string& why) {
 
 void Handler::on_unexpected_line(std::string_view line) {
     ++unexpected_lines_;
+    uint64_t acked = receiver_.counters().acked;
+    if (acked != acked_at_unexpected_) {
+        acked_at_unexpected_ = acked;
+        unexpected_since_ack_ = 0;
+    }
+    if (++unexpected_since_ack_ == kUnexpectedLinesTolerated) {
+        kill_for(fmt::format("wrote {} lines in a row that are not acks", kUnexpectedLinesTolerated));
+        return;
+    }
     if (unexpected_lines_ <= kUnexpectedLinesLogged) {
-        std::string shown(line.substr(0, 200));
         spdlog::warn("handler {} wrote an unexpected line{}: {}", config_.name,
                      config_.mode == HandlerMode::async ? " (async handlers write nothing)" : "",
-                     shown);
+                     printable(line, 200));
         if (unexpected_lines_ == kUnexpectedLinesLogged)
             spdlog::warn("handler {}: further unexpected lines are not logged", config_.name);
     }

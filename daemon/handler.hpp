@@ -73,7 +73,9 @@ private:
     std::function<void()> stopped_;
     uint64_t restarts_ = 0;
     unsigned consecutive_failures_ = 0;
-    unsigned unexpected_lines_ = 0;
+    unsigned unexpected_lines_ = 0;        // this run, for the log
+    unsigned unexpected_since_ack_ = 0;    // lines in a row with no ack between them
+    uint64_t acked_at_unexpected_ = 0;     // the receiver's ack count at the last such line
     std::chrono::steady_clock::time_point started_at_;
     std::shared_ptr<char> alive_ = std::make_shared<char>();
 };

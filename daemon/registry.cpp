@@ -69,10 +69,10 @@ void Registry::create(const std::string& name, OutcomeFn done) {
         if (b && b->pid() == e.pid) on_exit(b, e);
     });
     if (spawned.error != 0) {
-        spdlog::error("cannot start bucket {}: {}: {}", name, program_, uv_strerror(spawned.error));
+        std::string why = describe_spawn_error(spawned.error);
+        spdlog::error("cannot start bucket {}: {}: {}", name, program_, why);
         done(Failure{wire::ErrorCode::spawn_failed,
-                     fmt::format("cannot start '{}' for bucket '{}': {}", program_, name,
-                                 uv_strerror(spawned.error))});
+                     fmt::format("cannot start '{}' for bucket '{}': {}", program_, name, why)});
         return;
     }
     auto owned = std::make_unique<Bucket>(loop_, batcher_, name, spawned.pid);

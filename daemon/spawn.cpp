@@ -1,5 +1,7 @@
 #include "daemon/spawn.hpp"
 
+#include <fmt/format.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +14,28 @@
 extern char** environ;
 
 namespace kvd {
+
+std::string describe_spawn_error(int uv_error) {
+    std::string text = uv_strerror(uv_error);
+    rlimit rl{};
+    switch (uv_error) {
+        case UV_EAGAIN:
+            if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+                return fmt::format("{} (the process limit was reached: RLIMIT_NPROC is {}, or "
+                                   "the pids cgroup is full)",
+                                   text, rl.rlim_cur);
+            return text + " (the process limit was reached: the pids cgroup or the system's)";
+        case UV_EMFILE:
+            if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+                return fmt::format("{} (kvd's open file limit, RLIMIT_NOFILE, is {})", text,
+                                   rl.rlim_cur);
+            return text;
+        case UV_ENFILE:
+            return text + " (the system-wide open file limit was reached)";
+        default:
+            return text;
+    }
+}
 
 SpawnResult spawn_child(uv_loop_t* loop, ChildReaper& reaper, const SpawnRequest& request,
                         ChildReaper::ExitFn on_exit) {

@@ -32,6 +32,11 @@ struct SpawnResult {
     int socket_fd = -1;  // kvd's end of the socket pair, owned by the caller
 };
 
+// What a failed spawn's libuv error means, for replies and the log: libuv's own text, and for
+// the errors that come from a resource limit, which limit it was (EAGAIN from fork() is the
+// process limit, "resource temporarily unavailable" alone does not say so).
+std::string describe_spawn_error(int uv_error);
+
 // Spawns (through the spawner, or with uv_spawn) and hands the child to `reaper`, which calls `on_exit` when it ends.
 // On failure every handle and fd made on the way is closed already.
 SpawnResult spawn_child(uv_loop_t* loop, ChildReaper& reaper, const SpawnRequest& request,

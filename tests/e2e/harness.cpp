@@ -3,9 +3,11 @@
 #include "tests/e2e/harness.hpp"
 
 #include <dirent.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <linux/close_range.h>
@@ -91,6 +93,8 @@ struct ChildFds {
 struct ChildExtras {
     std::vector<int> fds;
     std::vector<std::string> own_pid_env;
+    std::vector<std::pair<int, uint64_t>> rlimits;
+    std::optional<std::pair<uid_t, gid_t>> user;
 };
 
 // fork + execve of `path`. Everything the child needs is prepared before fork(), so the
@@ -169,6 +173,15 @@ pid_t spawn(const std::string& path, const std::vector<std::string>& args, const
     for (std::size_t i = 0; i < n_extra; ++i) {
         if (dup2(parked[i], 3 + static_cast<int>(i)) < 0) _exit(127);  // dup2 clears CLOEXEC
     }
+    for (const auto& [resource, value] : extras.rlimits) {
+        rlimit limit{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+        if (setrlimit(resource, &limit) != 0) _exit(127);
+    }
+    if (extras.user) {
+        if (setgroups(0, nullptr) != 0 || setgid(extras.user->second) != 0 ||
+            setuid(extras.user->first) != 0)
+            _exit(127);
+    }
     execve(path.c_str(), argv.data(), envp.data());
     const char msg[] = "e2e harness: execve failed\n";
     ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
@@ -176,11 +189,13 @@ pid_t spawn(const std::string& path, const std::vector<std::string>& args, const
     _exit(127);
 }
 
-// Reads /proc/<pid>/stat: the name, the state letter and the parent pid, if it exists.
+// Reads /proc/<pid>/stat: the name, the state letter, the parent pid and the CPU time used
+// (in clock ticks), if the process exists.
 struct ProcStat {
     std::string comm;
     char state = '?';
     pid_t ppid = 0;
+    unsigned long long cpu_ticks = 0;  // utime + stime
 };
 
 std::optional<ProcStat> read_proc_stat(pid_t pid) {
@@ -193,6 +208,11 @@ std::optional<ProcStat> read_proc_stat(pid_t pid) {
     if (auto open_paren = text.find('('); open_paren < close_paren)
         st.comm = text.substr(open_paren + 1, close_paren - open_paren - 1);
     if (!(rest >> st.state >> st.ppid)) return std::nullopt;
+    // Fields 5 to 13 (pgrp … cmajflt), then utime and stime.
+    std::string skip;
+    for (int i = 0; i < 9; ++i) rest >> skip;
+    unsigned long long utime = 0, stime = 0;
+    if (rest >> utime >> stime) st.cpu_ticks = utime + stime;
     return st;
 }
 
@@ -481,6 +501,53 @@ std::string process_name(pid_t pid) {
     return cmdline.substr(0, cmdline.find('\0'));
 }
 
+milliseconds cpu_time(pid_t pid) {
+    auto st = read_proc_stat(pid);
+    long ticks_per_second = sysconf(_SC_CLK_TCK);
+    if (!st || ticks_per_second <= 0) return milliseconds(-1);
+    return milliseconds(static_cast<int64_t>(st->cpu_ticks * 1000 /
+                                             static_cast<unsigned long long>(ticks_per_second)));
+}
+
+Footprint footprint_of(pid_t pid) { return {count_open_fds(pid), children_of(pid)}; }
+
+std::ostream& operator<<(std::ostream& os, const Footprint& f) {
+    os << f.fds << " fds, " << f.children.size() << " children [";
+    for (std::size_t i = 0; i < f.children.size(); ++i) {
+        pid_t child = f.children[i];
+        os << (i ? " " : "") << child << ":" << process_name(child)
+           << (process_alive(child) ? "" : " (zombie)");
+    }
+    return os << "]";
+}
+
+::testing::AssertionResult wait_footprint_back(pid_t pid, const Footprint& baseline,
+                                               milliseconds timeout) {
+    Footprint now;
+    auto back = wait_until(
+        [&] {
+            now = footprint_of(pid);
+            if (now.fds < 0 || now.fds > baseline.fds) return false;
+            if (now.children.size() > baseline.children.size()) return false;
+            return std::all_of(now.children.begin(), now.children.end(), process_alive);
+        },
+        timeout, "pid " + std::to_string(pid) + " to hold no more than before");
+    if (back) return back;
+    // Where the extra descriptors point helps more than their number.
+    std::map<std::string, int> targets;
+    std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(fd_dir, ec)) {
+        std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+        if (target.rfind("socket:", 0) == 0) target = "socket";
+        else if (target.rfind("pipe:", 0) == 0) target = "pipe";
+        ++targets[target];
+    }
+    back << "; before: " << baseline << "; now: " << now << "; descriptors:";
+    for (const auto& [target, n] : targets) back << " " << target << " x" << n;
+    return back;
+}
+
 // ---- kvd ----------------------------------------------------------------------------------
 
 KvdProcess::KvdProcess(const TempDir& dir, KvdOptions options)
@@ -502,7 +569,7 @@ KvdProcess::KvdProcess(const TempDir& dir, KvdOptions options)
         ADD_FAILURE() << "cannot open " << log_path_ << " or /dev/null: " << std::strerror(errno);
     } else {
         pid_ = spawn(kvd_path(), args, options.env, {null_fd, log_fd, log_fd}, true,
-                     {options.pass_fds, options.env_own_pid});
+                     {options.pass_fds, options.env_own_pid, options.rlimits, options.user});
         if (pid_ < 0) ADD_FAILURE() << "fork: " << std::strerror(errno);
     }
     if (log_fd >= 0) ::close(log_fd);

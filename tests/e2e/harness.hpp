@@ -125,6 +125,22 @@ inline constexpr const char* kSpawnerName = "kvd-spawner";
 int count_open_fds(pid_t pid);
 // argv[0] of `pid`'s command line, or "".
 std::string process_name(pid_t pid);
+// The CPU time `pid` has used so far (user + system), or -1 if /proc cannot tell.
+milliseconds cpu_time(pid_t pid);
+
+// What a process holds at one moment, for "no leak" checks around a fault.
+struct Footprint {
+    int fds = -1;                 // count_open_fds
+    std::vector<pid_t> children;  // children_of, zombies included
+};
+Footprint footprint_of(pid_t pid);
+std::ostream& operator<<(std::ostream& os, const Footprint& f);
+// Waits until `pid` holds at most `baseline.fds` descriptors and at most
+// `baseline.children.size()` children, none of them a zombie (an exit kvd has not reaped).
+// "At most": a baseline taken just after a connection closed may still count it. On failure
+// the message lists what `pid` holds, its descriptors by target.
+::testing::AssertionResult wait_footprint_back(pid_t pid, const Footprint& baseline,
+                                               milliseconds timeout = 10s);
 
 // ---- kvd ----------------------------------------------------------------------------------
 
@@ -140,6 +156,13 @@ struct KvdOptions {
     // WATCHDOG_PID), which only the child knows before exec.
     std::vector<int> pass_fds;
     std::vector<std::string> env_own_pid;
+    // Resource limits set (soft and hard alike) in kvd's process just before exec, as a
+    // shell's `ulimit -H -S` would: e.g. {RLIMIT_NOFILE, 64}. Lowering the hard limit too
+    // keeps kvd from raising the soft one back at start.
+    std::vector<std::pair<int, uint64_t>> rlimits;
+    // Runs kvd as this uid and gid (no supplementary groups) instead of the test's user;
+    // needs root. The directory must then be usable by that user.
+    std::optional<std::pair<uid_t, gid_t>> user;
 };
 
 // One kvd run in `dir`: stdout and stderr go to <dir>/kvd.log. The process is always torn

@@ -10,6 +10,12 @@
 //     exit-after N   answer N events, then exit with status 1 (N = 0: exit at once)
 //     slow MS        wait MS milliseconds before each "ok"
 //     garbage        flood stdout with lines that are not acks (and bytes that are not text)
+//     exit-on-event  exit with status 1 on each event received, without answering it
+//     close-stdin    close fd 0 at once and keep running without reading; fd 1 is the same
+//                    socket and stays open, so to kvd it looks like a handler that stopped
+//                    reading (what `exec <&-` in a shell handler does)
+//     shutdown-stdin shut down the reading side of the socket (shutdown(0, SHUT_RD)) and keep
+//                    running: kvd can no longer write to it at all
 //   options:
 //     --out FILE     append every event line received to FILE, one write per line
 //     --ready FILE   once started, write "pid=PID" and the requested --env lines to FILE
@@ -21,6 +27,7 @@
 // It exits 0 at end of file on stdin, and 1 when it cannot write to stdout.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,7 +44,17 @@
 
 namespace {
 
-enum class Mode { ack, ack_json, never_ack, exit_after, slow, garbage };
+enum class Mode {
+    ack,
+    ack_json,
+    never_ack,
+    exit_after,
+    slow,
+    garbage,
+    exit_on_event,
+    close_stdin,
+    shutdown_stdin
+};
 
 struct Options {
     Mode mode = Mode::ack;
@@ -53,7 +70,8 @@ struct Options {
     std::fprintf(stderr, "test_handler: %s\n", why);
     std::fprintf(stderr,
                  "usage: test_handler [--out FILE] [--ready FILE] [--env NAME] [--stderr TEXT] "
-                 "[--ignore-term] ack|ack-json|never-ack|async|exit-after N|slow MS|garbage\n");
+                 "[--ignore-term] ack|ack-json|never-ack|async|exit-after N|slow MS|garbage|"
+                 "exit-on-event|close-stdin|shutdown-stdin\n");
     std::exit(2);
 }
 
@@ -86,6 +104,9 @@ Options parse_args(int argc, char** argv) {
             else if (a == "ack-json") o.mode = Mode::ack_json;
             else if (a == "never-ack" || a == "async") o.mode = Mode::never_ack;
             else if (a == "garbage") o.mode = Mode::garbage;
+            else if (a == "exit-on-event") o.mode = Mode::exit_on_event;
+            else if (a == "close-stdin") o.mode = Mode::close_stdin;
+            else if (a == "shutdown-stdin") o.mode = Mode::shutdown_stdin;
             else if (a == "exit-after") {
                 o.mode = Mode::exit_after;
                 o.arg = parse_number(value());
@@ -171,6 +192,12 @@ int main(int argc, char** argv) {
     }
     if (!o.ready_path.empty()) write_ready_file(o);
     if (o.mode == Mode::exit_after && o.arg == 0) return 1;
+    if (o.mode == Mode::close_stdin || o.mode == Mode::shutdown_stdin) {
+        if (o.mode == Mode::close_stdin) close(STDIN_FILENO);
+        else if (shutdown(STDIN_FILENO, SHUT_RD) != 0) return 2;
+        // Still running, reading nothing: only a signal ends it.
+        for (;;) pause();
+    }
 
     // In garbage mode stdout is written whenever it has room, so both directions are polled
     // and the socket is non-blocking (stdin and stdout share it).
@@ -206,6 +233,7 @@ int main(int argc, char** argv) {
             std::string line = pending.substr(0, nl);
             pending.erase(0, nl + 1);
             if (out_fd >= 0) write_all(out_fd, line + "\n");
+            if (o.mode == Mode::exit_on_event) return 1;
             std::string reply;
             switch (o.mode) {
                 case Mode::ack:
@@ -223,6 +251,9 @@ int main(int argc, char** argv) {
                     break;
                 case Mode::never_ack:
                 case Mode::garbage:
+                case Mode::exit_on_event:
+                case Mode::close_stdin:
+                case Mode::shutdown_stdin:
                     break;
             }
             if (!reply.empty() && !write_all(STDOUT_FILENO, reply)) return 1;

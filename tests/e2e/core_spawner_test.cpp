@@ -11,6 +11,9 @@ namespace {
 using Spawner = KvdTest;
 
 TEST_F(Spawner, IsSmallAndBucketsAreKvdsChildren) {
+    // kvd answers only once its loop runs, and the spawner is forked before that (the
+    // socket accepts connections a little earlier).
+    ASSERT_TRUE(is_ok(call("ping")));
     pid_t spawner = spawner_of(kvd().pid());
     ASSERT_GT(spawner, 0) << "kvd has no kvd-spawner child";
     std::vector<pid_t> buckets;

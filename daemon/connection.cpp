@@ -56,7 +56,7 @@ Connection::Connection(uv_loop_t* loop, uv::WriteBatcher& batcher, uint64_t numb
 
 Connection::~Connection() {
     subscription_.reset();  // leaves the event manager before the stream goes
-    if (resume_timer_) resume_timer_->close();
+    if (resume_) resume_->close();
     stream_.close();
 }
 
@@ -121,10 +121,12 @@ void Connection::on_line(std::string&& line) {
 // Some requests block the loop for a while (a create waits in uv_spawn until the child has
 // exec'ed, which takes milliseconds, or much longer on a loaded machine), and a client can
 // pipeline thousands of them in one read. Handled in one go, they would keep kvd from reading
-// anything else for seconds: handlers' acks would sit unread while their ack timers ran out,
-// so prompt handlers were killed as unresponsive, and pings went unanswered. So once this
-// round of callbacks has run past the budget, the rest of this client's lines wait for the
-// next loop iteration, after the loop has polled every socket and run its timers.
+// anything else for seconds: handlers' acks and buckets' replies would sit unread while
+// their timers (ack_timeout, a stop's SIGKILL) ran out against a loop clock that had not
+// moved, so prompt handlers were killed as unresponsive, buckets were SIGKILLed before they
+// could answer, and pings went unanswered. So once this round of callbacks has run past the
+// budget, the rest of this client's lines wait for the next loop iteration; the loop polls
+// every socket (and updates its clock) in between.
 void Connection::yield_if_busy() {
     if (yielding_ || finishing_ || gone_ || subscription_) return;
     // uv_now() is the loop time taken when this round of callbacks began.
@@ -132,9 +134,9 @@ void Connection::yield_if_busy() {
     if (busy_ms < kBusyBudgetMs) return;
     yielding_ = true;
     stream_.pause();
-    if (!resume_timer_) resume_timer_ = std::make_unique<uv::Timer>(loop_);
+    if (!resume_) resume_ = std::make_unique<uv::NextTick>(loop_);
     std::weak_ptr<Connection> weak = weak_from_this();
-    resume_timer_->start(std::chrono::milliseconds(0), [weak] {
+    resume_->schedule([weak] {
         auto self = weak.lock();  // held while buffered lines are handled
         if (!self || self->gone_) return;
         self->yielding_ = false;

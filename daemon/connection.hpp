@@ -15,7 +15,7 @@
 #include "common/protocol.hpp"
 #include "daemon/outcome.hpp"
 #include "daemon/uv/line_stream.hpp"
-#include "daemon/uv/timer.hpp"
+#include "daemon/uv/idle.hpp"
 
 namespace kvd {
 
@@ -109,7 +109,7 @@ private:
     // Reading is paused until the next loop iteration, because this round of callbacks has
     // already kept the loop busy too long (see yield_if_busy).
     bool yielding_ = false;
-    std::unique_ptr<uv::Timer> resume_timer_;
+    std::unique_ptr<uv::NextTick> resume_;
 };
 
 }  // namespace kvd

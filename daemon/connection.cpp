@@ -114,8 +114,9 @@ void Connection::on_line(std::string&& line) {
     slots_.push_back({serial, std::nullopt});
     update_backpressure();
     // The dispatcher parses the line; a malformed one is answered through the reply.
-    dispatch_(*this, std::move(line), Responder(weak_from_this(), serial, nullptr));
-    yield_if_busy();
+    std::weak_ptr<Connection> alive = weak_from_this();
+    dispatch_(*this, std::move(line), Responder(alive, serial, nullptr));
+    if (!alive.expired()) yield_if_busy();
 }
 
 // Some requests block the loop for a while (a create waits in uv_spawn until the child has

@@ -129,7 +129,8 @@ void Connection::on_line(std::string&& line) {
 // budget, the rest of this client's lines wait for the next loop iteration; the loop polls
 // every socket (and updates its clock) in between.
 void Connection::yield_if_busy() {
-    if (yielding_ || finishing_ || gone_ || subscription_) return;
+    // With nothing more from this client at hand there is nothing to put off.
+    if (yielding_ || finishing_ || gone_ || subscription_ || !stream_.has_unread_input()) return;
     // uv_now() is the loop time taken when this round of callbacks began.
     uint64_t busy_ms = uv_hrtime() / 1'000'000 - uv_now(loop_);
     if (busy_ms < kBusyBudgetMs) return;

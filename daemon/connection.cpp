@@ -13,6 +13,9 @@ namespace {
 // kvd's memory stays bounded whatever one client does.
 constexpr std::size_t kMaxPendingReplies = 4096;
 constexpr std::size_t kMaxQueuedReplyBytes = 8 * 1024 * 1024;
+// How long one round of loop callbacks may spend on requests before the connection lets the
+// loop look at timers and other sockets again.
+constexpr uint64_t kBusyBudgetMs = 20;
 }  // namespace
 
 // ---- Responder -------------------------------------------------------------------------------
@@ -49,10 +52,11 @@ bool Responder::wanted() const { return !conn_.expired(); }
 // ---- Connection --------------------------------------------------------------------------
 
 Connection::Connection(uv_loop_t* loop, uv::WriteBatcher& batcher, uint64_t number)
-    : stream_(loop, batcher, wire::kMaxLineBytes), number_(number) {}
+    : loop_(loop), stream_(loop, batcher, wire::kMaxLineBytes), number_(number) {}
 
 Connection::~Connection() {
     subscription_.reset();  // leaves the event manager before the stream goes
+    if (resume_) resume_->close();
     stream_.close();
 }
 
@@ -110,7 +114,36 @@ void Connection::on_line(std::string&& line) {
     slots_.push_back({serial, std::nullopt});
     update_backpressure();
     // The dispatcher parses the line; a malformed one is answered through the reply.
-    dispatch_(*this, std::move(line), Responder(weak_from_this(), serial, nullptr));
+    std::weak_ptr<Connection> alive = weak_from_this();
+    dispatch_(*this, std::move(line), Responder(alive, serial, nullptr));
+    if (!alive.expired()) yield_if_busy();
+}
+
+// Some requests block the loop for a while (a create waits in uv_spawn until the child has
+// exec'ed, which takes milliseconds, or much longer on a loaded machine), and a client can
+// pipeline thousands of them in one read. Handled in one go, they would keep kvd from reading
+// anything else for seconds: handlers' acks and buckets' replies would sit unread while
+// their timers (ack_timeout, a stop's SIGKILL) ran out against a loop clock that had not
+// moved, so prompt handlers were killed as unresponsive, buckets were SIGKILLed before they
+// could answer, and pings went unanswered. So once this round of callbacks has run past the
+// budget, the rest of this client's lines wait for the next loop iteration; the loop polls
+// every socket (and updates its clock) in between.
+void Connection::yield_if_busy() {
+    // With nothing more from this client at hand there is nothing to put off.
+    if (yielding_ || finishing_ || gone_ || subscription_ || !stream_.has_unread_input()) return;
+    // uv_now() is the loop time taken when this round of callbacks began.
+    uint64_t busy_ms = uv_hrtime() / 1'000'000 - uv_now(loop_);
+    if (busy_ms < kBusyBudgetMs) return;
+    yielding_ = true;
+    stream_.pause();
+    if (!resume_) resume_ = std::make_unique<uv::NextTick>(loop_);
+    std::weak_ptr<Connection> weak = weak_from_this();
+    resume_->schedule([weak] {
+        auto self = weak.lock();  // held while buffered lines are handled
+        if (!self || self->gone_) return;
+        self->yielding_ = false;
+        self->update_backpressure();
+    });
 }
 
 void Connection::complete(uint64_t serial, std::string&& reply_line) {
@@ -141,7 +174,7 @@ void Connection::flush_ready() {
 }
 
 void Connection::update_backpressure() {
-    if (finishing_) return;
+    if (finishing_ || yielding_) return;
     if (subscription_) {
         stream_.resume();  // a subscriber's acks must always be read
         return;

@@ -15,6 +15,7 @@
 #include "common/protocol.hpp"
 #include "daemon/outcome.hpp"
 #include "daemon/uv/line_stream.hpp"
+#include "daemon/uv/idle.hpp"
 
 namespace kvd {
 
@@ -86,7 +87,9 @@ private:
     void on_line(std::string&& line);
     void flush_ready();
     void update_backpressure();
+    void yield_if_busy();
 
+    uv_loop_t* loop_;
     uv::LineStream stream_;
     uint64_t number_;
     DispatchFn dispatch_;
@@ -103,6 +106,10 @@ private:
     bool live_ = false;
     bool waiting_for_drain_ = false;
     bool gone_ = false;
+    // Reading is paused until the next loop iteration, because this round of callbacks has
+    // already kept the loop busy too long (see yield_if_busy).
+    bool yielding_ = false;
+    std::unique_ptr<uv::NextTick> resume_;
 };
 
 }  // namespace kvd

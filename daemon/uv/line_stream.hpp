@@ -70,6 +70,8 @@ public:
 
     // Queues bytes for writing (one or more complete lines).
     void write(std::string_view bytes);
+    // Whether bytes were read that have not been delivered as lines yet.
+    bool has_unread_input() const { return in_.pending_bytes() > 0; }
     // Bytes queued and not yet written.
     std::size_t queued_bytes() const { return out_.size() + in_flight_; }
     // Calls `fn` once everything queued so far was written (at once if nothing is queued).

@@ -17,26 +17,19 @@ constexpr std::size_t kMaxQueuedReplyBytes = 8 * 1024 * 1024;
 
 // ---- Responder -------------------------------------------------------------------------------
 
-Responder::Responder(std::weak_ptr<Connection> conn, uint64_t serial, Json id)
-    : conn_(std::move(conn)), serial_(serial), id_(std::move(id)) {}
+Responder::Responder(std::weak_ptr<Connection> conn, uint64_t serial, std::string id_json)
+    : conn_(std::move(conn)), serial_(serial), id_json_(std::move(id_json)) {}
 
 void Responder::ok(const Json& result) const {
-    if (auto c = conn_.lock()) c->complete(serial_, reply_ok(id_, result));
+    if (auto c = conn_.lock()) c->complete(serial_, reply_ok_text(id_json_, dump_line(result)));
 }
 
 void Responder::ok_raw(std::string_view result_json) const {
-    auto c = conn_.lock();
-    if (!c) return;
-    std::string line = R"({"id":)";
-    line += dump_line(id_);
-    line += R"(,"ok":true,"result":)";
-    line += result_json;
-    line += "}\n";
-    c->complete(serial_, std::move(line));
+    if (auto c = conn_.lock()) c->complete(serial_, reply_ok_text(id_json_, result_json));
 }
 
 void Responder::fail(wire::ErrorCode code, std::string_view message) const {
-    if (auto c = conn_.lock()) c->complete(serial_, reply_error(id_, code, message));
+    if (auto c = conn_.lock()) c->complete(serial_, reply_error_text(id_json_, code, message));
 }
 
 void Responder::send(const Outcome& outcome) const {
@@ -110,7 +103,7 @@ void Connection::on_line(std::string&& line) {
     slots_.push_back({serial, std::nullopt});
     update_backpressure();
     // The dispatcher parses the line; a malformed one is answered through the reply.
-    dispatch_(*this, std::move(line), Responder(weak_from_this(), serial, nullptr));
+    dispatch_(*this, std::move(line), Responder(weak_from_this(), serial, "null"));
 }
 
 void Connection::complete(uint64_t serial, std::string&& reply_line) {

@@ -27,10 +27,14 @@ class Subscription;
 class Responder {
 public:
     Responder() = default;
-    Responder(std::weak_ptr<Connection> conn, uint64_t serial, Json id);
+    // `id_json`: the request id as dump_line() serialises it ("null" when it had none).
+    Responder(std::weak_ptr<Connection> conn, uint64_t serial, std::string id_json);
 
     // The same slot, answering with this request id.
-    Responder with_id(Json id) const { return Responder(conn_, serial_, std::move(id)); }
+    Responder with_id(const Json& id) const { return Responder(conn_, serial_, dump_line(id)); }
+    Responder with_id_json(std::string_view id_json) const {
+        return Responder(conn_, serial_, std::string(id_json));
+    }
 
     void ok(const Json& result) const;
     // `result_json` is an already serialised JSON object, spliced in without re-parsing.
@@ -43,7 +47,7 @@ public:
 private:
     std::weak_ptr<Connection> conn_;
     uint64_t serial_ = 0;
-    Json id_;
+    std::string id_json_ = "null";
 };
 
 struct PeerCredentials {

@@ -101,3 +101,7 @@ void handlers(OpContext& ctx) { ctx.reply.ok({{"handlers", ctx.daemon.handlers()
 void reload(OpContext& ctx) { ctx.reply.send(ctx.daemon.reload()); }
 
 }  // namespace kvd::ops
+
+namespace kvd::ops {
+bool fast_notify(FastOpContext&) { return false; }
+}  // namespace kvd::ops

@@ -66,7 +66,7 @@ std::optional<PeerCredentials> Connection::peer() const {
 void Connection::start(DispatchFn dispatch, GoneFn on_gone) {
     dispatch_ = std::move(dispatch);
     on_gone_ = std::move(on_gone);
-    stream_.start([this](std::string&& line) { on_line(std::move(line)); },
+    stream_.start([this](std::string_view line) { on_line(line); },
                   [this](uv::StreamEnd why, int err) {
                       if (why == uv::StreamEnd::line_too_long) {
                           // Answer in order after what is pending, then hang up.
@@ -93,7 +93,7 @@ void Connection::refuse(const std::string& line) {
     finish();
 }
 
-void Connection::on_line(std::string&& line) {
+void Connection::on_line(std::string_view line) {
     if (subscription_) {
         subscription_->on_line(line);
         return;
@@ -103,7 +103,7 @@ void Connection::on_line(std::string&& line) {
     slots_.push_back({serial, std::nullopt});
     update_backpressure();
     // The dispatcher parses the line; a malformed one is answered through the reply.
-    dispatch_(*this, std::move(line), Responder(weak_from_this(), serial, "null"));
+    dispatch_(*this, line, Responder(weak_from_this(), serial, "null"));
 }
 
 void Connection::complete(uint64_t serial, std::string&& reply_line) {

@@ -60,7 +60,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 public:
     // `dispatch` runs each well-formed request line; `on_gone` runs once when the connection
     // is finished (the owner then drops it).
-    using DispatchFn = std::function<void(Connection&, std::string&& line, Responder reply)>;
+    using DispatchFn = std::function<void(Connection&, std::string_view line, Responder reply)>;
     using GoneFn = std::function<void(Connection&)>;
 
     Connection(uv_loop_t* loop, uv::WriteBatcher& batcher, uint64_t number);
@@ -87,7 +87,7 @@ public:
     void close_now();
 
 private:
-    void on_line(std::string&& line);
+    void on_line(std::string_view line);
     void flush_ready();
     void update_backpressure();
 

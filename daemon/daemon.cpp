@@ -97,8 +97,8 @@ int Daemon::run() {
     registry_ = std::make_unique<Registry>(&loop_, *batcher_, *reaper_, *events_, bucket_stderr_fd_);
     registry_->configure(config_);
     server_ = std::make_unique<ControlServer>(
-        &loop_, *batcher_, [this](Connection& c, std::string&& line, Responder reply) {
-            dispatch_request(*this, c, std::move(line), std::move(reply));
+        &loop_, *batcher_, [this](Connection& c, std::string_view line, Responder reply) {
+            dispatch_request(*this, c, line, std::move(reply));
         });
 
     // The socket listens first: its path is resolved then (handlers get it as $KVD_SOCKET),
@@ -205,7 +205,7 @@ void Daemon::start_bucket_log() {
         bucket_log_.reset();
         return;
     }
-    bucket_log_->start([](std::string&& line) { spdlog::warn("bucket: {}", line); },
+    bucket_log_->start([](std::string_view line) { spdlog::warn("bucket: {}", line); },
                        [](uv::StreamEnd, int) {});
 }
 

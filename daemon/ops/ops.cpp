@@ -161,7 +161,7 @@ const json_scan::Member* FastOpContext::arg(std::string_view name) const {
     return m && m->kind != json_scan::Kind::null ? m : nullptr;
 }
 
-void dispatch_request(Daemon& daemon, Connection& connection, std::string&& line, Responder reply) {
+void dispatch_request(Daemon& daemon, Connection& connection, std::string_view line, Responder reply) {
     if (dispatch_fast(daemon, connection, line, reply)) return;
     auto parsed = parse_request(line);
     if (auto* err = std::get_if<RequestError>(&parsed)) {

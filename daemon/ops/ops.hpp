@@ -71,7 +71,7 @@ const OpSpec* find_op(std::string_view name);
 std::string check_args(const OpSpec& spec, const Json& request);
 
 // Parses one request line and runs it. Every outcome, good or bad, goes through `reply`.
-void dispatch_request(Daemon& daemon, Connection& connection, std::string&& line, Responder reply);
+void dispatch_request(Daemon& daemon, Connection& connection, std::string_view line, Responder reply);
 
 // The op groups (one file each).
 namespace ops {

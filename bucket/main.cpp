@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
         // Answer every complete request of this read in one write: pipelined requests
         // cost one syscall per batch, not per request.
         out.clear();
-        while (lines.next_line(line)) out += store.handle_line(line);
+        while (lines.next_line(line)) store.handle_line(line, out);
         if (!out.empty() && !write_all(STDOUT_FILENO, out)) {
             if (g_stop) break;
             std::fprintf(stderr, "kv-bucket %s: write: %s\n", name, std::strerror(errno));

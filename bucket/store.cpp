@@ -1,15 +1,18 @@
 #include "bucket/store.hpp"
 
+#include "common/json_scan.hpp"
 #include "common/protocol.hpp"
 
 namespace kvd {
 
 namespace {
-std::string ok(const Json& result) {
-    return dump_line(Json{{"ok", true}, {"result", result}}) + '\n';
-}
-std::string error(std::string_view code, std::string_view message) {
-    return dump_line(Json{{"ok", false}, {"error", {{"code", code}, {"message", message}}}}) + '\n';
+// Each reply is `{"ok":true,"result":{…}}` (keys sorted, as nlohmann writes them).
+constexpr std::string_view kOkHead = R"({"ok":true,"result":)";
+constexpr std::string_view kOkTail = "}\n";
+
+void error(std::string& out, std::string_view code, std::string_view message) {
+    out += dump_line(Json{{"ok", false}, {"error", {{"code", code}, {"message", message}}}});
+    out += '\n';
 }
 // The string field `name` of `req`, or nullptr when it is missing or not a string.
 const std::string* string_field(const Json& req, const char* name) {
@@ -17,37 +20,106 @@ const std::string* string_field(const Json& req, const char* name) {
     if (it == req.end() || !it->is_string()) return nullptr;
     return it->get_ptr<const std::string*>();
 }
+// A plain string argument of a scanned request, or nullptr.
+const json_scan::Member* plain_string(const json_scan::Object& req, std::string_view name) {
+    const json_scan::Member* m = req.find(name);
+    return m && m->kind == json_scan::Kind::string && m->plain ? m : nullptr;
+}
+// A key as a JSON string, as nlohmann writes it: only '"', '\\' and control characters are
+// escaped (and keys are valid UTF-8, having arrived as JSON).
+void append_json_string(std::string& out, const std::string& s) {
+    for (unsigned char c : s)
+        if (c < 0x20 || c == '"' || c == '\\') {
+            out += dump_line(Json(s));
+            return;
+        }
+    out += '"';
+    out += s;
+    out += '"';
+}
 }  // namespace
 
-std::string Store::handle_line(std::string_view line) {
-    Json req = Json::parse(line.begin(), line.end(), nullptr, false);
-    if (req.is_discarded() || !req.is_object()) return error("bad_request", "request is not a JSON object");
-    const std::string* op = string_field(req, "op");
-    if (!op) return error("bad_request", "request has no string \"op\"");
+void Store::handle_line(std::string_view line, std::string& out) {
+    if (!handle_fast(line, out)) handle_parsed(line, out);
+}
 
-    if (*op == "keys") {
-        Json keys = Json::array();
-        for (const auto& [k, v] : map_) keys.push_back(k);
-        return ok({{"keys", std::move(keys)}});
+void Store::put_value(std::string_view key, std::string_view value_json) {
+    if (auto it = map_.find(key); it != map_.end()) it->second.assign(value_json);
+    else map_.emplace(std::string(key), std::string(value_json));
+}
+
+void Store::append_keys(std::string& out) const {
+    out += kOkHead;
+    out += R"({"keys":[)";
+    bool first = true;
+    for (const auto& [k, v] : map_) {
+        if (!first) out += ',';
+        first = false;
+        append_json_string(out, k);
     }
+    out += "]}";
+    out += kOkTail;
+}
+
+void Store::apply(std::string_view op, std::string_view key, std::string_view value_json,
+                  std::string& out) {
+    if (op == "get") {
+        auto it = map_.find(key);
+        if (it == map_.end()) return error(out, "not_found", "no key '" + std::string(key) + "'");
+        out += kOkHead;
+        out += R"({"value":)";
+        out += it->second;
+        out += '}';
+    } else if (op == "put") {
+        put_value(key, value_json);
+        out += kOkHead;
+        out += "{}";
+    } else {  // delete
+        auto it = map_.find(key);
+        bool deleted = it != map_.end();
+        if (deleted) map_.erase(it);
+        out += kOkHead;
+        out += deleted ? R"({"deleted":true})" : R"({"deleted":false})";
+    }
+    out += kOkTail;
+}
+
+bool Store::handle_fast(std::string_view line, std::string& out) {
+    json_scan::Object req;
+    if (!json_scan::scan_object(line, req)) return false;
+    const json_scan::Member* op = plain_string(req, "op");
+    if (!op) return false;
+    std::string_view name = op->text();
+    if (name == "keys") {
+        append_keys(out);
+        return true;
+    }
+    if (name != "get" && name != "put" && name != "delete") return false;
+    // A plain string is its own canonical JSON text, and its value is raw minus the quotes.
+    const json_scan::Member* key = plain_string(req, "key");
+    const json_scan::Member* value = name == "put" ? plain_string(req, "value") : nullptr;
+    if (!key || (name == "put" && !value)) return false;
+    apply(name, key->text(), value ? value->raw : std::string_view(), out);
+    return true;
+}
+
+void Store::handle_parsed(std::string_view line, std::string& out) {
+    Json req = Json::parse(line.begin(), line.end(), nullptr, false);
+    if (req.is_discarded() || !req.is_object())
+        return error(out, "bad_request", "request is not a JSON object");
+    const std::string* op = string_field(req, "op");
+    if (!op) return error(out, "bad_request", "request has no string \"op\"");
+
+    if (*op == "keys") return append_keys(out);
     const std::string* key = string_field(req, "key");
-    if (!key) return error("bad_request", "\"key\" must be a string");
-    if (*op == "get") {
-        auto it = map_.find(*key);
-        if (it == map_.end()) return error("not_found", "no key '" + *key + "'");
-        return ok({{"value", it->second}});
-    }
+    if (!key) return error(out, "bad_request", "\"key\" must be a string");
     if (*op == "put") {
         const std::string* value = string_field(req, "value");
-        if (!value) return error("bad_request", "\"value\" must be a string");
-        map_.insert_or_assign(*key, *value);
-        return ok(Json::object());
+        if (!value) return error(out, "bad_request", "\"value\" must be a string");
+        return apply(*op, *key, dump_line(Json(*value)), out);
     }
-    if (*op == "delete") {
-        bool deleted = map_.erase(*key) > 0;
-        return ok({{"deleted", deleted}});
-    }
-    return error("bad_request", "unknown op '" + *op + "'");
+    if (*op == "get" || *op == "delete") return apply(*op, *key, {}, out);
+    return error(out, "bad_request", "unknown op '" + *op + "'");
 }
 
 }  // namespace kvd

@@ -10,13 +10,30 @@ namespace kvd {
 
 class Store {
 public:
-    // Handles one request line and returns its reply line (ending in '\n').
-    std::string handle_line(std::string_view line);
+    // Handles one request line and appends its reply line (ending in '\n') to `out`.
+    void handle_line(std::string_view line, std::string& out);
+    std::string handle_line(std::string_view line) {
+        std::string out;
+        handle_line(line, out);
+        return out;
+    }
 
     std::size_t size() const { return map_.size(); }
 
 private:
-    // Ordered so that `keys` lists keys sorted, the same way every time.
+    // The lines kvd sends, taken from the scanned line without building a JSON document;
+    // false (nothing done) for anything else, which handle_line then parses in full.
+    bool handle_fast(std::string_view line, std::string& out);
+    void handle_parsed(std::string_view line, std::string& out);
+    // get, put or delete of a well-formed request; `value_json` (put) is canonical.
+    void apply(std::string_view op, std::string_view key, std::string_view value_json,
+               std::string& out);
+    void put_value(std::string_view key, std::string_view value_json);
+    void append_keys(std::string& out) const;
+
+    // Keys decoded; values kept as their JSON text as nlohmann serialises it (one canonical
+    // form per string), so `get` answers with it as is. Ordered so that `keys` lists keys
+    // sorted, the same way every time.
     std::map<std::string, std::string, std::less<>> map_;
 };
 

@@ -3,10 +3,28 @@
 namespace kvd::bucket_protocol {
 
 std::string request_line(std::string_view op, const std::string* key, const std::string* value) {
-    Json j = {{"op", op}};
-    if (key) j["key"] = *key;
-    if (value) j["value"] = *value;
-    return dump_line(j) + '\n';
+    return request_line_json(op, key ? dump_line(Json(*key)) : std::string(),
+                             value ? dump_line(Json(*value)) : std::string());
+}
+
+std::string request_line_json(std::string_view op, std::string_view key_json,
+                              std::string_view value_json) {
+    std::string line;
+    line.reserve(32 + op.size() + key_json.size() + value_json.size());
+    // `op` is one of the wire's op names: plain ASCII, nothing to escape.
+    line += R"({"op":")";
+    line += op;
+    line += '"';
+    if (!key_json.empty()) {
+        line += R"(,"key":)";
+        line += key_json;
+    }
+    if (!value_json.empty()) {
+        line += R"(,"value":)";
+        line += value_json;
+    }
+    line += "}\n";
+    return line;
 }
 
 std::optional<BucketReply> parse_reply(std::string_view line) {

@@ -15,6 +15,10 @@ namespace kvd::bucket_protocol {
 
 // The request line (ending in '\n') for a data op; `key`/`value` only where the op takes them.
 std::string request_line(std::string_view op, const std::string* key, const std::string* value);
+// The same from key and value already encoded as JSON strings (quotes included; empty when
+// the op takes none), so kvd can forward them as the client sent them.
+std::string request_line_json(std::string_view op, std::string_view key_json,
+                              std::string_view value_json);
 
 // A bucket's reply: ok with a result object, or an error code and message.
 struct BucketReply {

@@ -25,8 +25,10 @@ struct Event {
     std::optional<int> code;
     std::optional<int> signal;
     std::string reason;
-    // custom
+    // custom: `data`, or when `data_json` is not empty, that text (already serialised as
+    // dump_line() would, so a request's data can be published without a round trip).
     Json data;
+    std::string data_json;
     // dropped
     uint64_t count = 0;
 

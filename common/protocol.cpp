@@ -47,15 +47,38 @@ std::string dump_line(const Json& j) {
 }
 
 std::string reply_ok(const Json& id, const Json& result) {
-    Json r = {{"id", id}, {"ok", true}, {"result", result}};
-    return dump_line(r) + '\n';
+    return reply_ok_text(dump_line(id), dump_line(result));
 }
 
 std::string reply_error(const Json& id, wire::ErrorCode code, std::string_view message) {
-    Json r = {{"id", id},
-              {"ok", false},
-              {"error", {{"code", wire::error_code_name(code)}, {"message", message}}}};
-    return dump_line(r) + '\n';
+    return reply_error_text(dump_line(id), code, message);
+}
+
+// Json objects keep their keys sorted, so a reply always reads id, ok, result (or error, id,
+// ok): the order these spell out.
+std::string reply_ok_text(std::string_view id_json, std::string_view result_json) {
+    constexpr std::string_view kHead = R"({"id":)", kOk = R"(,"ok":true,"result":)";
+    std::string line;
+    line.reserve(kHead.size() + id_json.size() + kOk.size() + result_json.size() + 2);
+    line += kHead;
+    line += id_json;
+    line += kOk;
+    line += result_json;
+    line += "}\n";
+    return line;
+}
+
+std::string reply_error_text(std::string_view id_json, wire::ErrorCode code,
+                             std::string_view message) {
+    std::string line = R"({"error":{"code":")";
+    line += wire::error_code_name(code);
+    line += R"(","message":)";
+    line += dump_line(Json(message));
+    line += R"(},"id":)";
+    line += id_json;
+    line += R"(,"ok":false})";
+    line += '\n';
+    return line;
 }
 
 std::optional<Reply> parse_reply(std::string_view line) {

@@ -35,6 +35,11 @@ std::string dump_line(const Json& j);
 // Reply lines, each ending in '\n'.
 std::string reply_ok(const Json& id, const Json& result);
 std::string reply_error(const Json& id, wire::ErrorCode code, std::string_view message);
+// The same lines from an id and a result already serialised as dump_line() does: built by
+// concatenation, byte for byte what the two above give.
+std::string reply_ok_text(std::string_view id_json, std::string_view result_json);
+std::string reply_error_text(std::string_view id_json, wire::ErrorCode code,
+                             std::string_view message);
 
 struct ErrorInfo {
     std::string code;  // as sent; may be a code this build does not know

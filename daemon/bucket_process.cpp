@@ -28,14 +28,14 @@ int Bucket::attach(int socket_fd, std::function<void()> on_hangup) {
     int rc = stream_.open(socket_fd);
     if (rc != 0) return rc;
     stream_.start(
-        [this](std::string&& line) {
+        [this](std::string_view line) {
             if (pending_.empty()) {
                 spdlog::warn("bucket {} (pid {}) sent an unrequested line; ignored", name_, pid_);
                 return;
             }
             ReplyFn fn = std::move(pending_.front());
             pending_.pop_front();
-            fn(std::string_view(line));
+            fn(line);
             send_term_if_idle();
         },
         [this, on_hangup = std::move(on_hangup)](uv::StreamEnd, int) {

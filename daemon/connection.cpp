@@ -20,26 +20,19 @@ constexpr uint64_t kBusyBudgetMs = 20;
 
 // ---- Responder -------------------------------------------------------------------------------
 
-Responder::Responder(std::weak_ptr<Connection> conn, uint64_t serial, Json id)
-    : conn_(std::move(conn)), serial_(serial), id_(std::move(id)) {}
+Responder::Responder(std::weak_ptr<Connection> conn, uint64_t serial, std::string id_json)
+    : conn_(std::move(conn)), serial_(serial), id_json_(std::move(id_json)) {}
 
 void Responder::ok(const Json& result) const {
-    if (auto c = conn_.lock()) c->complete(serial_, reply_ok(id_, result));
+    if (auto c = conn_.lock()) c->complete(serial_, reply_ok_text(id_json_, dump_line(result)));
 }
 
 void Responder::ok_raw(std::string_view result_json) const {
-    auto c = conn_.lock();
-    if (!c) return;
-    std::string line = R"({"id":)";
-    line += dump_line(id_);
-    line += R"(,"ok":true,"result":)";
-    line += result_json;
-    line += "}\n";
-    c->complete(serial_, std::move(line));
+    if (auto c = conn_.lock()) c->complete(serial_, reply_ok_text(id_json_, result_json));
 }
 
 void Responder::fail(wire::ErrorCode code, std::string_view message) const {
-    if (auto c = conn_.lock()) c->complete(serial_, reply_error(id_, code, message));
+    if (auto c = conn_.lock()) c->complete(serial_, reply_error_text(id_json_, code, message));
 }
 
 void Responder::send(const Outcome& outcome) const {
@@ -77,7 +70,7 @@ std::optional<PeerCredentials> Connection::peer() const {
 void Connection::start(DispatchFn dispatch, GoneFn on_gone) {
     dispatch_ = std::move(dispatch);
     on_gone_ = std::move(on_gone);
-    stream_.start([this](std::string&& line) { on_line(std::move(line)); },
+    stream_.start([this](std::string_view line) { on_line(line); },
                   [this](uv::StreamEnd why, int err) {
                       if (why == uv::StreamEnd::line_too_long) {
                           // Answer in order after what is pending, then hang up.
@@ -104,7 +97,7 @@ void Connection::refuse(const std::string& line) {
     finish();
 }
 
-void Connection::on_line(std::string&& line) {
+void Connection::on_line(std::string_view line) {
     if (subscription_) {
         subscription_->on_line(line);
         return;
@@ -115,7 +108,7 @@ void Connection::on_line(std::string&& line) {
     update_backpressure();
     // The dispatcher parses the line; a malformed one is answered through the reply.
     std::weak_ptr<Connection> alive = weak_from_this();
-    dispatch_(*this, std::move(line), Responder(alive, serial, nullptr));
+    dispatch_(*this, line, Responder(alive, serial, "null"));
     if (!alive.expired()) yield_if_busy();
 }
 

@@ -28,10 +28,14 @@ class Subscription;
 class Responder {
 public:
     Responder() = default;
-    Responder(std::weak_ptr<Connection> conn, uint64_t serial, Json id);
+    // `id_json`: the request id as dump_line() serialises it ("null" when it had none).
+    Responder(std::weak_ptr<Connection> conn, uint64_t serial, std::string id_json);
 
     // The same slot, answering with this request id.
-    Responder with_id(Json id) const { return Responder(conn_, serial_, std::move(id)); }
+    Responder with_id(const Json& id) const { return Responder(conn_, serial_, dump_line(id)); }
+    Responder with_id_json(std::string_view id_json) const {
+        return Responder(conn_, serial_, std::string(id_json));
+    }
 
     void ok(const Json& result) const;
     // `result_json` is an already serialised JSON object, spliced in without re-parsing.
@@ -44,7 +48,7 @@ public:
 private:
     std::weak_ptr<Connection> conn_;
     uint64_t serial_ = 0;
-    Json id_;
+    std::string id_json_ = "null";
 };
 
 struct PeerCredentials {
@@ -57,7 +61,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 public:
     // `dispatch` runs each well-formed request line; `on_gone` runs once when the connection
     // is finished (the owner then drops it).
-    using DispatchFn = std::function<void(Connection&, std::string&& line, Responder reply)>;
+    using DispatchFn = std::function<void(Connection&, std::string_view line, Responder reply)>;
     using GoneFn = std::function<void(Connection&)>;
 
     Connection(uv_loop_t* loop, uv::WriteBatcher& batcher, uint64_t number);
@@ -84,7 +88,7 @@ public:
     void close_now();
 
 private:
-    void on_line(std::string&& line);
+    void on_line(std::string_view line);
     void flush_ready();
     void update_backpressure();
     void yield_if_busy();

@@ -216,7 +216,7 @@ void ControlServer::on_connection() {
                          peer->pid, peer->uid, peer->gid);
         else
             spdlog::warn("refused a client whose credentials cannot be read");
-        conn->start([](Connection&, std::string&&, Responder) {}, gone);
+        conn->start([](Connection&, std::string_view, Responder) {}, gone);
         conn->refuse(reply_error(nullptr, wire::ErrorCode::permission_denied,
                                  "permission denied: this user may not use kvd"));
         return;

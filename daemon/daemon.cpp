@@ -103,8 +103,8 @@ int Daemon::run() {
     registry_->configure(config_);
     registry_->use_spawner(spawner_.get());
     server_ = std::make_unique<ControlServer>(
-        &loop_, *batcher_, [this](Connection& c, std::string&& line, Responder reply) {
-            dispatch_request(*this, c, std::move(line), std::move(reply));
+        &loop_, *batcher_, [this](Connection& c, std::string_view line, Responder reply) {
+            dispatch_request(*this, c, line, std::move(reply));
         });
 
     // The socket listens first: its path is resolved then (handlers get it as $KVD_SOCKET),
@@ -213,7 +213,7 @@ void Daemon::start_bucket_log() {
         bucket_log_.reset();
         return;
     }
-    bucket_log_->start([](std::string&& line) { spdlog::warn("bucket: {}", line); },
+    bucket_log_->start([](std::string_view line) { spdlog::warn("bucket: {}", line); },
                        [](uv::StreamEnd, int) {});
 }
 

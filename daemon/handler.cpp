@@ -123,7 +123,7 @@ void Handler::spawn_now() {
 
     stderr_ = std::make_unique<uv::LineStream>(env_.loop, env_.batcher, kMaxHandlerLineBytes);
     if (stderr_->open(err_pipe[0]) == 0) {
-        stderr_->start([this](std::string&& line) {
+        stderr_->start([this](std::string_view line) {
                            spdlog::info("handler {}: {}", config_.name,
                                         printable(line, kMaxHandlerLineBytes));
                        },
@@ -135,7 +135,7 @@ void Handler::spawn_now() {
         kill_for(fmt::format("cannot use its socket: {}", uv_strerror(rc)));
         return;
     }
-    socket_->start([this](std::string&& line) { receiver_.on_line(line); },
+    socket_->start([this](std::string_view line) { receiver_.on_line(line); },
                    [this](uv::StreamEnd why, int err) {
                        receiver_.detach();
                        if (state_ != State::running) return;  // stopping: EOF is expected

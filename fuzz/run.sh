@@ -21,6 +21,7 @@ targets=(
     "reply 4096 json"
     "config 4096 toml"
     "helpers 512 helpers"
+    "json_scan 4096 json"
 )
 
 wanted=("$@")

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "common/bucket_protocol.hpp"
+#include "common/names.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/ops/bucket_lookup.hpp"
 #include "daemon/ops/ops.hpp"
@@ -15,18 +16,14 @@ using wire::ErrorCode;
 // A bucket answers `{"ok":true,"result":{…}}`; the result is passed on without re-parsing.
 constexpr std::string_view kOkPrefix = R"({"ok":true,"result":)";
 
-void forward(OpContext& ctx, std::string_view op, bool with_key, bool with_value) {
-    Bucket* b = existing_bucket(ctx);
-    if (!b) return;
-    if (b->stop_requested()) {
-        ctx.reply.fail(ErrorCode::unavailable, fmt::format("bucket '{}' is stopping", b->name()));
-        return;
-    }
-    const std::string* key = with_key ? &ctx.str("key") : nullptr;
-    const std::string* value = with_value ? &ctx.str("value") : nullptr;
-    std::string line = bucket_protocol::request_line(op, key, value);
-    b->request(line, [reply = ctx.reply, name = b->name(), key = key ? *key : std::string()](
-                         std::optional<std::string_view> answer) {
+// Sends one request line to `b` and answers with its reply. `key` is the decoded key, for
+// the not_found message.
+void send_to_bucket(Bucket& b, const std::string& line, Responder reply, std::string_view key) {
+    // The callback runs only from inside Bucket (a reply, or failing what is pending while it
+    // goes away), so the bucket is alive whenever it runs.
+    b.request(line, [reply = std::move(reply), bucket = &b, key = std::string(key)](
+                        std::optional<std::string_view> answer) {
+        const std::string& name = bucket->name();
         if (!answer) {
             reply.fail(ErrorCode::unavailable,
                        fmt::format("bucket '{}' exited before answering", name));
@@ -54,6 +51,36 @@ void forward(OpContext& ctx, std::string_view op, bool with_key, bool with_value
     });
 }
 
+void forward(OpContext& ctx, std::string_view op, bool with_key, bool with_value) {
+    Bucket* b = existing_bucket(ctx);
+    if (!b) return;
+    if (b->stop_requested()) {
+        ctx.reply.fail(ErrorCode::unavailable, fmt::format("bucket '{}' is stopping", b->name()));
+        return;
+    }
+    const std::string* key = with_key ? &ctx.str("key") : nullptr;
+    const std::string* value = with_value ? &ctx.str("value") : nullptr;
+    send_to_bucket(*b, bucket_protocol::request_line(op, key, value), ctx.reply,
+                   key ? std::string_view(*key) : std::string_view());
+}
+
+// The fast path: plain strings are their own JSON encoding, so key and value go to the
+// bucket exactly as the client sent them. Anything that would be an error answer is left to
+// the general path.
+bool fast_forward(FastOpContext& ctx, std::string_view op, bool with_key, bool with_value) {
+    std::string_view name = ctx.text("bucket");
+    if (!is_valid_bucket_name(name)) return false;
+    Bucket* b = ctx.daemon.registry().find(name);
+    if (!b || b->stop_requested()) return false;
+    const json_scan::Member* key = with_key ? ctx.arg("key") : nullptr;
+    const json_scan::Member* value = with_value ? ctx.arg("value") : nullptr;
+    send_to_bucket(*b,
+                   bucket_protocol::request_line_json(op, key ? key->raw : std::string_view(),
+                                                      value ? value->raw : std::string_view()),
+                   std::move(ctx.reply), key ? key->text() : std::string_view());
+    return true;
+}
+
 }  // namespace
 
 namespace ops {
@@ -61,6 +88,10 @@ void put(OpContext& ctx) { forward(ctx, "put", true, true); }
 void get(OpContext& ctx) { forward(ctx, "get", true, false); }
 void del(OpContext& ctx) { forward(ctx, "delete", true, false); }
 void keys(OpContext& ctx) { forward(ctx, "keys", false, false); }
+bool fast_put(FastOpContext& ctx) { return fast_forward(ctx, "put", true, true); }
+bool fast_get(FastOpContext& ctx) { return fast_forward(ctx, "get", true, false); }
+bool fast_del(FastOpContext& ctx) { return fast_forward(ctx, "delete", true, false); }
+bool fast_keys(FastOpContext& ctx) { return fast_forward(ctx, "keys", false, false); }
 }  // namespace ops
 
 }  // namespace kvd

@@ -19,7 +19,7 @@ constexpr std::size_t kMaxTypeBytes = 128;
 constexpr Millis kSubscriberAckTimeout{5000};
 
 // Empty when `type` may be used as an event type, else why not.
-std::string event_type_problem(const std::string& type) {
+std::string event_type_problem(std::string_view type) {
     if (type.empty()) return "event type is empty";
     if (type.size() > kMaxTypeBytes)
         return fmt::format("event type is {} bytes long; at most {} are allowed", type.size(),
@@ -27,6 +27,23 @@ std::string event_type_problem(const std::string& type) {
     for (unsigned char c : type)
         if (c < 0x20 || c == 0x7f) return "event type has a control character";
     return {};
+}
+
+// Publishes a custom event and answers {"seq":N}: at once, or with `sync` once every sync
+// receiver released it.
+void publish_custom(Daemon& daemon, Event ev, bool sync, Responder reply) {
+    if (!sync) {
+        uint64_t seq = daemon.events().publish(std::move(ev), [] {});
+        std::string result = R"({"seq":)";
+        result += std::to_string(seq);
+        result += '}';
+        reply.ok_raw(result);
+        return;
+    }
+    auto seq = std::make_shared<uint64_t>(0);
+    *seq = daemon.events().publish(std::move(ev), [reply = std::move(reply), seq] {
+        reply.ok_raw(R"({"seq":)" + std::to_string(*seq) + "}");
+    });
 }
 
 }  // namespace
@@ -46,14 +63,31 @@ void notify(OpContext& ctx) {
     ev.type = type;
     ev.data = ctx.has("data") ? ctx.request["data"] : Json(nullptr);
     bool sync = ctx.has("sync") && ctx.request["sync"].get<bool>();
-    if (!sync) {
-        uint64_t seq = ctx.daemon.events().publish(std::move(ev), [] {});
-        ctx.reply.ok({{"seq", seq}});
-        return;
+    publish_custom(ctx.daemon, std::move(ev), sync, ctx.reply);
+}
+
+// The fast path: the data goes into the event line as the client wrote it when that is
+// already how nlohmann would write it. Errors are left to notify().
+bool fast_notify(FastOpContext& ctx) {
+    std::string_view type = ctx.text("type");
+    if (!event_type_problem(type).empty() || wire::event::is_reserved(type)) return false;
+    Event ev;
+    ev.type = type;
+    if (const json_scan::Member* data = ctx.arg("data")) {
+        if (data->canonical) {
+            ev.data_json = data->raw;
+        } else {
+            Json parsed = Json::parse(data->raw.begin(), data->raw.end(), nullptr, false);
+            if (parsed.is_discarded()) return false;
+            ev.data_json = dump_line(parsed);
+        }
+    } else {
+        ev.data_json = "null";
     }
-    auto seq = std::make_shared<uint64_t>(0);
-    *seq = ctx.daemon.events().publish(std::move(ev),
-                                       [reply = ctx.reply, seq] { reply.ok({{"seq", *seq}}); });
+    const json_scan::Member* sync = ctx.arg("sync");
+    publish_custom(ctx.daemon, std::move(ev), sync && sync->kind == json_scan::Kind::literal_true,
+                   std::move(ctx.reply));
+    return true;
 }
 
 void subscribe(OpContext& ctx) {

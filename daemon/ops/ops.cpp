@@ -38,11 +38,11 @@ constexpr std::array kOps = {
     OpSpec{wire::op::kList, {}, ops::list, false},
     OpSpec{wire::op::kStop, kStopArgs, ops::stop, true},
     OpSpec{wire::op::kKill, kKillArgs, ops::kill, true},
-    OpSpec{wire::op::kPut, kPutArgs, ops::put, true},
-    OpSpec{wire::op::kGet, kKeyArgs, ops::get, false},
-    OpSpec{wire::op::kDelete, kKeyArgs, ops::del, true},
-    OpSpec{wire::op::kKeys, kBucketArg, ops::keys, false},
-    OpSpec{wire::op::kNotify, kNotifyArgs, ops::notify, true},
+    OpSpec{wire::op::kPut, kPutArgs, ops::put, true, ops::fast_put},
+    OpSpec{wire::op::kGet, kKeyArgs, ops::get, false, ops::fast_get},
+    OpSpec{wire::op::kDelete, kKeyArgs, ops::del, true, ops::fast_del},
+    OpSpec{wire::op::kKeys, kBucketArg, ops::keys, false, ops::fast_keys},
+    OpSpec{wire::op::kNotify, kNotifyArgs, ops::notify, true, ops::fast_notify},
     OpSpec{wire::op::kSubscribe, kSubscribeArgs, ops::subscribe, true},
     OpSpec{wire::op::kHandlers, {}, ops::handlers, false},
     OpSpec{wire::op::kReload, {}, ops::reload, true},
@@ -72,6 +72,50 @@ bool has_type(const Json& v, ArgType t) {
         case ArgType::any: return true;
     }
     return false;
+}
+
+// Whether the scanned request satisfies `spec` in a way the fast path handles; false for
+// anything check_args would complain about and for argument forms the fast path leaves to
+// the general one (escaped strings, integers, lists).
+bool fast_args_hold(const OpSpec& spec, const json_scan::Object& request) {
+    using json_scan::Kind;
+    for (const auto& arg : spec.args) {
+        const json_scan::Member* m = request.find(arg.name);
+        if (!m || m->kind == Kind::null) {
+            if (arg.required) return false;
+            continue;
+        }
+        switch (arg.type) {
+            case ArgType::string:
+                if (m->kind != Kind::string || !m->plain) return false;
+                break;
+            case ArgType::boolean:
+                if (m->kind != Kind::literal_true && m->kind != Kind::literal_false) return false;
+                break;
+            case ArgType::any: break;
+            case ArgType::integer:
+            case ArgType::string_list: return false;
+        }
+    }
+    return true;
+}
+
+// The fast path: a request line the scanner takes, for an op that has one, whose id can be
+// echoed as sent. True when it was answered (or the op started).
+bool dispatch_fast(Daemon& daemon, Connection& connection, std::string_view line,
+                   const Responder& reply) {
+    json_scan::Object request;
+    if (!json_scan::scan_object(line, request)) return false;
+    const json_scan::Member* op = request.find("op");
+    if (!op || op->kind != json_scan::Kind::string || !op->plain) return false;
+    const OpSpec* spec = find_op(op->text());
+    if (!spec || !spec->fast || !fast_args_hold(*spec, request)) return false;
+    if (spec->changes_state && daemon.shutting_down()) return false;
+    const json_scan::Member* id = request.find("id");
+    if (id && !id->canonical) return false;
+    Responder answer = reply.with_id_json(id ? id->raw : "null");
+    FastOpContext ctx{daemon, connection, request, answer};
+    return spec->fast(ctx);
 }
 
 }  // namespace
@@ -107,7 +151,18 @@ bool OpContext::has(std::string_view name) const {
     return it != request.end() && !it->is_null();
 }
 
-void dispatch_request(Daemon& daemon, Connection& connection, std::string&& line, Responder reply) {
+std::string_view FastOpContext::text(std::string_view name) const {
+    const json_scan::Member* m = arg(name);
+    return m ? m->text() : std::string_view();
+}
+
+const json_scan::Member* FastOpContext::arg(std::string_view name) const {
+    const json_scan::Member* m = request.find(name);
+    return m && m->kind != json_scan::Kind::null ? m : nullptr;
+}
+
+void dispatch_request(Daemon& daemon, Connection& connection, std::string_view line, Responder reply) {
+    if (dispatch_fast(daemon, connection, line, reply)) return;
     auto parsed = parse_request(line);
     if (auto* err = std::get_if<RequestError>(&parsed)) {
         reply.with_id(err->id).fail(ErrorCode::bad_request, err->message);

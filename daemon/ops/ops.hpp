@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/json_scan.hpp"
 #include "common/protocol.hpp"
 #include "daemon/connection.hpp"
 
@@ -35,11 +36,31 @@ struct OpContext {
 
 using OpFn = void (*)(OpContext&);
 
+// The fast path of a hot op: its arguments straight from the scanned request line, with no
+// JSON document built. Only reached when every argument is present with its type (string
+// arguments plain, so `text()` is their value) and the op may run now.
+struct FastOpContext {
+    Daemon& daemon;
+    Connection& connection;
+    const json_scan::Object& request;
+    Responder& reply;
+
+    // A string argument's value; empty when absent.
+    std::string_view text(std::string_view name) const;
+    // An argument's member; nullptr when absent or null.
+    const json_scan::Member* arg(std::string_view name) const;
+};
+
+// Runs the op and returns true, or returns false having done nothing, and the request takes
+// the general path (which then gives every error answer: one source for those).
+using FastOpFn = bool (*)(FastOpContext&);
+
 struct OpSpec {
     std::string_view name;
     std::span<const ArgSpec> args;
     OpFn run;
     bool changes_state;  // refused with `unavailable` once shutdown began
+    FastOpFn fast = nullptr;
 };
 
 // The op table; defined in ops.cpp from the groups below.
@@ -50,7 +71,7 @@ const OpSpec* find_op(std::string_view name);
 std::string check_args(const OpSpec& spec, const Json& request);
 
 // Parses one request line and runs it. Every outcome, good or bad, goes through `reply`.
-void dispatch_request(Daemon& daemon, Connection& connection, std::string&& line, Responder reply);
+void dispatch_request(Daemon& daemon, Connection& connection, std::string_view line, Responder reply);
 
 // The op groups (one file each).
 namespace ops {
@@ -69,6 +90,12 @@ void notify(OpContext&);
 void subscribe(OpContext&);
 void handlers(OpContext&);
 void reload(OpContext&);
+
+bool fast_put(FastOpContext&);
+bool fast_get(FastOpContext&);
+bool fast_del(FastOpContext&);
+bool fast_keys(FastOpContext&);
+bool fast_notify(FastOpContext&);
 }  // namespace ops
 
 }  // namespace kvd

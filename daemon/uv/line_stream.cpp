@@ -146,9 +146,11 @@ void LineStream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 
 void LineStream::deliver_lines() {
     std::weak_ptr<char> alive = alive_;
+    // One buffer for the whole batch (lines are handed out as views). Local, not a member:
+    // a callback may resume() and so re-enter this function while its view is in use.
     std::string line;
     while (reading_ && !paused_ && in_.next_line(line)) {
-        on_line_(std::move(line));
+        on_line_(line);
         if (alive.expired()) return;
     }
     if (reading_ && in_.overflowed()) end(StreamEnd::line_too_long, 0);

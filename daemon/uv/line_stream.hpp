@@ -46,7 +46,7 @@ enum class StreamEnd { eof, error, line_too_long, closed_by_us };
 
 class LineStream {
 public:
-    using LineFn = std::function<void(std::string&& line)>;
+    using LineFn = std::function<void(std::string_view line)>;
     using CloseFn = std::function<void(StreamEnd why, int uv_error)>;
 
     LineStream(uv_loop_t* loop, WriteBatcher& batcher, std::size_t max_line_bytes);

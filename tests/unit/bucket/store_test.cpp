@@ -167,5 +167,33 @@ TEST_F(StoreTest, NotFoundMessageWithInvalidUtf8KeyStillSerialises) {
     EXPECT_FALSE(r.ok);
 }
 
+// Two escapings of one string are one key, and every reply is what nlohmann would write.
+TEST_F(StoreTest, EscapedAndPlainSpellingsAreTheSameKey) {
+    EXPECT_EQ(store_.handle_line(R"({"op":"put","key":"\u0041\/","value":"\u00e9\"x"})"),
+              "{\"ok\":true,\"result\":{}}\n");
+    EXPECT_EQ(store_.handle_line(R"({"op":"get","key":"A/"})"),
+              "{\"ok\":true,\"result\":{\"value\":\"\xc3\xa9\\\"x\"}}\n");
+    EXPECT_EQ(store_.handle_line(R"({"op":"put","key":"A/","value":"plain"})"),
+              "{\"ok\":true,\"result\":{}}\n");
+    EXPECT_EQ(store_.size(), 1u);
+    EXPECT_EQ(store_.handle_line(R"({ "key" : "\u0041/" , "op" : "get" })"),
+              "{\"ok\":true,\"result\":{\"value\":\"plain\"}}\n");
+    EXPECT_EQ(store_.handle_line(R"({"op":"put","key":"q\"\n","value":"v"})"),
+              "{\"ok\":true,\"result\":{}}\n");
+    EXPECT_EQ(store_.handle_line(R"({"op":"keys"})"),
+              "{\"ok\":true,\"result\":{\"keys\":[\"A/\",\"q\\\"\\n\"]}}\n");
+    EXPECT_EQ(store_.handle_line(R"({"op":"delete","key":"\u0041\u002f"})"),
+              "{\"ok\":true,\"result\":{\"deleted\":true}}\n");
+    EXPECT_EQ(store_.handle_line(R"({"op":"get","key":"A/"})"),
+              "{\"error\":{\"code\":\"not_found\",\"message\":\"no key 'A/'\"},\"ok\":false}\n");
+}
+
+TEST_F(StoreTest, RepliesAppendToTheOutput) {
+    std::string out;
+    store_.handle_line(R"({"op":"put","key":"k","value":"v"})", out);
+    store_.handle_line(R"({"op":"get","key":"k"})", out);
+    EXPECT_EQ(out, "{\"ok\":true,\"result\":{}}\n{\"ok\":true,\"result\":{\"value\":\"v\"}}\n");
+}
+
 }  // namespace
 }  // namespace kvd

@@ -1,9 +1,14 @@
 // Events serialise to exactly the JSON line of SPEC §2: key order, nulls and time format.
 #include "common/event.hpp"
 
+#include "common/signals.hpp"
+
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <csignal>
+#include <ctime>
 #include <regex>
 
 namespace kvd {
@@ -137,6 +142,80 @@ TEST(Clock, BeforeTheEpoch) {
 TEST(Clock, NowMatchesThePattern) {
     static const std::regex pattern(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)");
     EXPECT_TRUE(std::regex_match(format_rfc3339(system_clock::now()), pattern));
+}
+
+}  // namespace
+}  // namespace kvd
+
+namespace kvd {
+namespace {
+
+// Event::to_line as it was written with nlohmann::ordered_json: the line is built by
+// concatenation now and must stay byte for byte the same.
+std::string reference_line(const Event& e) {
+    nlohmann::ordered_json j;
+    j["seq"] = e.seq;
+    j["type"] = e.type;
+    if (e.type == "create" || e.type == "exit") {
+        j["bucket"] = e.bucket;
+        j["pid"] = e.pid;
+    }
+    if (e.type == "exit") {
+        j["code"] = e.code ? nlohmann::ordered_json(*e.code) : nlohmann::ordered_json(nullptr);
+        j["signal"] = e.signal ? nlohmann::ordered_json(signal_name(*e.signal))
+                               : nlohmann::ordered_json(nullptr);
+        j["reason"] = e.reason;
+    } else if (e.type == "dropped") {
+        j["count"] = e.count;
+    } else if (e.type != "create") {
+        j["data"] = e.data;
+    }
+    j["time"] = format_rfc3339(e.time);
+    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + '\n';
+}
+
+TEST(Event, LineIsWhatOrderedJsonGave) {
+    using namespace std::chrono;
+    std::vector<Event> events;
+    for (const char* type : {"create", "exit", "dropped", "t", "q\"uote", "caf\xc3\xa9", "bad\xff",
+                             "\x7f", "back\\slash"}) {
+        Event e;
+        e.type = type;
+        e.seq = 18'446'744'073'709'551'615ULL;
+        e.time = WallTime(seconds(1'790'000'000) + microseconds(42));
+        e.bucket = "bucket.name:1";
+        e.pid = 2'147'483'647;
+        e.reason = "killed";
+        e.count = 9;
+        events.push_back(e);
+        e.code = -3;
+        e.signal = SIGKILL;
+        e.data = Json{{"b", {1, 2.5, "\n"}}, {"a", nullptr}};
+        e.time = WallTime(-microseconds(1));
+        events.push_back(e);
+        e.code.reset();
+        e.data = "\xc3";
+        events.push_back(e);
+    }
+    for (const Event& e : events) EXPECT_EQ(e.to_line(), reference_line(e));
+    Event e = events[9];  // type "t"
+    e.data_json = R"({"raw":[1,2]})";
+    EXPECT_NE(e.to_line().find(R"(,"type":"t","data":{"raw":[1,2]},"time":")"), std::string::npos)
+        << e.to_line();
+}
+
+TEST(Event, TimeFormattingAcrossSecondsStaysRight) {
+    using namespace std::chrono;
+    // The formatted seconds are cached: alternate between seconds and check each time.
+    for (int i = 0; i < 50; ++i) {
+        auto t = WallTime(seconds(951'782'400 + (i % 3) * 86'399) + microseconds(i * 1234));
+        std::time_t secs = 951'782'400 + (i % 3) * 86'399;
+        std::tm tm{};
+        gmtime_r(&secs, &tm);
+        char buf[64];
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+        EXPECT_EQ(format_rfc3339(t), fmt::format("{}.{:06}Z", buf, i * 1234));
+    }
 }
 
 }  // namespace

@@ -266,5 +266,22 @@ TEST(ParseReply, IllTypedErrorMessageIsIgnoredNotThrown) {
     EXPECT_EQ(r->error.message, "");
 }
 
+// Replies are built by concatenation; they must be the bytes nlohmann gives for the object.
+TEST(Protocol, RepliesAreWhatNlohmannWouldSerialise) {
+    for (const Json& id : {Json(nullptr), Json(1), Json(-5), Json(1.0), Json(1e300), Json("x\"y\n"),
+                           Json("caf\xc3\xa9"), Json::parse(R"({"b":[1,{"z":null,"a":2}]})")}) {
+        for (const Json& result : {Json::object(), Json{{"value", "v\\"}, {"a", 1}}}) {
+            Json ok = {{"id", id}, {"ok", true}, {"result", result}};
+            EXPECT_EQ(reply_ok(id, result), dump_line(ok) + '\n');
+        }
+        for (std::string_view message : {"m", "no key 'a\"b' in \x01", "bad \xc3 name"}) {
+            Json err = {{"id", id},
+                        {"ok", false},
+                        {"error", {{"code", "not_found"}, {"message", message}}}};
+            EXPECT_EQ(reply_error(id, wire::ErrorCode::not_found, message), dump_line(err) + '\n');
+        }
+    }
+}
+
 }  // namespace
 }  // namespace kvd

@@ -62,7 +62,10 @@ TEST_F(EventsAckTimeout, CreateCompletesAndTheHandlerIsRestarted) {
     Json reply = client_->call("create", {{"bucket", "a"}});
     auto took = Clock::now() - start;
     ASSERT_TRUE(is_ok(reply)) << "create must complete even though the handler never acks";
-    EXPECT_GE(took, 300ms) << "create did not wait for the ack timeout";
+    // libuv counts a timer from the loop's cached clock, in whole milliseconds and taken when
+    // the loop iteration began, so it can fire a little before 300 ms of the client's time
+    // (measured once: 299.95 ms). What matters is that create waited for the timeout at all.
+    EXPECT_GE(took, 290ms) << "create did not wait for the ack timeout";
     // Written before the timeout (a restarted handler may have it a second time already).
     EXPECT_GE(times_received(1), 1u) << read_file(out_);
 

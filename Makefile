@@ -66,8 +66,8 @@ bench-quick:
 	@$(MAKE) bench BENCH_ARGS="--quick $(BENCH_ARGS)"
 
 # Stress (tests/stress): 10,000 live buckets with 8 busy clients and 3 event receivers, kvd's
-# RSS over 100,000 create/stop cycles, SIGTERM under load. The full counts take about
-# 10 minutes on 2 cores; STRESS_ARGS sets smaller ones (kvd-stress --help lists them), e.g.
+# RSS over 100,000 create/stop cycles, SIGTERM under load. The full counts take a few
+# minutes on 2 cores (78 s in the last run); STRESS_ARGS sets smaller ones (kvd-stress --help lists them), e.g.
 #   make stress STRESS_ARGS="--buckets 1000 --cycles 5000 --shutdown-runs 1"
 STRESS_ARGS ?=
 stress: $(BUILD)/CMakeCache.txt

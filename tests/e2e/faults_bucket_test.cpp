@@ -6,36 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "tests/e2e/harness.hpp"
+#include "tests/e2e/audited_kvd.hpp"
 
 namespace kvd::test {
 namespace {
 
-class BucketFault : public ::testing::Test {
+class BucketFault : public AuditedKvdTest {
 protected:
-    void SetUp() override {
-        out_ = dir_.file("audit.out");
-        Json command = {test_handler_path(), "--out", out_, "ack"};
-        KvdOptions options;
-        options.config = "[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = " +
-                         command.dump() + "\n";
-        kvd_ = std::make_unique<KvdProcess>(dir_, options);
-        ASSERT_TRUE(kvd_->ready());
-        client_ = std::make_unique<Client>(kvd_->socket_path());
-        ASSERT_TRUE(client_->connected()) << client_->connect_error();
-        ASSERT_TRUE(wait_until([&] { return children_of(kvd_->pid()).size() == 1; }, 10s,
-                               "the handler to start"));
-        ASSERT_TRUE(is_ok(client_->call("ping")));
-        before_ = footprint_of(kvd_->pid());
-    }
-
-    // The handler's events, parsed.
-    std::vector<Json> events() {
-        std::vector<Json> out;
-        for (const auto& line : read_lines(out_)) out.push_back(Json::parse(line, nullptr, false));
-        return out;
-    }
-
     // The handler saw create then exit for `bucket` (pid `pid`), exit with `reason`, and all
     // of its events in seq order 1..N.
     void expect_create_then_exit(const std::string& bucket, pid_t pid, const std::string& reason) {
@@ -64,12 +41,6 @@ protected:
         }
         EXPECT_EQ(kinds, (std::vector<std::string>{"create", "exit"}));
     }
-
-    TempDir dir_;
-    std::string out_;
-    std::unique_ptr<KvdProcess> kvd_;
-    std::unique_ptr<Client> client_;
-    Footprint before_;
 };
 
 // The bucket is frozen so that every request is certainly in flight when it dies.

@@ -11,39 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "tests/e2e/harness.hpp"
+#include "tests/e2e/audited_kvd.hpp"
 
 namespace kvd::test {
 namespace {
 
-class ClientFault : public ::testing::Test {
+class ClientFault : public AuditedKvdTest {
 protected:
-    // How the sync handler "audit" answers (test_handler mode and argument).
-    virtual std::vector<std::string> audit_mode() const { return {"ack"}; }
-
-    void SetUp() override {
-        out_ = dir_.file("audit.out");
-        Json command = {test_handler_path(), "--out", out_};
-        for (const auto& a : audit_mode()) command.push_back(a);
-        KvdOptions options;
-        options.config = "[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = " +
-                         command.dump() + "\n";
-        kvd_ = std::make_unique<KvdProcess>(dir_, options);
-        ASSERT_TRUE(kvd_->ready());
-        client_ = std::make_unique<Client>(kvd_->socket_path());
-        ASSERT_TRUE(client_->connected()) << client_->connect_error();
-        ASSERT_TRUE(wait_until([&] { return children_of(kvd_->pid()).size() == 1; }, 10s,
-                               "the handler to start"));
-        ASSERT_TRUE(is_ok(client_->call("ping")));
-        before_ = footprint_of(kvd_->pid());
-    }
-
-    std::vector<Json> events() {
-        std::vector<Json> out;
-        for (const auto& line : read_lines(out_)) out.push_back(Json::parse(line, nullptr, false));
-        return out;
-    }
-
     // Waits until the handler has acknowledged everything published so far, then checks that
     // it saw seq 1..last exactly once each, in order; returns its events.
     std::vector<Json> handler_caught_up() {
@@ -74,12 +48,6 @@ protected:
         EXPECT_TRUE(wait_footprint_back(kvd_->pid(), before_));
         EXPECT_TRUE(is_ok(client_->call("ping")));
     }
-
-    TempDir dir_;
-    std::string out_;
-    std::unique_ptr<KvdProcess> kvd_;
-    std::unique_ptr<Client> client_;
-    Footprint before_;
 };
 
 class ClientFaultSlowHandler : public ClientFault {

@@ -338,6 +338,14 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
+        // A mistyped command reaches CLI11 as a stray word, reported as "a subcommand is
+        // required": name the word instead.
+        if (app.get_subcommands().empty() && !app.remaining().empty() &&
+            e.get_name() == "RequiredError") {
+            err << fmt::format("kvctl: unknown command '{}' (see kvctl --help)\n",
+                               app.remaining().front());
+            return kExitUsage;
+        }
         return app.exit(e, out, err) == 0 ? kExitOk : kExitUsage;
     }
 

@@ -78,6 +78,12 @@ TEST(Cli, Version) {
     EXPECT_EQ(r.out, std::string("kvctl ") + KVD_VERSION + "\n");
 }
 
+TEST(Cli, AnUnknownCommandIsNamed) {
+    Result r = kvctl({"frobnicate"});
+    EXPECT_EQ(r.status, kExitUsage);
+    EXPECT_EQ(r.err, "kvctl: unknown command 'frobnicate' (see kvctl --help)\n");
+}
+
 TEST(Cli, UsageErrorsAreExit2AndSendNothing) {
     // The socket does not exist: reaching for it would be exit 3, not 2.
     testing::TempDir dir;

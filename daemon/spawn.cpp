@@ -37,6 +37,19 @@ std::string describe_spawn_error(int uv_error) {
     }
 }
 
+std::vector<std::string> child_environment(char** base,
+                                           const std::map<std::string, std::string>& add) {
+    std::vector<std::string> env;
+    for (char** e = base; *e; ++e) {
+        std::string_view kv(*e);
+        auto eq = kv.find('=');
+        if (eq != std::string_view::npos && add.count(std::string(kv.substr(0, eq)))) continue;
+        env.emplace_back(kv);
+    }
+    for (const auto& [k, v] : add) env.push_back(k + "=" + v);
+    return env;
+}
+
 SpawnResult spawn_child(uv_loop_t* loop, ChildReaper& reaper, const SpawnRequest& request,
                         ChildReaper::ExitFn on_exit) {
     SpawnResult result;
@@ -68,15 +81,7 @@ SpawnResult spawn_child(uv_loop_t* loop, ChildReaper& reaper, const SpawnRequest
     for (const auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
 
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e) {
-        std::string_view kv(*e);
-        auto eq = kv.find('=');
-        if (eq != std::string_view::npos && request.env_add.count(std::string(kv.substr(0, eq))))
-            continue;
-        env_strings.emplace_back(kv);
-    }
-    for (const auto& [k, v] : request.env_add) env_strings.push_back(k + "=" + v);
+    std::vector<std::string> env_strings = child_environment(environ, request.env_add);
     std::vector<char*> envp;
     for (auto& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);

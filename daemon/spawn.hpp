@@ -37,6 +37,11 @@ struct SpawnResult {
 // process limit, "resource temporarily unavailable" alone does not say so).
 std::string describe_spawn_error(int uv_error);
 
+// The environment a child gets, as "NAME=value" strings: `base` (an environ-style array, kvd's
+// own) with each name of `add` set to its value.
+std::vector<std::string> child_environment(char** base,
+                                           const std::map<std::string, std::string>& add);
+
 // Spawns (through the spawner, or with uv_spawn) and hands the child to `reaper`, which calls `on_exit` when it ends.
 // On failure every handle and fd made on the way is closed already.
 SpawnResult spawn_child(uv_loop_t* loop, ChildReaper& reaper, const SpawnRequest& request,

@@ -16,6 +16,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "daemon/spawn.hpp"
+
 extern char** environ;
 
 namespace kvd {
@@ -74,7 +76,7 @@ Reply start_child(std::vector<char*>& argv, std::vector<char*>& envp, int stdio_
 // Parses one request; false if it is malformed (kvd and the spawner are one build, so that
 // would be a bug: it is refused, never guessed at).
 bool parse_request(std::string_view msg, std::vector<std::string>& argv,
-                   std::vector<std::string>& env_add) {
+                   std::map<std::string, std::string>& env_add) {
     uint32_t counts[2];
     if (msg.size() < sizeof counts) return false;
     std::memcpy(counts, msg.data(), sizeof counts);
@@ -88,34 +90,30 @@ bool parse_request(std::string_view msg, std::vector<std::string>& argv,
     };
     if (counts[0] == 0 || counts[0] > 1024 || counts[1] > 1024) return false;
     argv.resize(counts[0]);
-    env_add.resize(counts[1]);
     for (auto& a : argv)
         if (!next(a)) return false;
-    for (auto& e : env_add)
-        if (!next(e)) return false;
+    std::string entry;
+    for (uint32_t i = 0; i < counts[1]; ++i) {
+        if (!next(entry)) return false;
+        auto eq = entry.find('=');
+        if (eq == std::string::npos) return false;
+        env_add[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
     return msg.empty();
 }
 
 void serve_one(const char* msg, std::size_t len, int stdio_fd, int stderr_fd) {
-    std::vector<std::string> argv_s, env_add;
+    std::vector<std::string> argv_s;
+    std::map<std::string, std::string> env_add;
     Reply reply{0, EINVAL};
     if (parse_request(std::string_view(msg, len), argv_s, env_add)) {
         std::vector<char*> argv;
         for (auto& a : argv_s) argv.push_back(a.data());
         argv.push_back(nullptr);
-        // kvd's environment (inherited at fork) minus the names being set, plus them.
+        // The environment inherited at fork is kvd's.
+        std::vector<std::string> env = child_environment(environ, env_add);
         std::vector<char*> envp;
-        for (char** e = environ; *e; ++e) {
-            std::string_view kv(*e);
-            bool replaced = false;
-            for (const auto& add : env_add) {
-                auto eq = add.find('=');
-                if (kv.size() > eq && kv.substr(0, eq + 1) == std::string_view(add).substr(0, eq + 1))
-                    replaced = true;
-            }
-            if (!replaced) envp.push_back(*e);
-        }
-        for (auto& add : env_add) envp.push_back(add.data());
+        for (auto& e : env) envp.push_back(e.data());
         envp.push_back(nullptr);
         reply = start_child(argv, envp, stdio_fd, stderr_fd);
     }

@@ -27,13 +27,7 @@ protected:
         ASSERT_TRUE(client_->connected()) << client_->connect_error();
     }
 
-    Json mute_info() {
-        Json reply = client_->call("handlers");
-        if (!is_ok(reply)) return Json::object();
-        for (const auto& h : reply["result"]["handlers"])
-            if (h["name"] == "mute") return h;
-        return Json::object();
-    }
+    Json mute_info() { return handler_info(*client_, "mute"); }
 
     // How many times the handler's file holds the event with this seq.
     std::size_t times_received(uint64_t seq) {

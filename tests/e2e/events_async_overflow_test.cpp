@@ -31,13 +31,7 @@ protected:
         ASSERT_TRUE(client_->connected()) << client_->connect_error();
     }
 
-    Json stuck_info() {
-        Json reply = client_->call("handlers");
-        if (!is_ok(reply)) return Json::object();
-        for (const auto& h : reply["result"]["handlers"])
-            if (h["name"] == "stuck") return h;
-        return Json::object();
-    }
+    Json stuck_info() { return handler_info(*client_, "stuck"); }
 
     TempDir dir_;
     std::string out_, gate_;

@@ -28,13 +28,7 @@ protected:
         ASSERT_TRUE(client_->connected()) << client_->connect_error();
     }
 
-    Json crashy_info() {
-        Json reply = client_->call("handlers");
-        if (!is_ok(reply)) return Json::object();
-        for (const auto& h : reply["result"]["handlers"])
-            if (h["name"] == "crashy") return h;
-        return Json::object();
-    }
+    Json crashy_info() { return handler_info(*client_, "crashy"); }
 
     // The seqs in the handler's file, in the order its incarnations wrote them.
     std::vector<uint64_t> seqs_seen() {

@@ -80,14 +80,6 @@ protected:
         return command;
     }
 
-    Json handler_info(const std::string& name) {
-        Json reply = client_->call("handlers");
-        if (!is_ok(reply)) return Json::object();
-        for (const auto& h : reply["result"]["handlers"])
-            if (h["name"] == name) return h;
-        return Json::object();
-    }
-
     TempDir dir_;
     std::string witness_out_, faulty_out_, faulty_ready_;
     std::unique_ptr<KvdProcess> kvd_;
@@ -97,10 +89,10 @@ protected:
 TEST_P(FaultyHandler, KvdKeepsServingAndTheWitnessSeesEveryEventInOrder) {
     const Fault& fault = GetParam();
     const bool runs = !fault.test_handler_args.empty();
-    ASSERT_TRUE(wait_until([&] { return handler_info("witness").value("state", "") == "running"; },
+    ASSERT_TRUE(wait_until([&] { return handler_info(*client_, "witness").value("state", "") == "running"; },
                            10s, "the witness handler to run"));
     ASSERT_TRUE(is_ok(client_->call("ping")));
-    const pid_t witness_pid = handler_info("witness").value("pid", -1);
+    const pid_t witness_pid = handler_info(*client_, "witness").value("pid", -1);
     const Footprint before = footprint_of(kvd_->pid());
     ASSERT_GT(before.fds, 0);
 
@@ -133,7 +125,7 @@ TEST_P(FaultyHandler, KvdKeepsServingAndTheWitnessSeesEveryEventInOrder) {
     EXPECT_EQ(status["result"]["last_seq"], events);
 
     // The faulty handler was counted as failed and restarted, and kvd said why.
-    ASSERT_TRUE(wait_until([&] { return handler_info("faulty").value("restarts", 0) >= 1; }, 10s,
+    ASSERT_TRUE(wait_until([&] { return handler_info(*client_, "faulty").value("restarts", 0) >= 1; }, 10s,
                            "the faulty handler to be restarted"));
     ASSERT_TRUE(wait_until([&] { return kvd_->log().find(fault.log_says) != std::string::npos; },
                            10s, std::string("kvd to log '") + fault.log_says + "'"));
@@ -143,7 +135,7 @@ TEST_P(FaultyHandler, KvdKeepsServingAndTheWitnessSeesEveryEventInOrder) {
     ASSERT_TRUE(wait_until([&] { return seqs_in(witness_out_).size() >= events; }, 10s,
                            "the witness to receive every event"));
     EXPECT_EQ(seqs_in(witness_out_), one_to(events)) << read_file(witness_out_);
-    Json witness = handler_info("witness");
+    Json witness = handler_info(*client_, "witness");
     EXPECT_EQ(witness["restarts"], 0) << witness.dump();
     EXPECT_EQ(witness["pid"], witness_pid) << witness.dump();
     // What the faulty one did get, it got in order (at least once: repeats, never going back).
@@ -196,12 +188,7 @@ TEST(FaultyHandlerAtStart, ProgramThatDoesNotExistIsRetriedWithBackoff) {
     ASSERT_TRUE(kvd.ready());
     Client client(kvd.socket_path());
     ASSERT_TRUE(is_ok(client.call("ping")));
-    auto faulty = [&] {
-        Json reply = client.call("handlers");
-        for (const auto& h : reply["result"]["handlers"])
-            if (h["name"] == "faulty") return h;
-        return Json::object();
-    };
+    auto faulty = [&] { return handler_info(client, "faulty"); };
     ASSERT_TRUE(wait_until([&] { return faulty().value("restarts", 0) >= 3; }, 10s,
                            "kvd to try the handler again"));
     Json h = faulty();

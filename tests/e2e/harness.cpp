@@ -823,6 +823,14 @@ Json field(const Json& j, const char* key) {
     return ::testing::AssertionFailure() << "expected an ok reply, got " << reply.dump();
 }
 
+Json handler_info(Client& client, std::string_view name) {
+    Json reply = client.call("handlers");
+    if (!is_ok(reply)) return Json::object();
+    for (const auto& h : reply["result"]["handlers"])
+        if (h["name"] == name) return h;
+    return Json::object();
+}
+
 ::testing::AssertionResult is_error(const Json& reply, std::string_view code) {
     Json error = field(reply, "error");
     Json message = field(error, "message");

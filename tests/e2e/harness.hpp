@@ -267,6 +267,10 @@ private:
 // Success when `reply` is {"ok":false,"error":{"code":code,"message":<non-empty>}}.
 ::testing::AssertionResult is_error(const Json& reply, std::string_view code);
 
+// The row of handler `name` in kvd's `handlers` reply; an empty object if there is none (or
+// kvd did not answer).
+Json handler_info(Client& client, std::string_view name);
+
 // ---- a fixture for scenarios ----------------------------------------------------------------
 
 // A test with its own temporary directory and one kvd in it, started by SetUp() with

@@ -58,7 +58,14 @@ int main(int argc, char** argv) {
     sigaction(SIGINT, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
-    kvd::Store store;
+    std::size_t max_reply_bytes = kvd::Store::kDefaultMaxReplyBytes;
+    if (const char* bound = std::getenv("KVD_MAX_REPLY_BYTES")) {
+        char* end = nullptr;
+        errno = 0;
+        unsigned long long n = std::strtoull(bound, &end, 10);
+        if (errno == 0 && end != bound && *end == '\0' && n > 0) max_reply_bytes = n;
+    }
+    kvd::Store store(max_reply_bytes);
     kvd::LineBuffer lines(kvd::wire::kMaxLineBytes * 4);
     std::string line, out;
     char buf[64 * 1024];

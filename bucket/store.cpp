@@ -37,6 +37,12 @@ void append_json_string(std::string& out, const std::string& s) {
     out += s;
     out += '"';
 }
+// The length of append_json_string's output for `s`.
+std::size_t json_string_size(const std::string& s) {
+    for (unsigned char c : s)
+        if (c < 0x20 || c == '"' || c == '\\') return dump_line(Json(s)).size();
+    return s.size() + 2;
+}
 }  // namespace
 
 void Store::handle_line(std::string_view line, std::string& out) {
@@ -49,13 +55,27 @@ void Store::put_value(std::string_view key, std::string_view value_json) {
 }
 
 void Store::append_keys(std::string& out) const {
+    const std::size_t start = out.size();
     out += kOkHead;
     out += R"({"keys":[)";
     bool first = true;
-    for (const auto& [k, v] : map_) {
+    for (auto it = map_.begin(); it != map_.end(); ++it) {
         if (!first) out += ',';
         first = false;
-        append_json_string(out, k);
+        append_json_string(out, it->first);
+        if (out.size() - start > max_reply_bytes_) {
+            // Too big to send: say how big, and send nothing of it. Counting the rest costs
+            // no memory.
+            std::size_t total = out.size() - start;
+            for (++it; it != map_.end(); ++it) total += 1 + json_string_size(it->first);
+            total += 2 + kOkTail.size();
+            out.resize(start);
+            return error(out, "limit",
+                         "the keys reply would be " + std::to_string(total) + " bytes (" +
+                             std::to_string(map_.size()) + " keys), over the " +
+                             std::to_string(max_reply_bytes_) +
+                             "-byte bound of one reply (max_reply_bytes)");
+        }
     }
     out += "]}";
     out += kOkTail;

@@ -10,6 +10,12 @@ namespace kvd {
 
 class Store {
 public:
+    // `max_reply_bytes`: the most one reply may carry; a `keys` list that would be longer is
+    // answered with a `limit` error instead (the data stays as it is).
+    static constexpr std::size_t kDefaultMaxReplyBytes = 64 * 1024 * 1024;
+    explicit Store(std::size_t max_reply_bytes = kDefaultMaxReplyBytes)
+        : max_reply_bytes_(max_reply_bytes) {}
+
     // Handles one request line and appends its reply line (ending in '\n') to `out`.
     void handle_line(std::string_view line, std::string& out);
     std::string handle_line(std::string_view line) {
@@ -35,6 +41,7 @@ private:
     // form per string), so `get` answers with it as is. Ordered so that `keys` lists keys
     // sorted, the same way every time.
     std::map<std::string, std::string, std::less<>> map_;
+    std::size_t max_reply_bytes_;
 };
 
 }  // namespace kvd

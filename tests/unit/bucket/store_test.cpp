@@ -197,3 +197,52 @@ TEST_F(StoreTest, RepliesAppendToTheOutput) {
 
 }  // namespace
 }  // namespace kvd
+
+namespace kvd {
+namespace {
+
+// A `keys` reply over the bound is a `limit` error that names the size; nothing is lost.
+TEST(StoreReplyBound, KeysOverTheBoundIsALimitErrorAndKeepsTheData) {
+    Store store(1000);
+    for (int i = 0; i < 200; ++i)
+        store.handle_line(R"({"op":"put","key":"key-)" + std::to_string(i) + R"(","value":"v"})");
+    auto reply = bucket_protocol::parse_reply(store.handle_line(R"({"op":"keys"})"));
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_FALSE(reply->ok);
+    EXPECT_EQ(reply->code, "limit");
+    // 200 keys of 7 or 8 characters, quoted and comma-separated, in the reply's framing.
+    EXPECT_NE(reply->message.find("200 keys"), std::string::npos) << reply->message;
+    EXPECT_NE(reply->message.find("1000-byte"), std::string::npos) << reply->message;
+    EXPECT_EQ(store.size(), 200u);
+    auto get = bucket_protocol::parse_reply(store.handle_line(R"({"op":"get","key":"key-199"})"));
+    ASSERT_TRUE(get.has_value());
+    EXPECT_TRUE(get->ok);
+    // Under the bound, the same store answers in full.
+    store.handle_line(R"({"op":"delete","key":"key-0"})");
+    Store small(1000);
+    small.handle_line(R"({"op":"put","key":"a","value":"v"})");
+    auto keys = bucket_protocol::parse_reply(small.handle_line(R"({"op":"keys"})"));
+    ASSERT_TRUE(keys.has_value());
+    EXPECT_TRUE(keys->ok);
+    EXPECT_EQ(keys->result["keys"], Json::array({"a"}));
+}
+
+TEST(StoreReplyBound, TheSizeNamedIsTheSizeTheReplyWouldHave) {
+    Store bounded(10);
+    Store unbounded;
+    for (const char* k : {"alpha", "be\"ta", "gamma"}) {
+        std::string put = Json{{"op", "put"}, {"key", k}, {"value", "v"}}.dump();
+        bounded.handle_line(put);
+        unbounded.handle_line(put);
+    }
+    std::string full = unbounded.handle_line(R"({"op":"keys"})");
+    auto reply = bucket_protocol::parse_reply(bounded.handle_line(R"({"op":"keys"})"));
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ(reply->code, "limit");
+    EXPECT_NE(reply->message.find("would be " + std::to_string(full.size()) + " bytes"),
+              std::string::npos)
+        << reply->message << " vs " << full;
+}
+
+}  // namespace
+}  // namespace kvd

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <spdlog/spdlog.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -28,6 +31,10 @@ namespace {
 // NUL-terminated strings, with the child's stdio and stderr fds attached. One reply: Reply.
 constexpr std::size_t kMaxRequest = 64 * 1024;
 constexpr int kSpawnerSocket = 3;  // the spawner's only fd besides 0, 1 and 2
+// How long kvd waits for the spawner's answer (it comes once the child has exec'd, normally
+// within milliseconds). A spawner that does not answer in time (stopped, or stuck) is
+// killed and replaced, so it can never hold kvd's loop for longer.
+constexpr int kReplyTimeoutMs = 2000;
 
 struct Reply {
     int32_t pid;
@@ -207,7 +214,10 @@ void Spawner::stop() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     if (pid_ > 0) {
-        // End of file makes it exit at once. ECHILD: kvd's reaper already swept it.
+        // End of file would make a running spawner exit, but a stopped one would not: it
+        // holds no state worth a goodbye, so it is killed, and the wait is short either way.
+        // ECHILD: kvd's reaper already swept it.
+        ::kill(pid_, SIGKILL);
         while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
         }
     }
@@ -224,7 +234,7 @@ Spawner::Result Spawner::spawn(const std::vector<std::string>& argv,
     }
     Result r = spawn_once(argv, env_add, stdio_fd, stderr_fd);
     if (!r.transport_failed) return r;
-    spdlog::warn("the bucket spawner (pid {}) is gone; starting a new one", pid_);
+    if (fd_ >= 0) spdlog::warn("the bucket spawner (pid {}) is gone; starting a new one", pid_);
     stop();
     if (!fork_spawner(pid_, fd_)) return r;
     return spawn_once(argv, env_add, stdio_fd, stderr_fd);
@@ -259,13 +269,36 @@ Spawner::Result Spawner::spawn_once(const std::vector<std::string>& argv,
     std::memcpy(CMSG_DATA(c), fds, sizeof fds);
 
     ssize_t n;
-    do n = sendmsg(fd_, &mh, MSG_NOSIGNAL);
+    do n = sendmsg(fd_, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
-        // EPIPE / ECONNRESET: the spawner died. Anything else (EMFILE for the in-flight fds,
-        // ENOBUFS) is this request's own failure.
-        result.transport_failed = errno == EPIPE || errno == ECONNRESET;
+        // EPIPE / ECONNRESET: the spawner died; EAGAIN: it stopped reading. Anything else
+        // (EMFILE for the in-flight fds, ENOBUFS) is this request's own failure.
+        result.transport_failed = errno == EPIPE || errno == ECONNRESET || errno == EAGAIN;
         result.error = uv_translate_sys_error(errno);
+        if (errno == EAGAIN) {
+            spdlog::warn("the bucket spawner (pid {}) is not reading its requests; replacing it",
+                         pid_);
+            stop();
+        }
+        return result;
+    }
+    pollfd answer{fd_, POLLIN, 0};
+    int ready;
+    do ready = poll(&answer, 1, kReplyTimeoutMs);
+    while (ready < 0 && errno == EINTR);
+    if (ready == 0) {
+        // Whether it took the request decides what is safe: one it never read started no
+        // child, so another spawner may start it; one it read may have started a child that
+        // holds the caller's fds, so this attempt fails (that child sees end of file on its
+        // socket when the caller closes it, and exits).
+        int unread = 0;
+        bool taken = ioctl(fd_, SIOCOUTQ, &unread) == 0 && unread == 0;
+        spdlog::warn("the bucket spawner (pid {}) did not answer within {} ms{}; replacing it",
+                     pid_, kReplyTimeoutMs, taken ? "" : " and did not read the request");
+        stop();
+        result.transport_failed = !taken;
+        result.error = UV_ETIMEDOUT;
         return result;
     }
     Reply reply{};

@@ -30,6 +30,27 @@ TEST_F(Spawner, IsSmallAndBucketsAreKvdsChildren) {
     EXPECT_GE(count_open_fds(kvd().pid()), 50);
 }
 
+// kvd never waits on its spawner without a bound: a stopped spawner is replaced, and the
+// create that found it so still starts its bucket.
+TEST_F(Spawner, StoppedSpawnerDoesNotFreezeKvd) {
+    ASSERT_GT(create("before"), 0);
+    pid_t stopped = spawner_of(kvd().pid());
+    ASSERT_GT(stopped, 0);
+    ASSERT_EQ(::kill(stopped, SIGSTOP), 0);
+    auto pinger = connect();
+    pid_t pid = create("during");
+    EXPECT_GT(pid, 0) << "create with a stopped spawner";
+    EXPECT_TRUE(is_ok(pinger->call("ping")));
+    EXPECT_TRUE(is_ok(call("put", {{"bucket", "during"}, {"key", "k"}, {"value", "v"}})));
+    pid_t replacement = spawner_of(kvd().pid());
+    EXPECT_GT(replacement, 0);
+    EXPECT_NE(replacement, stopped);
+    EXPECT_TRUE(wait_until([&] { return !file_exists("/proc/" + std::to_string(stopped)); }, 5s,
+                           "the stopped spawner to be killed and reaped"));
+    EXPECT_GT(create("after"), 0);
+    EXPECT_NE(kvd().log().find("did not answer"), std::string::npos) << kvd().log();
+}
+
 TEST_F(Spawner, KilledSpawnerIsReplacedAndReaped) {
     ASSERT_GT(create("before"), 0);
     pid_t old = spawner_of(kvd().pid());

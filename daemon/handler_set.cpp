@@ -49,8 +49,12 @@ ReloadSummary HandlerSet::reload(const std::vector<HandlerConfig>& configs) {
             handlers_.emplace(name, std::move(h));
             summary.started.push_back(name);
         } else if (!(it->second->config() == *config)) {
+            // The new instance gets, in order and before anything newer, every event the
+            // old one had not acknowledged or not yet been sent: as after a crash restart.
+            Receiver::Backlog backlog = it->second->take_backlog();
             retire(std::move(it->second));
             it->second = std::make_unique<Handler>(env_, *config);
+            it->second->adopt(std::move(backlog));
             it->second->start();
             summary.restarted.push_back(name);
         }
@@ -68,6 +72,11 @@ void HandlerSet::stop_all(Millis grace, std::function<void()> done) {
         if (h->state() != Handler::State::stopped) h->stop(grace, one_done);
         else one_done();
     one_done();
+}
+
+void HandlerSet::kill_all() {
+    for (auto& [name, h] : handlers_) h->kill_now();
+    for (auto& h : retiring_) h->kill_now();
 }
 
 Json HandlerSet::info() const {

@@ -166,4 +166,55 @@ void Receiver::on_line(std::string_view line) {
     if (!alive.expired()) pump();
 }
 
+Receiver::Backlog Receiver::take_backlog() {
+    events_.remove(this);
+    stream_ = nullptr;
+    in_flight_ = false;
+    waiting_for_drain_ = false;
+    if (ack_timer_) ack_timer_->stop();
+    Backlog out;
+    for (auto& e : queue_) out.events.emplace_back(std::move(e.event), e.released);
+    queue_.clear();
+    out.dropped = std::exchange(dropped_pending_, 0);
+    out.dropped_last_seq = dropped_last_seq_;
+    return out;
+}
+
+void Receiver::adopt(Backlog backlog) {
+    std::deque<Entry> mine = std::move(queue_);
+    queue_.clear();
+    std::vector<Entry> to_release;
+    for (auto& [event, released] : backlog.events) {
+        Entry e{std::move(event), released};
+        if (!wants(e.event->type)) {
+            to_release.push_back(std::move(e));
+            continue;
+        }
+        if (!is_sync() || !stream_) to_release.push_back(e);
+        queue_.push_back(std::move(e));
+    }
+    for (auto& e : mine) queue_.push_back(std::move(e));
+    if (!is_sync()) {
+        dropped_pending_ += backlog.dropped;
+        dropped_last_seq_ = std::max(dropped_last_seq_, backlog.dropped_last_seq);
+        while (queue_.size() > options_.queue_limit) {
+            dropped_last_seq_ = queue_.front().event->seq;
+            ++dropped_pending_;
+            ++counters_.dropped;
+            queue_.pop_front();
+        }
+        for (auto& e : queue_) e.released = true;
+    } else {
+        for (auto& e : queue_)
+            if (!stream_) e.released = true;
+    }
+    // Released last, and each only once: a release may complete a caller's operation.
+    std::weak_ptr<char> alive = alive_;
+    for (auto& e : to_release) {
+        if (!e.released) events_.release(*e.event);
+        if (alive.expired()) return;
+    }
+    pump();
+}
+
 }  // namespace kvd

@@ -75,6 +75,20 @@ public:
     // A line the peer wrote (acks in sync mode).
     void on_line(std::string_view line);
 
+    // Events this receiver holds for its peer, oldest first: the one in flight and the
+    // queued ones. A receiver that is replaced (a handler whose config changed on reload)
+    // hands them to its successor, so nothing that was owed to the peer is lost.
+    struct Backlog {
+        std::deque<std::pair<EventPtr, bool>> events;  // event, released
+        uint64_t dropped = 0;                          // async: drops not yet reported
+        uint64_t dropped_last_seq = 0;
+    };
+    // Leaves the event manager and gives up the backlog; nothing is released.
+    Backlog take_backlog();
+    // Takes a predecessor's backlog ahead of anything this receiver was given: events it
+    // does not want, or that nobody may wait on here (async, or no peer yet), are released.
+    void adopt(Backlog backlog);
+
     // What the owner does when an ack does not come in time (restart a handler, drop a
     // client). The event stays queued and is released.
     std::function<void()> on_ack_timeout;

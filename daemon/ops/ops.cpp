@@ -14,8 +14,11 @@ namespace {
 using wire::ErrorCode;
 
 constexpr ArgSpec kBucketArg[] = {{"bucket", ArgType::string, true}};
+// A stop's SIGKILL timeout: at most a year, far beyond any use and far from overflowing
+// the loop's millisecond clock.
+constexpr uint64_t kMaxStopTimeoutMs = 365ULL * 24 * 3600 * 1000;
 constexpr ArgSpec kStopArgs[] = {{"bucket", ArgType::string, true},
-                                 {"timeout_ms", ArgType::integer, false}};
+                                 {"timeout_ms", ArgType::integer, false, kMaxStopTimeoutMs}};
 constexpr ArgSpec kKillArgs[] = {{"bucket", ArgType::string, true},
                                  {"signal", ArgType::string, false}};
 constexpr ArgSpec kKeyArgs[] = {{"bucket", ArgType::string, true}, {"key", ArgType::string, true}};
@@ -138,6 +141,9 @@ std::string check_args(const OpSpec& spec, const Json& request) {
         }
         if (!has_type(*it, arg.type))
             return fmt::format("\"{}\" must be {}", arg.name, type_name(arg.type));
+        if (arg.type == ArgType::integer && it->get<uint64_t>() > arg.max)
+            return fmt::format("\"{}\" must be a non-negative integer of at most {}", arg.name,
+                               arg.max);
     }
     return {};
 }

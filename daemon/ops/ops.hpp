@@ -3,6 +3,7 @@
 // the same `bad_request`; each op is one short function in a grouped ops file.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,6 +22,8 @@ struct ArgSpec {
     std::string_view name;
     ArgType type;
     bool required;
+    // Integers: the largest value the op can use (a larger one is bad_request, never wrapped).
+    uint64_t max = UINT64_MAX;
 };
 
 struct OpContext {

@@ -199,6 +199,14 @@ bool ControlServer::allowed(int fd, const PeerCredentials& peer) const {
            peer_in_group(fd, peer.pid, *access_.allowed_group);
 }
 
+template <typename... Args>
+void ControlServer::log_refusal(fmt::format_string<Args...> format, Args&&... args) {
+    uint64_t suppressed = 0;
+    bool admitted = refusals_logged_.admit(uv_now(loop_), suppressed);
+    if (suppressed > 0) spdlog::warn("{} similar lines suppressed (refused clients)", suppressed);
+    if (admitted) spdlog::warn(format, std::forward<Args>(args)...);
+}
+
 void ControlServer::on_connection() {
     auto conn = std::make_shared<Connection>(loop_, batcher_, next_number_++);
     if (int rc = conn->accept_from(listener_.stream()); rc != 0) {
@@ -212,13 +220,25 @@ void ControlServer::on_connection() {
     auto peer = conn->peer();
     if (!peer || !allowed(raw->stream().fd(), *peer)) {
         if (peer)
-            spdlog::warn("refused client pid {} uid {} gid {}: not kvd's user, root or the socket group",
-                         peer->pid, peer->uid, peer->gid);
+            log_refusal("refused client pid {} uid {} gid {}: not kvd's user, root or the socket group",
+                        peer->pid, peer->uid, peer->gid);
         else
-            spdlog::warn("refused a client whose credentials cannot be read");
+            log_refusal("refused a client whose credentials cannot be read");
         conn->start([](Connection&, std::string_view, Responder) {}, gone);
         conn->refuse(reply_error(nullptr, wire::ErrorCode::permission_denied,
                                  "permission denied: this user may not use kvd"));
+        return;
+    }
+    // The one just accepted is counted: max_clients are served, the next is refused.
+    if (connections_.size() > max_clients_) {
+        log_refusal("refused client pid {} uid {}: {} clients are connected, the limit "
+                    "(max_clients)",
+                    peer->pid, peer->uid, max_clients_);
+        conn->start([](Connection&, std::string_view, Responder) {}, gone);
+        conn->refuse(reply_error(nullptr, wire::ErrorCode::limit,
+                                 fmt::format("too many clients: {} are connected, the limit "
+                                             "(max_clients)",
+                                             max_clients_)));
         return;
     }
     spdlog::debug("client {} connected (pid {} uid {})", raw->number(), peer->pid, peer->uid);

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "daemon/connection.hpp"
+#include "daemon/log.hpp"
 #include "daemon/uv/handle.hpp"
 #include "daemon/uv/line_stream.hpp"
 
@@ -37,6 +38,8 @@ public:
     std::optional<std::string> listen_fd(int fd);
 
     void set_access(AccessPolicy policy) { access_ = policy; }
+    // [daemon] max_clients: a client beyond it gets one `limit` error line and is closed.
+    void set_max_clients(std::size_t n) { max_clients_ = n; }
     // Stops accepting and removes the socket file we created.
     void stop_listening();
     // Closes every connection at once.
@@ -51,6 +54,9 @@ public:
 
 private:
     void on_connection();
+    // Logs a refusal, rate-limited: an unwelcome peer can connect as fast as it likes.
+    template <typename... Args>
+    void log_refusal(fmt::format_string<Args...> format, Args&&... args);
 
     uv_loop_t* loop_;
     uv::WriteBatcher& batcher_;
@@ -59,6 +65,8 @@ private:
     std::string path_;  // the file to unlink on exit; empty when not ours
     AccessPolicy access_;
     uint64_t next_number_ = 1;
+    std::size_t max_clients_ = 1024;
+    log::RepeatLimiter refusals_logged_{10, 1000};
     std::unordered_map<Connection*, std::shared_ptr<Connection>> connections_;
 };
 

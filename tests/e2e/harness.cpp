@@ -563,7 +563,9 @@ KvdProcess::KvdProcess(const TempDir& dir, KvdOptions options)
     }
     args.insert(args.end(), options.args.begin(), options.args.end());
 
-    int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int log_fd = options.output_fd >= 0
+                     ? ::fcntl(options.output_fd, F_DUPFD_CLOEXEC, 3)
+                     : ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (log_fd < 0 || null_fd < 0) {
         ADD_FAILURE() << "cannot open " << log_path_ << " or /dev/null: " << std::strerror(errno);

@@ -163,6 +163,9 @@ struct KvdOptions {
     // Runs kvd as this uid and gid (no supplementary groups) instead of the test's user;
     // needs root. The directory must then be usable by that user.
     std::optional<std::pair<uid_t, gid_t>> user;
+    // When set, kvd's stdout and stderr are this fd (a pipe the test reads, or does not)
+    // instead of <dir>/kvd.log; the caller keeps it.
+    int output_fd = -1;
 };
 
 // One kvd run in `dir`: stdout and stderr go to <dir>/kvd.log. The process is always torn

@@ -54,4 +54,18 @@ std::string signal_name(int signo) {
     return "SIG" + std::to_string(signo);
 }
 
+bool ends_process_by_default(int signo) {
+    switch (signo) {
+        case SIGCHLD:
+        case SIGCONT:
+        case SIGSTOP:
+        case SIGTSTP:
+        case SIGTTIN:
+        case SIGTTOU:
+        case SIGURG:
+        case SIGWINCH: return false;
+        default: return signo > 0 && signo < NSIG;
+    }
+}
+
 }  // namespace kvd

@@ -3,24 +3,32 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <algorithm>
 #include <csignal>
+
+#include "common/signals.hpp"
 
 namespace kvd {
 
 namespace {
-// A bucket's reply can be large (`keys` of a big bucket); the limit only stops runaway input.
-constexpr std::size_t kMaxBucketReplyBytes = 256 * 1024 * 1024;
+// A reply line may be a little longer than the payload the bucket was allowed to send (the
+// reply's own framing around a `keys` list at the bound).
+constexpr std::size_t kReplyFramingBytes = 4096;
 }  // namespace
 
-Bucket::Bucket(uv_loop_t* loop, uv::WriteBatcher& batcher, std::string name, pid_t pid)
+Bucket::Bucket(uv_loop_t* loop, uv::WriteBatcher& batcher, std::string name, pid_t pid,
+               Limits limits)
     : loop_(loop),
       name_(std::move(name)),
       pid_(pid),
       started_(std::chrono::system_clock::now()),
-      stream_(loop, batcher, kMaxBucketReplyBytes) {}
+      stream_(loop, batcher, limits.max_reply_bytes + kReplyFramingBytes),
+      limits_(limits) {}
 
 Bucket::~Bucket() {
     stream_.close();
+    if (request_timer_) request_timer_->close();
+    if (kill_timer_) kill_timer_->close();
     fail_pending();
 }
 
@@ -33,13 +41,24 @@ int Bucket::attach(int socket_fd, std::function<void()> on_hangup) {
                 spdlog::warn("bucket {} (pid {}) sent an unrequested line; ignored", name_, pid_);
                 return;
             }
-            ReplyFn fn = std::move(pending_.front());
+            ReplyFn fn = std::move(pending_.front().fn);
             pending_.pop_front();
-            fn(line);
+            if (fn) {
+                --live_requests_;
+                fn(line);
+            }
+            arm_request_timer();
             send_term_if_idle();
         },
-        [this, on_hangup = std::move(on_hangup)](uv::StreamEnd, int) {
+        [this, on_hangup = std::move(on_hangup)](uv::StreamEnd why, int err) {
             // The process closed its end: it is exiting. Nothing more will be answered.
+            if (why == uv::StreamEnd::line_too_long)
+                spdlog::error("bucket {} (pid {}) sent a reply longer than {} bytes; closing "
+                              "its socket",
+                              name_, pid_, limits_.max_reply_bytes);
+            else if (why == uv::StreamEnd::error)
+                spdlog::warn("bucket {} (pid {}): socket error: {}", name_, pid_,
+                             uv_strerror(err));
             stream_ended_ = true;
             stream_.close();
             fail_pending();
@@ -50,42 +69,114 @@ int Bucket::attach(int socket_fd, std::function<void()> on_hangup) {
 
 void Bucket::request(std::string_view line, ReplyFn fn) {
     if (stream_ended_ || !stream_.is_open() || stop_requested_) {
-        fn(std::nullopt);
+        fn(NoReply::gone);
         return;
     }
-    pending_.push_back(std::move(fn));
+    // A process that stopped reading (frozen, or busy forever) must not make kvd hold every
+    // request sent to it.
+    if (stream_.queued_bytes() + line.size() > limits_.max_unsent_bytes) {
+        fn(NoReply::backlogged);
+        return;
+    }
+    pending_.push_back({std::move(fn), uv_now(loop_) + static_cast<uint64_t>(
+                                                           limits_.request_timeout.count())});
+    ++live_requests_;
     stream_.write(line);
+    if (live_requests_ == 1) arm_request_timer();
+}
+
+// Requests all have the same timeout, so deadlines grow along the queue: one timer, armed
+// for the oldest request still waiting for its answer.
+void Bucket::arm_request_timer() {
+    auto oldest = std::find_if(pending_.begin(), pending_.end(),
+                               [](const Pending& p) { return static_cast<bool>(p.fn); });
+    if (oldest == pending_.end()) {
+        if (request_timer_) request_timer_->stop();
+        return;
+    }
+    if (!request_timer_) request_timer_ = std::make_unique<uv::Timer>(loop_);
+    uint64_t now = uv_now(loop_);
+    uint64_t wait = oldest->deadline_ms > now ? oldest->deadline_ms - now : 0;
+    request_timer_->start(Millis(wait), [this] { expire_requests(); });
+}
+
+void Bucket::expire_requests() {
+    uint64_t now = uv_now(loop_);
+    std::vector<ReplyFn> expired;
+    for (auto& p : pending_) {
+        if (p.deadline_ms > now) break;
+        if (!p.fn) continue;
+        expired.push_back(std::move(p.fn));
+        p.fn = nullptr;
+        --live_requests_;
+    }
+    if (!expired.empty())
+        spdlog::warn("bucket {} (pid {}) did not answer {} request(s) within {}", name_, pid_,
+                     expired.size(), format_duration(limits_.request_timeout));
+    arm_request_timer();
+    send_term_if_idle();
+    // Last: an answer may end the connection that asked, but never this bucket.
+    for (auto& fn : expired) fn(NoReply::timed_out);
 }
 
 void Bucket::fail_pending() {
     auto pending = std::move(pending_);
     pending_.clear();
-    for (auto& fn : pending) fn(std::nullopt);
+    live_requests_ = 0;
+    if (request_timer_) request_timer_->stop();
+    for (auto& p : pending)
+        if (p.fn) p.fn(NoReply::gone);
 }
 
-void Bucket::stop(Millis timeout, OutcomeFn done) {
-    stop_waiters_.push_back(std::move(done));
-    if (stop_requested_) return;
-    stop_requested_ = true;
-    send_term_if_idle();
-    kill_timer_ = std::make_unique<uv::Timer>(loop_);
-    kill_timer_->start(timeout, [this, timeout] {
+void Bucket::stop(Millis timeout, OutcomeFn done, bool now) {
+    if (done) stop_waiters_.push_back(std::move(done));
+    if (!stop_requested_) {
+        stop_requested_ = true;
+        kill_after_ = timeout;
+    } else if (timeout < kill_after_) {
+        kill_after_ = timeout;
+    }
+    if (now && !term_sent_) send_term();
+    else send_term_if_idle();
+    if (term_sent_) arm_kill_timer();
+}
+
+void Bucket::send_term_if_idle() {
+    if (!stop_requested_ || term_sent_ || has_live_requests()) return;
+    send_term();
+    arm_kill_timer();
+}
+
+void Bucket::send_term() {
+    term_sent_ = true;
+    uv_kill(pid_, SIGTERM);
+    kill_at_ms_ = uv_now(loop_) + static_cast<uint64_t>(kill_after_.count());
+}
+
+// The SIGKILL timer runs from the SIGTERM, not from the `stop`: time the bucket spent
+// answering the requests sent before the stop is not counted against its exit. A later,
+// shorter stop (shutdown) brings it forward.
+void Bucket::arm_kill_timer() {
+    uint64_t now = uv_now(loop_);
+    uint64_t deadline = std::min(kill_at_ms_, now + static_cast<uint64_t>(kill_after_.count()));
+    kill_at_ms_ = deadline;
+    if (!kill_timer_) kill_timer_ = std::make_unique<uv::Timer>(loop_);
+    kill_timer_->start(Millis(deadline > now ? deadline - now : 0), [this] {
         spdlog::warn("bucket {} (pid {}) still running {} after SIGTERM; sending SIGKILL", name_,
-                     pid_, format_duration(timeout));
+                     pid_, format_duration(kill_after_));
         uv_kill(pid_, SIGKILL);
     });
 }
 
-void Bucket::send_term_if_idle() {
-    if (!stop_requested_ || term_sent_ || !pending_.empty()) return;
-    term_sent_ = true;
-    uv_kill(pid_, SIGTERM);
+int Bucket::signal(int signo) {
+    int rc = uv_kill(pid_, signo);
+    if (rc == 0 && ends_process_by_default(signo)) kill_requested_ = true;
+    return rc;
 }
-
-int Bucket::signal(int signo) { return uv_kill(pid_, signo); }
 
 std::vector<OutcomeFn> Bucket::on_exited() {
     if (kill_timer_) kill_timer_->close();
+    if (request_timer_) request_timer_->close();
     stream_ended_ = true;
     stream_.close();
     fail_pending();

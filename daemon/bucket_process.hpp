@@ -2,18 +2,22 @@
 //
 // Requests are pipelined to the process and answered strictly in order, so each reply is
 // matched to the oldest pending request. When the process goes away every pending request
-// fails (never hangs). Stopping is a small state machine: SIGTERM, a timer, SIGKILL; the
-// reason is recorded when the stop is asked for, so the exit event says `stopped` truthfully.
+// fails, and a request it does not answer within the request timeout fails with `timeout`:
+// no request waits forever. Its late reply, if one comes, is read and discarded, so replies
+// stay matched to requests. Stopping is a small state machine: SIGTERM, a timer, SIGKILL;
+// the reason is recorded when the stop is asked for, so the exit event says `stopped`
+// truthfully.
 #pragma once
 
 #include <sys/types.h>
 
 #include <functional>
-#include <list>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -26,10 +30,21 @@ namespace kvd {
 
 class Bucket {
 public:
-    // A reply line from the process, or nullopt when it went away before answering.
-    using ReplyFn = std::function<void(std::optional<std::string_view> reply_line)>;
+    // Why a request got no reply line.
+    enum class NoReply { gone, timed_out, backlogged };
+    // A reply line from the process, or why there is none.
+    using ReplyFn = std::function<void(std::variant<std::string_view, NoReply> reply)>;
 
-    Bucket(uv_loop_t* loop, uv::WriteBatcher& batcher, std::string name, pid_t pid);
+    struct Limits {
+        Millis request_timeout{5000};
+        // The longest reply line accepted from the process.
+        std::size_t max_reply_bytes = 64 * 1024 * 1024;
+        // Request bytes kvd may hold for a process that is not reading them.
+        std::size_t max_unsent_bytes = 16 * 1024 * 1024;
+    };
+
+    Bucket(uv_loop_t* loop, uv::WriteBatcher& batcher, std::string name, pid_t pid,
+           Limits limits);
     ~Bucket();
     Bucket(const Bucket&) = delete;
     Bucket& operator=(const Bucket&) = delete;
@@ -42,25 +57,40 @@ public:
     pid_t pid() const { return pid_; }
     WallTime started() const { return started_; }
 
-    // Sends one request line; `fn` gets its reply.
+    // Sends one request line; `fn` gets its reply, exactly once.
     void request(std::string_view line, ReplyFn fn);
-    std::size_t pending_requests() const { return pending_.size(); }
 
-    // SIGTERM once the requests already sent to it are answered (so a `stop` never overtakes
-    // a `put` pipelined before it), SIGKILL after `timeout` if still alive. Requests made
+    // SIGTERM once the requests already sent to it are answered or timed out (so a `stop`
+    // never overtakes a `put` pipelined before it), then SIGKILL if it is still alive
+    // `timeout` after the SIGTERM. With `now`, SIGTERM goes at once (shutdown). Requests made
     // after the stop are refused. `done` runs once the exit was handled (see Registry).
-    // Asking again only adds a waiter.
-    void stop(Millis timeout, OutcomeFn done);
+    // Asking again adds a waiter, and may only bring the SIGTERM and SIGKILL forward.
+    void stop(Millis timeout, OutcomeFn done, bool now = false);
     bool stop_requested() const { return stop_requested_; }
-    // Sends `signo` as is (the `kill` op); a libuv error code.
+    // `done` runs once the exit was handled, without asking for a stop.
+    void when_gone(OutcomeFn done) { stop_waiters_.push_back(std::move(done)); }
+    // Sends `signo` as is (the `kill` op); a libuv error code. A signal sent this way makes
+    // the exit read `killed` (see exit_reason_killed).
     int signal(int signo);
+    // Whether a `kill` op sent it a signal that ends a process by default.
+    bool kill_requested() const { return kill_requested_; }
 
     // The process was reaped: fail what is pending and hand the stop waiters to the caller.
     std::vector<OutcomeFn> on_exited();
 
 private:
+    struct Pending {
+        ReplyFn fn;  // empty once answered with `timeout`: its late reply is discarded
+        uint64_t deadline_ms;
+    };
+
     void fail_pending();
     void send_term_if_idle();
+    void send_term();
+    void arm_kill_timer();
+    void arm_request_timer();
+    void expire_requests();
+    bool has_live_requests() const { return live_requests_ > 0; }
 
     uv_loop_t* loop_;
     std::string name_;
@@ -68,9 +98,16 @@ private:
     WallTime started_;
     uv::LineStream stream_;
     bool stream_ended_ = false;
-    std::list<ReplyFn> pending_;
+    Limits limits_;
+    std::deque<Pending> pending_;
+    std::size_t live_requests_ = 0;
+    std::unique_ptr<uv::Timer> request_timer_;
     bool stop_requested_ = false;
+    bool kill_requested_ = false;
     bool term_sent_ = false;
+    Millis kill_after_{0};
+    // Loop time at which SIGKILL goes, once SIGTERM was sent.
+    uint64_t kill_at_ms_ = 0;
     std::unique_ptr<uv::Timer> kill_timer_;
     std::vector<OutcomeFn> stop_waiters_;
 };

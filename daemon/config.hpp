@@ -42,6 +42,10 @@ struct DaemonSection {
     std::optional<std::string> socket_group;
     std::size_t max_buckets = 10000;
     std::size_t event_history = 10000;
+    std::size_t max_clients = 1024;
+    std::size_t event_history_bytes = 32 * 1024 * 1024;
+    std::size_t backlog_bytes = 16 * 1024 * 1024;
+    std::size_t client_buffer_bytes = 8 * 1024 * 1024;
     std::optional<std::string> log_level;  // trace|debug|info|warn|error; nullopt: not set
 
     bool operator==(const DaemonSection&) const = default;
@@ -50,6 +54,8 @@ struct DaemonSection {
 struct BucketSection {
     std::string program = "kv-bucket";
     Millis stop_timeout{5000};
+    Millis request_timeout{5000};
+    std::size_t max_reply_bytes = 64 * 1024 * 1024;
 
     bool operator==(const BucketSection&) const = default;
 };

@@ -43,8 +43,10 @@ void raise_fd_limit() {
 constexpr Millis kShutdownSlack{10000};
 // How long handlers have to exit after their stdin is closed at shutdown.
 constexpr Millis kHandlerExitGrace{3000};
-// How long subscribers get to read their last events at exit.
+// How long subscribers get to read their last events at exit (and stderr its last lines).
 constexpr Millis kFinalFlush{1000};
+// How often log lines that stderr could not take at once are tried again.
+constexpr Millis kLogFlushInterval{50};
 
 }  // namespace
 
@@ -66,6 +68,7 @@ Daemon::~Daemon() {
     reaper_.reset();
     shutdown_deadline_.reset();
     final_flush_.reset();
+    log_flush_.reset();
     sigterm_.close();
     sigint_.close();
     sighup_.close();
@@ -81,6 +84,7 @@ Daemon::~Daemon() {
             },
             nullptr);
     }
+    log::drain(static_cast<int>(kFinalFlush.count()));
 }
 
 uint64_t Daemon::uptime_ms() const {
@@ -106,6 +110,7 @@ int Daemon::run() {
         &loop_, *batcher_, [this](Connection& c, std::string_view line, Responder reply) {
             dispatch_request(*this, c, line, std::move(reply));
         });
+    server_->set_max_clients(config_.daemon.max_clients);
 
     // The socket listens first: its path is resolved then (handlers get it as $KVD_SOCKET),
     // and a kvd that finds another one serving there stops before starting handlers of its
@@ -119,6 +124,9 @@ int Daemon::run() {
         HandlerEnv{&loop_, *batcher_, *reaper_, *events_, socket_path_});
     handlers_->start_all(config_.handlers);
     start_signals();
+    log_flush_ = std::make_unique<uv::Timer>(&loop_);
+    log_flush_->start(kLogFlushInterval, [] { log::flush_pending(); }, kLogFlushInterval);
+    log_flush_->unref();
     spdlog::info("kvd {} ready on {} (pid {}, buckets run {})", KVD_VERSION, socket_path_, getpid(),
                  registry_->program());
     // READY=1 only now that the socket accepts connections.
@@ -213,8 +221,16 @@ void Daemon::start_bucket_log() {
         bucket_log_.reset();
         return;
     }
-    bucket_log_->start([](std::string_view line) { spdlog::warn("bucket: {}", line); },
-                       [](uv::StreamEnd, int) {});
+    // One pipe for every bucket's stderr, rate-limited as a whole.
+    bucket_log_->start(
+        [this](std::string_view line) {
+            uint64_t suppressed = 0;
+            bool admitted = bucket_stderr_logged_.admit(uv_now(&loop_), suppressed);
+            if (suppressed > 0)
+                spdlog::warn("bucket: {} similar lines suppressed (buckets' stderr)", suppressed);
+            if (admitted) spdlog::warn("bucket: {}", line);
+        },
+        [](uv::StreamEnd, int) {});
 }
 
 void Daemon::begin_shutdown(const char* why) {
@@ -232,8 +248,13 @@ void Daemon::begin_shutdown(const char* why) {
     // deadline after that.
     shutdown_deadline_ = std::make_unique<uv::Timer>(&loop_);
     shutdown_deadline_->start(config_.bucket.stop_timeout + kShutdownSlack, [this] {
-        spdlog::error("shutdown deadline passed with {} bucket(s) left; exiting anyway",
+        spdlog::error("shutdown deadline passed with {} bucket(s) left; killing what is "
+                      "left and exiting",
                       registry_->size());
+        // No child outlives kvd: a frozen bucket ignores SIGTERM, and one that kvd stopped
+        // watching would be nobody's.
+        registry_->kill_all();
+        handlers_->kill_all();
         finish_shutdown();
     });
     // Buckets first, so that their exit events reach the handlers; then the handlers, once
@@ -280,6 +301,7 @@ Outcome Daemon::reload() {
     if (!options_.log_level_from_flag && next.daemon.log_level)
         if (auto level = log::parse_level(*next.daemon.log_level)) log::set_level(*level);
     registry_->configure(next);
+    server_->set_max_clients(next.daemon.max_clients);
     events_->set_history_capacity(next.daemon.event_history);
     ReloadSummary s = handlers_->reload(next.handlers);
     config_ = std::move(next);

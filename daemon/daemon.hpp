@@ -14,6 +14,7 @@
 
 #include "daemon/child_reaper.hpp"
 #include "daemon/config.hpp"
+#include "daemon/log.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/event_manager.hpp"
 #include "daemon/handler_set.hpp"
@@ -86,6 +87,9 @@ private:
     // READY=1, STATUS= and watchdog pings; its timers are closed when the loop has ended.
     std::unique_ptr<systemd::Notifier> systemd_;
     std::unique_ptr<uv::Timer> final_flush_;
+    // Writes out log lines stderr could not take at once (see log.hpp).
+    std::unique_ptr<uv::Timer> log_flush_;
+    log::RepeatLimiter bucket_stderr_logged_{200, 1000};
 };
 
 }  // namespace kvd

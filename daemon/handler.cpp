@@ -24,6 +24,8 @@ constexpr unsigned kUnexpectedLinesLogged = 5;
 constexpr unsigned kUnexpectedLinesTolerated = 1000;
 // How long a handler that closed its socket may take to exit before it is killed.
 constexpr Millis kSocketClosedGrace{1000};
+// Stderr lines of one handler logged per second; the rest are counted, not logged.
+constexpr unsigned kStderrLinesPerSecond = 200;
 // Handler sockets carry acks; a longer line means the handler is writing something else.
 constexpr std::size_t kMaxHandlerLineBytes = 64 * 1024;
 
@@ -64,7 +66,8 @@ std::string_view handler_state_name(Handler::State s) {
 Handler::Handler(HandlerEnv env, HandlerConfig config)
     : env_(std::move(env)),
       config_(std::move(config)),
-      receiver_(env_.events, env_.loop, receiver_options(config_)) {
+      receiver_(env_.events, env_.loop, receiver_options(config_)),
+      stderr_logged_(kStderrLinesPerSecond, 1000) {
     timer_ = std::make_unique<uv::Timer>(env_.loop);
     receiver_.on_ack_timeout = [this] {
         kill_for(fmt::format("did not acknowledge within {}", format_duration(config_.ack_timeout)));
@@ -123,11 +126,19 @@ void Handler::spawn_now() {
 
     stderr_ = std::make_unique<uv::LineStream>(env_.loop, env_.batcher, kMaxHandlerLineBytes);
     if (stderr_->open(err_pipe[0]) == 0) {
-        stderr_->start([this](std::string_view line) {
-                           spdlog::info("handler {}: {}", config_.name,
-                                        printable(line, kMaxHandlerLineBytes));
-                       },
-                       [this](uv::StreamEnd, int) { stderr_->close(); });
+        stderr_->start(
+            [this](std::string_view line) {
+                uint64_t suppressed = 0;
+                bool admitted = stderr_logged_.admit(uv_now(env_.loop), suppressed);
+                report_suppressed(suppressed);
+                if (admitted)
+                    spdlog::info("handler {}: {}", config_.name,
+                                 printable(line, kMaxHandlerLineBytes));
+            },
+            [this](uv::StreamEnd, int) {
+                report_suppressed(stderr_logged_.take_suppressed());
+                stderr_->close();
+            });
     }
 
     socket_ = std::make_unique<uv::LineStream>(env_.loop, env_.batcher, kMaxHandlerLineBytes);
@@ -156,6 +167,13 @@ void Handler::spawn_now() {
     spdlog::info("handler {} started (pid {}, {} mode)", config_.name, pid_,
                  handler_mode_name(config_.mode));
     receiver_.attach(socket_.get());
+}
+
+void Handler::report_suppressed(uint64_t lines) {
+    if (lines > 0)
+        spdlog::warn("handler {}: {} similar lines suppressed (more than {} a second on its "
+                     "stderr)",
+                     config_.name, lines, kStderrLinesPerSecond);
 }
 
 void Handler::kill_for(const std::string& why) {
@@ -265,6 +283,12 @@ void Handler::stop(Millis grace, std::function<void()> done) {
                      config_.name, pid_, format_duration(grace));
         uv_kill(pid_, SIGKILL);
     });
+}
+
+void Handler::kill_now() {
+    if (pid_ <= 0) return;
+    spdlog::warn("handler {} (pid {}) still running; sending SIGKILL", config_.name, pid_);
+    uv_kill(pid_, SIGKILL);
 }
 
 Json Handler::info() const {

@@ -19,6 +19,7 @@
 #include "daemon/config.hpp"
 #include "daemon/event_manager.hpp"
 #include "daemon/outcome.hpp"
+#include "daemon/log.hpp"
 #include "daemon/receiver.hpp"
 #include "daemon/uv/line_stream.hpp"
 #include "daemon/uv/timer.hpp"
@@ -47,6 +48,14 @@ public:
     // the process is gone (at once if it is not running). Pending events are released.
     void stop(Millis grace, std::function<void()> done);
 
+    // A handler replaced on reload hands what it still owes its process (events unacked or
+    // unsent) to its successor; see Receiver::take_backlog. Taken before stop().
+    Receiver::Backlog take_backlog() { return receiver_.take_backlog(); }
+    void adopt(Receiver::Backlog backlog) { receiver_.adopt(std::move(backlog)); }
+
+    // SIGKILL now, if its process runs (the shutdown deadline passed).
+    void kill_now();
+
     const HandlerConfig& config() const { return config_; }
     const std::string& name() const { return config_.name; }
     State state() const { return state_; }
@@ -60,6 +69,7 @@ private:
     void after_failure(const std::string& why, bool failed);
     void on_unexpected_line(std::string_view line);
     void kill_for(const std::string& why);
+    void report_suppressed(uint64_t lines);
 
     HandlerEnv env_;
     HandlerConfig config_;
@@ -77,6 +87,8 @@ private:
     unsigned unexpected_since_ack_ = 0;    // lines in a row with no ack between them
     uint64_t acked_at_unexpected_ = 0;     // the receiver's ack count at the last such line
     std::chrono::steady_clock::time_point started_at_;
+    // Its stderr lines in kvd's log, rate-limited: a flooding handler costs bounded log.
+    log::RepeatLimiter stderr_logged_;
     std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
 

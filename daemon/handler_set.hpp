@@ -27,6 +27,8 @@ public:
     ReloadSummary reload(const std::vector<HandlerConfig>& configs);
     // Closes every handler's stdin and waits for all to exit (SIGKILL after `grace`).
     void stop_all(Millis grace, std::function<void()> done);
+    // SIGKILL to every handler process still running, retiring ones included.
+    void kill_all();
 
     Json info() const;
     std::size_t size() const { return handlers_.size(); }

@@ -36,6 +36,8 @@ Registry::Registry(uv_loop_t* loop, uv::WriteBatcher& batcher, ChildReaper& reap
 void Registry::configure(const Config& config) {
     program_ = resolve_bucket_program(config.bucket.program);
     stop_timeout_ = config.bucket.stop_timeout;
+    bucket_limits_.request_timeout = config.bucket.request_timeout;
+    bucket_limits_.max_reply_bytes = config.bucket.max_reply_bytes;
     max_buckets_ = config.daemon.max_buckets;
 }
 
@@ -46,6 +48,13 @@ Bucket* Registry::find(std::string_view name) {
 
 void Registry::create(const std::string& name, OutcomeFn done) {
     if (Bucket* b = find(name)) {
+        if (b->stop_requested()) {
+            // The name is going away: once its exit was handled, create it anew.
+            b->when_gone([this, name, done = std::move(done)](Outcome) mutable {
+                create(name, std::move(done));
+            });
+            return;
+        }
         done(Json{{"bucket", name}, {"pid", b->pid()}, {"created", false}});
         return;
     }
@@ -58,7 +67,9 @@ void Registry::create(const std::string& name, OutcomeFn done) {
 
     SpawnRequest req;
     req.argv = {program_, name};
-    req.env_add = {{"KVD_PID", std::to_string(getpid())}, {"KVD_BUCKET", name}};
+    req.env_add = {{"KVD_PID", std::to_string(getpid())},
+                   {"KVD_BUCKET", name},
+                   {"KVD_MAX_REPLY_BYTES", std::to_string(bucket_limits_.max_reply_bytes)}};
     req.stderr_fd = bucket_stderr_fd_;
     req.watch = ChildReaper::Watch::hint;
     req.spawner = spawner_;
@@ -75,7 +86,7 @@ void Registry::create(const std::string& name, OutcomeFn done) {
                      fmt::format("cannot start '{}' for bucket '{}': {}", program_, name, why)});
         return;
     }
-    auto owned = std::make_unique<Bucket>(loop_, batcher_, name, spawned.pid);
+    auto owned = std::make_unique<Bucket>(loop_, batcher_, name, spawned.pid, bucket_limits_);
     pid_t child = spawned.pid;
     if (int rc = owned->attach(spawned.socket_fd, [this, child] { reaper_.hint(child); });
         rc != 0) {
@@ -100,7 +111,11 @@ void Registry::create(const std::string& name, OutcomeFn done) {
 }
 
 void Registry::stop(Bucket& bucket, std::optional<Millis> timeout, OutcomeFn done) {
-    bucket.stop(timeout.value_or(stop_timeout_), std::move(done));
+    Millis kill_after = timeout.value_or(stop_timeout_);
+    if (!bucket.stop_requested())
+        spdlog::info("stopping bucket {} (pid {}): SIGTERM, SIGKILL {} later", bucket.name(),
+                     bucket.pid(), format_duration(kill_after));
+    bucket.stop(kill_after, std::move(done));
 }
 
 void Registry::on_exit(Bucket* bucket, const ChildExit& exit) {
@@ -115,9 +130,13 @@ void Registry::on_exit(Bucket* bucket, const ChildExit& exit) {
     ev.pid = owned->pid();
     if (exit.signaled) ev.signal = exit.signal;
     else ev.code = exit.code;
+    // A stop asked for wins; then any signal, whether the bucket died of it or handled it
+    // and exited (a `kill --signal TERM` that kv-bucket answers with exit 0 still reads
+    // `killed`); only an exit nobody asked for is `exited`.
     ev.reason = std::string(owned->stop_requested() ? wire::exit_reason::kStopped
-                            : exit.signaled         ? wire::exit_reason::kKilled
-                                                    : wire::exit_reason::kExited);
+                            : exit.signaled || owned->kill_requested()
+                                ? wire::exit_reason::kKilled
+                                : wire::exit_reason::kExited);
     if (exit.signaled)
         spdlog::info("bucket {} (pid {}) ended by {} ({})", ev.bucket, ev.pid,
                      signal_name(exit.signal), ev.reason);
@@ -149,8 +168,15 @@ void Registry::stop_all(std::function<void()> done) {
     // Collect first: a stop may complete synchronously and change the map.
     std::vector<Bucket*> all;
     for (auto& [name, b] : buckets_) all.push_back(b.get());
-    for (Bucket* b : all) b->stop(stop_timeout_, [](Outcome) {});
+    for (Bucket* b : all) b->stop(stop_timeout_, nullptr, /*now=*/true);
     check_all_stopped();
+}
+
+void Registry::kill_all() {
+    for (auto& [name, b] : buckets_) {
+        spdlog::warn("bucket {} (pid {}) still running; sending SIGKILL", name, b->pid());
+        b->signal(SIGKILL);
+    }
 }
 
 void Registry::check_all_stopped() {

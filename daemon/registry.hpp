@@ -34,15 +34,19 @@ public:
     void use_spawner(Spawner* spawner) { spawner_ = spawner; }
 
     // Ensures a bucket named `name` exists. `done` gets {"bucket","pid","created"} after the
-    // create event was delivered, or a Failure (limit, spawn_failed).
+    // create event was delivered, or a Failure (limit, spawn_failed). A bucket of that name
+    // that is stopping is let finish first; then a new one is started.
     void create(const std::string& name, OutcomeFn done);
     Bucket* find(std::string_view name);
     // Stops a bucket; `done` gets {"bucket","pid","code","signal","reason"} after its exit
     // event was delivered. `timeout` defaults to [bucket] stop_timeout.
     void stop(Bucket& bucket, std::optional<Millis> timeout, OutcomeFn done);
-    // Stops every bucket (shutdown); `done` runs when the registry is empty. A second call
-    // sends SIGKILL to what is left.
+    // Stops every bucket (shutdown): SIGTERM now, SIGKILL after stop_timeout, also for a
+    // bucket whose own `stop` had a longer timeout. `done` runs when the registry is empty.
+    // A second call sends SIGKILL to what is left.
     void stop_all(std::function<void()> done);
+    // SIGKILL to every bucket left (the shutdown deadline passed).
+    void kill_all();
 
     std::size_t size() const { return buckets_.size(); }
     std::vector<const Bucket*> sorted() const;
@@ -61,6 +65,7 @@ private:
     Spawner* spawner_ = nullptr;
     std::string program_ = "kv-bucket";
     Millis stop_timeout_{5000};
+    Bucket::Limits bucket_limits_;
     std::size_t max_buckets_ = 10000;
     std::unordered_map<std::string, std::unique_ptr<Bucket>> buckets_;
     std::function<void()> all_stopped_;

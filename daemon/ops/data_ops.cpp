@@ -22,13 +22,30 @@ void send_to_bucket(Bucket& b, const std::string& line, Responder reply, std::st
     // The callback runs only from inside Bucket (a reply, or failing what is pending while it
     // goes away), so the bucket is alive whenever it runs.
     b.request(line, [reply = std::move(reply), bucket = &b, key = std::string(key)](
-                        std::optional<std::string_view> answer) {
+                        std::variant<std::string_view, Bucket::NoReply> outcome) {
         const std::string& name = bucket->name();
-        if (!answer) {
-            reply.fail(ErrorCode::unavailable,
-                       fmt::format("bucket '{}' exited before answering", name));
+        if (const auto* why = std::get_if<Bucket::NoReply>(&outcome)) {
+            switch (*why) {
+                case Bucket::NoReply::gone:
+                    reply.fail(ErrorCode::unavailable,
+                               fmt::format("bucket '{}' exited before answering", name));
+                    break;
+                case Bucket::NoReply::timed_out:
+                    reply.fail(ErrorCode::timeout,
+                               fmt::format("bucket '{}' (pid {}) did not answer within the "
+                                           "request timeout",
+                                           name, bucket->pid()));
+                    break;
+                case Bucket::NoReply::backlogged:
+                    reply.fail(ErrorCode::limit,
+                               fmt::format("bucket '{}' (pid {}) is not reading its requests; "
+                                           "too many bytes are waiting for it",
+                                           name, bucket->pid()));
+                    break;
+            }
             return;
         }
+        const std::string_view* answer = &std::get<std::string_view>(outcome);
         if (answer->size() > kOkPrefix.size() && answer->starts_with(kOkPrefix) &&
             answer->back() == '}') {
             reply.ok_raw(answer->substr(kOkPrefix.size(),

@@ -8,8 +8,14 @@
 namespace kvd::test {
 namespace {
 
+// Sanitized kv-bucket processes cost many times more CPU to start and to end (LeakSanitizer
+// runs at every exit): a thousand of them kept a 2-core machine at a load of 65 for minutes.
+// Sanitizer builds burst with a fifth, which still drives every code path here; the plain
+// build is the one whose burst outlasts the timers, and so catches a regression.
+int burst_size(int plain) { return time_scale() > 1 ? plain / 5 : plain; }
+
 TEST(Burst, PipelinedCreatesDoNotTimeOutAPromptSyncHandler) {
-    constexpr int kBuckets = 1000;
+    const int kBuckets = burst_size(1000);
     TempDir dir;
     Json command = {test_handler_path(), "ack"};
     KvdOptions options;
@@ -39,16 +45,19 @@ TEST(Burst, PipelinedCreatesDoNotTimeOutAPromptSyncHandler) {
     EXPECT_EQ(kvd.log().find("did not acknowledge"), std::string::npos) << kvd.log();
 }
 
-// Several clients at once, each pipelining creates, puts and then stops with a SIGKILL timeout
-// far longer than a bucket needs to answer and exit, but far shorter than spawning them all.
-// Every put is answered and every bucket ends by its SIGTERM, not by the SIGKILL.
+// Several clients at once, each pipelining creates, puts and then stops. A stop's SIGKILL
+// timer runs from its SIGTERM, which goes only once the bucket answered what was sent before
+// the stop (core_stop_timer_test shows that deterministically); here, under a real burst,
+// every put is answered and every bucket ends by its SIGTERM. The timeout is what a bucket
+// may take to exit after SIGTERM, with room for a loaded machine: it must not matter how
+// long the burst keeps kvd and the buckets busy before that.
 TEST(Burst, ConcurrentBurstsDoNotRunOutStopTimers) {
     constexpr int kClients = 4;
-    constexpr int kPerClient = 150;
+    const int kPerClient = burst_size(150);
     TempDir dir;
     KvdProcess kvd(dir);
     ASSERT_TRUE(kvd.ready());
-    const auto stop_timeout = scaled(milliseconds(1000)).count();
+    const auto stop_timeout = scaled(milliseconds(20000)).count();
     std::vector<std::unique_ptr<Client>> clients;
     for (int c = 0; c < kClients; ++c) {
         clients.push_back(std::make_unique<Client>(kvd.socket_path()));

@@ -2,6 +2,7 @@
 // socket path of a previous or a still running kvd (SPEC §6).
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -83,6 +84,38 @@ TEST_F(ShutdownWithShortStopTimeout, ABucketIgnoringSigtermIsKilledAfterStopTime
     others.push_back(stubborn);
     expect_graceful_exit(kvd(), others, status);
     EXPECT_GE(elapsed, 250ms) << "kvd cannot have waited for stop_timeout";
+}
+
+// Shutdown keeps its contract for a bucket whose own `stop` allowed it far longer: SIGTERM,
+// then SIGKILL after stop_timeout. The bucket program here ignores SIGTERM and does not
+// watch kvd, so only kvd's SIGKILL ends it.
+TEST(ShutdownStopInProgress, ALongerStopDoesNotOutlastShutdown) {
+    TempDir dir;
+    const std::string ready = dir.file("ready");
+    std::string program = dir.write_file(
+        "stubborn.sh", "#!/bin/sh\ntrap '' TERM\n: > " + ready + "\nexec sleep 600\n");
+    ASSERT_EQ(::chmod(program.c_str(), 0755), 0);
+    KvdOptions options;
+    options.config = "[bucket]\nstop_timeout = \"300ms\"\nprogram = \"" + program + "\"\n";
+    KvdProcess kvd(dir, options);
+    ASSERT_TRUE(kvd.ready());
+    Client c(kvd.socket_path());
+    Json created = c.call("create", {{"bucket", "stubborn"}});
+    ASSERT_TRUE(is_ok(created));
+    pid_t pid = pid_in(created);
+    ASSERT_TRUE(wait_until([&] { return file_exists(ready); }, 10s, "the bucket to ignore SIGTERM"));
+    // An hour before SIGKILL: this stop is still in progress when kvd is asked to stop.
+    Client stopper(kvd.socket_path());
+    ASSERT_TRUE(stopper.send_json({{"id", 1}, {"op", "stop"}, {"bucket", "stubborn"}, {"timeout_ms", 3600000}}));
+    ASSERT_TRUE(wait_until(
+        [&] { return kvd.log().find("stopping bucket stubborn") != std::string::npos; }, 10s,
+        "kvd to take the stop"));
+    auto status = kvd.terminate(30s);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(status->success()) << status->describe();
+    EXPECT_TRUE(wait_until([&] { return !process_alive(pid); }, 5s, "the bucket to be gone"));
+    EXPECT_EQ(kvd.log().find("shutdown deadline passed"), std::string::npos) << kvd.log();
+    EXPECT_NE(kvd.log().find("sending SIGKILL"), std::string::npos) << kvd.log();
 }
 
 TEST_F(Shutdown, SigkillOfKvdLeavesNoBucketBehind) {

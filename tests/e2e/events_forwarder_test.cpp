@@ -120,9 +120,9 @@ TEST_F(EventsForwarder, StopGivesReasonStopped) {
     EXPECT_FALSE(process_alive(pid));
 }
 
-// `kill` with SIGTERM: the bucket handles the signal and exits 0 on its own, and kvd did not
-// ask it to stop, so by SPEC §2 it "ended by itself": reason `exited`, code 0, no signal.
-TEST_F(EventsForwarder, BucketThatExitsByItselfGivesReasonExited) {
+// `kill` with SIGTERM: the bucket handles the signal and exits 0, but the signal came from a
+// `kill` op, not from the bucket itself: reason `killed`, with the code it exited with.
+TEST_F(EventsForwarder, BucketEndedByAKillOpSignalItHandlesGivesReasonKilled) {
     pid_t pid = create("shopping");
     ASSERT_GT(pid, 0);
     ASSERT_NO_FATAL_FAILURE(wait_serving("shopping"));
@@ -133,7 +133,7 @@ TEST_F(EventsForwarder, BucketThatExitsByItselfGivesReasonExited) {
     EXPECT_EQ(exited["pid"], pid);
     EXPECT_EQ(exited["code"], 0) << exited.dump();
     EXPECT_TRUE(exited["signal"].is_null()) << exited.dump();
-    EXPECT_EQ(exited["reason"], "exited");
+    EXPECT_EQ(exited["reason"], "killed");
 }
 
 // `kill` with the default signal (SIGKILL) is a signal the bucket did not ask for.

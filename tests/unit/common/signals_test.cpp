@@ -80,5 +80,18 @@ TEST(Signals, EveryNameRoundTrips) {
     }
 }
 
+TEST(Signals, WhichEndAProcessByDefault) {
+    EXPECT_TRUE(ends_process_by_default(SIGTERM));
+    EXPECT_TRUE(ends_process_by_default(SIGKILL));
+    EXPECT_TRUE(ends_process_by_default(SIGHUP));
+    EXPECT_TRUE(ends_process_by_default(SIGUSR1));
+    EXPECT_TRUE(ends_process_by_default(SIGRTMIN));
+    EXPECT_FALSE(ends_process_by_default(SIGSTOP));
+    EXPECT_FALSE(ends_process_by_default(SIGCONT));
+    EXPECT_FALSE(ends_process_by_default(SIGCHLD));
+    EXPECT_FALSE(ends_process_by_default(SIGWINCH));
+    EXPECT_FALSE(ends_process_by_default(0));
+}
+
 }  // namespace
 }  // namespace kvd

@@ -47,7 +47,9 @@ int Bucket::attach(int socket_fd, std::function<void()> on_hangup) {
                 --live_requests_;
                 fn(line);
             }
-            arm_request_timer();
+            // The timer stays armed for an older deadline while requests remain: it re-arms
+            // itself when it fires (cheaper than moving it on every reply).
+            if (live_requests_ == 0 && request_timer_) request_timer_->stop();
             send_term_if_idle();
         },
         [this, on_hangup = std::move(on_hangup)](uv::StreamEnd why, int err) {
@@ -82,11 +84,12 @@ void Bucket::request(std::string_view line, ReplyFn fn) {
                                                            limits_.request_timeout.count())});
     ++live_requests_;
     stream_.write(line);
-    if (live_requests_ == 1) arm_request_timer();
+    if (!request_timer_ || !request_timer_->active()) arm_request_timer();
 }
 
 // Requests all have the same timeout, so deadlines grow along the queue: one timer, armed
-// for the oldest request still waiting for its answer.
+// for the oldest request still waiting for its answer (or an earlier one already answered,
+// see attach).
 void Bucket::arm_request_timer() {
     auto oldest = std::find_if(pending_.begin(), pending_.end(),
                                [](const Pending& p) { return static_cast<bool>(p.fn); });

@@ -197,8 +197,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         ->callback([&] { action = cmd_ping; });
 
     add_command("status", "status",
-                "show kvd's version, pid, uptime, and how many buckets,\n"
-                "handlers, subscriptions and events it has")
+                "show kvd's version, pid, boot id (random at each kvd start),\n"
+                "uptime, and how many buckets, handlers, subscriptions and\n"
+                "events it has")
         ->callback([&] { action = cmd_status; });
 
     std::vector<std::string> create_names;

@@ -67,13 +67,15 @@ std::string human_status(const Json& result) {
     return fmt::format(
         "version:        {}\n"
         "pid:            {}\n"
+        "boot:           {}\n"
         "uptime:         {}\n"
         "buckets:        {}\n"
         "handlers:       {}\n"
         "subscriptions:  {}\n"
         "last seq:       {}\n",
-        text(result, "version"), text(result, "pid"), uptime_text, text(result, "buckets"),
-        text(result, "handlers"), text(result, "subscriptions"), text(result, "last_seq"));
+        text(result, "version"), text(result, "pid"), text(result, "boot"), uptime_text,
+        text(result, "buckets"), text(result, "handlers"), text(result, "subscriptions"),
+        text(result, "last_seq"));
 }
 
 std::string human_create(const Json& result) {

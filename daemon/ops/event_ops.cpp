@@ -127,7 +127,7 @@ void subscribe(OpContext& ctx) {
     }
     uint64_t last = events.last_seq();
     ctx.connection.attach_subscription(std::move(sub));
-    ctx.reply.ok({{"seq", last}});
+    ctx.reply.ok({{"seq", last}, {"boot", ctx.daemon.boot()}});
 }
 
 void handlers(OpContext& ctx) { ctx.reply.ok({{"handlers", ctx.daemon.handlers().info()}}); }

@@ -21,11 +21,14 @@ TEST(Output, Ping) {
 }
 
 TEST(Output, Status) {
-    Json r = {{"version", "0.1.0"}, {"pid", 4242},        {"uptime_ms", 3'723'000}, {"buckets", 3},
-              {"handlers", 1},      {"subscriptions", 0}, {"last_seq", 17}};
+    Json r = {
+        {"version", "0.1.0"},     {"pid", 4242},   {"boot", "0123456789abcdef0123456789abcdef"},
+        {"uptime_ms", 3'723'000}, {"buckets", 3},  {"handlers", 1},
+        {"subscriptions", 0},     {"last_seq", 17}};
     EXPECT_EQ(human_status(r),
               "version:        0.1.0\n"
               "pid:            4242\n"
+              "boot:           0123456789abcdef0123456789abcdef\n"
               "uptime:         1h 2m 3s\n"
               "buckets:        3\n"
               "handlers:       1\n"

@@ -40,9 +40,11 @@ void publish_custom(Daemon& daemon, Event ev, bool sync, Responder reply) {
         reply.ok_raw(result);
         return;
     }
-    auto seq = std::make_shared<uint64_t>(0);
-    *seq = daemon.events().publish(std::move(ev), [reply = std::move(reply), seq] {
-        reply.ok_raw(R"({"seq":)" + std::to_string(*seq) + "}");
+    // Taken before publishing (publish() numbers events last_seq() + 1): `delivered` runs
+    // inside publish() when no sync receiver takes this type, before publish() returns.
+    uint64_t seq = daemon.events().last_seq() + 1;
+    daemon.events().publish(std::move(ev), [reply = std::move(reply), seq] {
+        reply.ok_raw(R"({"seq":)" + std::to_string(seq) + "}");
     });
 }
 

@@ -45,7 +45,9 @@ constexpr const char* kFooter =
     "  1  kvd answered with an error, printed as \"kvctl: CODE: MESSAGE\" on stderr\n"
     "  2  usage error (bad arguments, JSON, signal or duration); nothing was sent\n"
     "  3  kvd could not be reached: no socket, connection refused, permission denied,\n"
-    "     no answer within --timeout, or kvd closed the connection\n"
+    "     no answer within --timeout, or kvd closed the connection (events: \"kvd went\n"
+    "     away\")\n"
+    "  130, 143  events ended by Ctrl-C (SIGINT) or SIGTERM, after printing what arrived\n"
     "\n"
     "Run 'kvctl COMMAND --help' for the arguments of a command.";
 
@@ -107,13 +109,14 @@ const CLI::Validator kSeqValidator(
     },
     "", "SEQ");
 
-// `events` ends on SIGINT/SIGTERM: the handler writes a byte into a pipe that the client
-// polls alongside the socket, so a signal arriving just before poll(2) is not lost.
+// `events` ends on SIGINT/SIGTERM: the handler writes the signal's number as one byte into a
+// pipe that the client polls alongside the socket, so a signal arriving just before poll(2)
+// is not lost, and kvctl can exit 128 + that number as a shell expects.
 int g_interrupt_write_fd = -1;
 
-void on_interrupt(int) {
+void on_interrupt(int signo) {
     int saved = errno;
-    char byte = 0;
+    auto byte = static_cast<char>(signo);
     [[maybe_unused]] ssize_t n = write(g_interrupt_write_fd, &byte, 1);
     errno = saved;
 }
@@ -295,9 +298,10 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
 
     EventsOptions events_options;
     uint64_t from_seq = 0, count = 0;
-    auto* events = add_command("events", "events [--type T]... [--from SEQ] [--count N] [--sync]",
-                               "print events as they happen, one line each, until Ctrl-C\n"
-                               "(or --count); with --json, the raw JSON lines");
+    auto* events =
+        add_command("events", "events [--type T]... [--from SEQ] [--count N] [--sync] [--retry]",
+                    "print events as they happen, one line each, until Ctrl-C\n"
+                    "(exit 130) or --count; with --json, the raw JSON lines");
     events
         ->add_option("--type", events_options.types,
                      "only events of type T; repeat for several\n(default: every type)")
@@ -308,12 +312,21 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                                          "keeps in its history (error history_lost if gone)")
                             ->check(kSeqValidator)
                             ->type_name("SEQ");
-    auto* count_option = events->add_option("--count", count, "exit after N events")
+    auto* count_option = events
+                             ->add_option("--count", count,
+                                          "exit after N events (with --retry, counted across\n"
+                                          "reconnections)")
                              ->check(CLI::PositiveNumber.description(""))
                              ->type_name("N");
     events->add_flag("--sync", events_options.sync,
                      "subscribe in sync mode: kvctl acknowledges each event\n"
                      "after printing it, and kvd waits for that (backpressure)");
+    events->add_flag("--retry", events_options.retry,
+                     "when kvd goes away, reconnect (every 100ms, backing off\n"
+                     "to 2s, until interrupted) and go on after the last event\n"
+                     "printed; if kvd restarted (a new boot id), say so and go\n"
+                     "on from its first event. Also waits for kvd at the start.\n"
+                     "Without it, kvd going away ends events with exit 3");
     events->callback([&] {
         if (from_option->count() > 0) events_options.from_seq = from_seq;
         if (count_option->count() > 0) events_options.count = count;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "common/socket_path.hpp"
@@ -22,9 +23,28 @@ int exit_status_for(const ClientError& error) {
         case ClientErrorKind::path_too_long:
             return kExitUsage;
         case ClientErrorKind::interrupted:
-            return kExitOk;
+            return exit_status_for_signal(error.signal > 0 ? error.signal : SIGINT);
         default:
             return kExitUnreachable;
+    }
+}
+
+int read_wake_signal(int wake_fd) {
+    unsigned char byte = 0;
+    if (::read(wake_fd, &byte, 1) != 1) return SIGINT;
+    return byte == SIGTERM ? SIGTERM : SIGINT;
+}
+
+std::optional<ClientError> sleep_unless_woken(int wake_fd, Millis wait) {
+    auto deadline = SteadyClock::now() + wait;
+    for (;;) {
+        auto left = std::chrono::ceil<Millis>(deadline - SteadyClock::now());
+        if (left.count() <= 0) return std::nullopt;
+        pollfd p{wake_fd, POLLIN, 0};
+        int n = poll(&p, wake_fd >= 0 ? 1 : 0, static_cast<int>(left.count()));
+        if (n > 0 && (p.revents & POLLIN))
+            return ClientError{ClientErrorKind::interrupted, "interrupted",
+                               read_wake_signal(wake_fd)};
     }
 }
 
@@ -123,7 +143,7 @@ std::optional<ClientError> Client::pump(Deadline deadline) {
     }
     if (n == 0) return timeout_error();
     if (wake_fd_ >= 0 && (fds[1].revents & POLLIN))
-        return ClientError{ClientErrorKind::interrupted, "interrupted"};
+        return ClientError{ClientErrorKind::interrupted, "interrupted", read_wake_signal(wake_fd_)};
 
     if (fds[0].revents & POLLOUT) {
         ssize_t w = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);

@@ -32,11 +32,19 @@ enum class ClientErrorKind {
 struct ClientError {
     ClientErrorKind kind;
     std::string message;  // one line, without the "kvctl: " prefix
+    int signal = 0;       // for `interrupted`: the signal that woke us, when known
 };
 
 // The exit status for a failed conversation: 2 for a path that cannot be used at all,
-// 0 for an interruption the user asked for, 3 for everything else.
+// 128 + the signal for an interruption (130 for SIGINT), 3 for everything else.
 int exit_status_for(const ClientError& error);
+
+// Reads the byte kvctl's signal handler wrote into the wake pipe, its signal's number:
+// SIGTERM, or SIGINT for anything else.
+int read_wake_signal(int wake_fd);
+
+// Waits `wait`, or less when `wake_fd` (-1: none) becomes readable: then `interrupted`.
+std::optional<ClientError> sleep_unless_woken(int wake_fd, Millis wait);
 
 // The message for a failed connect(2) to `path` with `errno_value`.
 ClientError connect_error(const std::string& path, int errno_value, Millis timeout);

@@ -27,8 +27,18 @@ struct Context {
 struct EventsOptions {
     std::vector<std::string> types;  // empty: every type
     std::optional<uint64_t> from_seq;
-    std::optional<uint64_t> count;  // stop after this many events
+    std::optional<uint64_t> count;  // stop after this many events, across reconnections
     bool sync = false;
+    // Reconnect when kvd goes away (and wait for it at the start), continuing where the stream
+    // left off; without it, losing kvd ends `events` with exit 3.
+    bool retry = false;
+};
+
+// How long `events --retry` waits between attempts to reach kvd: the first delay, doubled
+// after each failure up to the last.
+struct RetryDelays {
+    Millis first{100};
+    Millis max{2000};
 };
 
 // Requests as sent, without the id that the Client adds.
@@ -60,7 +70,11 @@ int cmd_get(Context& ctx, const std::string& bucket, const std::string& key);
 int cmd_delete(Context& ctx, const std::string& bucket, const std::string& key);
 int cmd_keys(Context& ctx, const std::string& bucket);
 int cmd_notify(Context& ctx, const std::string& type, std::optional<Json> data, bool sync);
-int cmd_events(Context& ctx, const EventsOptions& options);
+// Prints events until --count is reached (0) or a signal on ctx.wake_fd (128 + signal).
+// kvd going away is exit 3, unless options.retry: then kvctl reconnects, waiting `delays`
+// between attempts, and continues after the last event it printed (or, if kvd restarted,
+// from the new run's first event).
+int cmd_events(Context& ctx, const EventsOptions& options, RetryDelays delays = {});
 int cmd_handlers(Context& ctx);
 int cmd_reload(Context& ctx);
 

@@ -1,9 +1,11 @@
-// kvctl as people use it, against a real kvd: `notify --sync` answering with the event's
-// real seq.
+// kvctl as people use it, against a real kvd: Ctrl-C on `events` (exit 130, 143 for
+// SIGTERM), and `notify --sync` answering with the event's real seq.
+#include <csignal>
 #include <string>
 #include <vector>
 
 #include "tests/e2e/harness.hpp"
+#include "tests/e2e/kvctl_process.hpp"
 
 namespace kvd::test {
 namespace {
@@ -14,12 +16,35 @@ class KvctlUsability : public KvdTest {
         if (!kvctl_built()) GTEST_SKIP() << "kvctl is not built";
         KvdTest::SetUp();
     }
+    std::string socket() { return kvd().socket_path(); }
     // kvctl --socket <this kvd's socket> args...
     RunResult kvctl(std::vector<std::string> args) {
-        args.insert(args.begin(), {"--socket", kvd().socket_path()});
+        args.insert(args.begin(), {"--socket", socket()});
         return run_kvctl(args);
     }
+    int64_t subscriptions() {
+        Json status = call("status");
+        return is_ok(status) ? status["result"]["subscriptions"].get<int64_t>() : -1;
+    }
 };
+
+TEST_F(KvctlUsability, InterruptedEventsExitsAsTheSignalSaysAfterPrintingWhatArrived) {
+    for (int signo : {SIGINT, SIGTERM}) {
+        std::string type = "ev" + std::to_string(signo);
+        KvctlProcess events(dir_, type, {"--socket", socket(), "events"});
+        ASSERT_TRUE(wait_until([&] { return subscriptions() == 1; }, 10s, "kvctl to subscribe"));
+        ASSERT_TRUE(is_ok(call("notify", {{"type", type}})));
+        ASSERT_TRUE(events.wait_output(" " + type + " "));
+
+        events.signal(signo);
+        auto exit = events.wait_exit(10s);
+        ASSERT_TRUE(exit);
+        EXPECT_EQ(exit->describe(), "exit " + std::to_string(128 + signo));
+        EXPECT_NE(events.out().find(" " + type + " "), std::string::npos) << events.out();
+        EXPECT_EQ(events.err(), "");
+        ASSERT_TRUE(wait_until([&] { return subscriptions() == 0; }, 10s, "kvctl to unsubscribe"));
+    }
+}
 
 // Without a sync receiver for its type, the completion of a sync notify runs inside the
 // publish; the reply still names the event's seq.

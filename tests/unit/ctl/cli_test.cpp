@@ -46,7 +46,7 @@ TEST(Cli, HelpDescribesEveryCommandTheSocketAndTheExitCodes) {
                              "delete BUCKET KEY",
                              "keys BUCKET",
                              "notify TYPE [JSON] [--sync]",
-                             "events [--type T]... [--from SEQ] [--count N] [--sync]",
+                             "events [--type T]... [--from SEQ] [--count N] [--sync] [--retry]",
                              "handlers",
                              "reload",
                              "--socket PATH",
@@ -57,7 +57,8 @@ TEST(Cli, HelpDescribesEveryCommandTheSocketAndTheExitCodes) {
                              "$XDG_RUNTIME_DIR/kvd/kvd.sock",
                              "/tmp/kvd-$UID/kvd.sock",
                              "Exit status",
-                             "3  kvd could not be reached"}) {
+                             "3  kvd could not be reached",
+                             "130, 143"}) {
         EXPECT_NE(r.out.find(text), std::string::npos) << text;
     }
 }
@@ -65,7 +66,8 @@ TEST(Cli, HelpDescribesEveryCommandTheSocketAndTheExitCodes) {
 TEST(Cli, CommandHelpDescribesItsArguments) {
     Result r = kvctl({"events", "--help"});
     EXPECT_EQ(r.status, kExitOk);
-    for (const char* text : {"--type T", "--from SEQ", "--count N", "--sync"})
+    for (const char* text : {"--type T", "--from SEQ", "--count N", "--sync", "--retry",
+                             "kvd restarted", "(exit 130)"})
         EXPECT_NE(r.out.find(text), std::string::npos) << text;
     r = kvctl({"put", "--help"});
     EXPECT_NE(r.out.find("Usage: kvctl put [OPTIONS] BUCKET KEY VALUE"), std::string::npos)

@@ -172,5 +172,15 @@ TEST(Output, OddResultsDoNotThrow) {
     EXPECT_EQ(human_event("[1,2]"), "[1,2]\n");
 }
 
+// Event lines nlohmann cannot hold, or would recurse too deep to print, are shown as they came.
+TEST(Output, OddEventLinesAreShownAsTheyCame) {
+    std::string overflow = R"({"seq":1,"type":"t","data":1e999,"time":"T"})";
+    EXPECT_EQ(human_event(overflow), overflow + "\n");
+    std::string deep = R"({"seq":1,"type":"t","data":)" + std::string(100'000, '[') +
+                       std::string(100'000, ']') + "}";
+    EXPECT_TRUE(parse_event(deep).is_discarded());
+    EXPECT_EQ(human_event(deep), deep + "\n");
+}
+
 }  // namespace
 }  // namespace kvd::ctl

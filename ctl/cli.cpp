@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <functional>
 #include <map>
@@ -43,7 +44,8 @@ constexpr const char* kFooter =
     "Exit status:\n"
     "  0  success\n"
     "  1  kvd answered with an error, printed as \"kvctl: CODE: MESSAGE\" on stderr\n"
-    "  2  usage error (bad arguments, JSON, signal or duration); nothing was sent\n"
+    "  2  usage error (bad arguments, JSON, signal, number or duration, a request over\n"
+    "     kvd's 1 MiB line limit); nothing was sent\n"
     "  3  kvd could not be reached: no socket, connection refused, permission denied,\n"
     "     no answer within --timeout, or kvd closed the connection (events: \"kvd went\n"
     "     away\")\n"
@@ -76,6 +78,10 @@ class CommandListFormatter : public CLI::Formatter {
     std::map<std::string, std::string> synopses_;
 };
 
+// The longest duration kvctl takes: waits are deadlines on the steady clock, which a
+// duration of centuries would overflow, and no answer from kvd is worth a day.
+constexpr Millis kMaxDuration = std::chrono::hours(24);
+
 CLI::Validator duration_validator(bool positive) {
     return CLI::Validator(
         [positive](std::string& text) -> std::string {
@@ -83,9 +89,28 @@ CLI::Validator duration_validator(bool positive) {
             auto d = parse_duration(text, &error);
             if (!d) return error;
             if (positive && d->count() <= 0) return "'" + text + "' must be more than 0";
+            if (*d > kMaxDuration) return "'" + text + "' is longer than the limit of 24h";
             return "";
         },
         "", "DURATION");
+}
+
+// A whole number from `min` up, in decimal digits only: CLI11 2.1 reads "-1" into an unsigned
+// as 2^64-1, and its own range check prints a bound of 309 digits.
+CLI::Validator whole_number_validator(uint64_t min, std::string_view what) {
+    return CLI::Validator(
+        [min, what = std::string(what)](std::string& text) -> std::string {
+            if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+                return fmt::format("'{}' is not {} (a whole number from {} up)", text, what, min);
+            uint64_t value = 0;
+            auto ec = std::from_chars(text.data(), text.data() + text.size(), value).ec;
+            if (ec == std::errc::result_out_of_range)
+                return fmt::format("'{}' is too large for {}", text, what);
+            if (value < min)
+                return fmt::format("'{}' is not {}: it must be at least {}", text, what, min);
+            return "";
+        },
+        "", "");
 }
 
 const CLI::Validator kSignalValidator(
@@ -97,17 +122,9 @@ const CLI::Validator kSignalValidator(
 const CLI::Validator kJsonValidator(
     [](std::string& text) -> std::string {
         std::string error;
-        return parse_json_argument(text, &error) ? "" : "not valid JSON: " + error;
+        return parse_json_argument(text, &error) ? "" : "not JSON kvctl can send: " + error;
     },
     "", "JSON");
-
-// CLI11 2.1 reads "-1" into an unsigned as 2^64-1; a seq is plain digits.
-const CLI::Validator kSeqValidator(
-    [](std::string& text) -> std::string {
-        bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-        return digits ? "" : "'" + text + "' is not a sequence number";
-    },
-    "", "SEQ");
 
 // `events` ends on SIGINT/SIGTERM: the handler writes the signal's number as one byte into a
 // pipe that the client polls alongside the socket, so a signal arriving just before poll(2)
@@ -151,9 +168,7 @@ class InterruptPipe {
     struct sigaction old_term_ {};
 };
 
-}  // namespace
-
-int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+int run_command(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
     CLI::App app{kDescription, "kvctl"};
     auto formatter = std::make_shared<CommandListFormatter>();
     formatter->column_width(32);
@@ -310,13 +325,13 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                             ->add_option("--from", from_seq,
                                          "first replay the events from seq SEQ on that kvd still\n"
                                          "keeps in its history (error history_lost if gone)")
-                            ->check(kSeqValidator)
+                            ->check(whole_number_validator(0, "a sequence number"))
                             ->type_name("SEQ");
     auto* count_option = events
                              ->add_option("--count", count,
-                                          "exit after N events (with --retry, counted across\n"
-                                          "reconnections)")
-                             ->check(CLI::PositiveNumber.description(""))
+                                          "exit after N events (N >= 1; with --retry, counted\n"
+                                          "across reconnections)")
+                             ->check(whole_number_validator(1, "a count of events"))
                              ->type_name("N");
     events->add_flag("--sync", events_options.sync,
                      "subscribe in sync mode: kvctl acknowledges each event\n"
@@ -374,6 +389,19 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     InterruptPipe interrupt;
     ctx.wake_fd = interrupt.read_fd();
     return action(ctx);
+}
+
+}  // namespace
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+    // Every error kvctl expects is handled where it arises; this is the last guard, so that
+    // kvctl never aborts. What gets here came from what it was given, most likely.
+    try {
+        return run_command(argc, argv, out, err);
+    } catch (const std::exception& e) {
+        err << "kvctl: internal error: " << e.what() << '\n';
+        return kExitUsage;
+    }
 }
 
 }  // namespace kvd::ctl

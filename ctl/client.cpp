@@ -21,6 +21,7 @@ namespace kvd::ctl {
 int exit_status_for(const ClientError& error) {
     switch (error.kind) {
         case ClientErrorKind::path_too_long:
+        case ClientErrorKind::too_long:
             return kExitUsage;
         case ClientErrorKind::interrupted:
             return exit_status_for_signal(error.signal > 0 ? error.signal : SIGINT);
@@ -112,7 +113,18 @@ std::optional<ClientError> Client::connect(const std::string& path, Millis timeo
 int64_t Client::send(Json request) {
     int64_t id = next_id_++;
     request["id"] = id;
-    out_ += dump_line(request);
+    std::string line = dump_line(request);
+    // kvd would answer `limit` and close the connection; say so without sending it.
+    if (line.size() > wire::kMaxLineBytes) {
+        if (!unsent_)
+            unsent_ = ClientError{
+                ClientErrorKind::too_long,
+                fmt::format("the request would be {} bytes, more than the {} bytes (1 MiB) kvd "
+                            "accepts in one line; nothing was sent",
+                            line.size(), wire::kMaxLineBytes)};
+        return id;
+    }
+    out_ += line;
     out_ += '\n';
     return id;
 }
@@ -183,6 +195,7 @@ std::optional<ClientError> Client::read_line(std::string& line, Deadline deadlin
 }
 
 std::optional<ClientError> Client::read_reply(Reply& reply, int64_t id, Deadline deadline) {
+    if (unsent_) return unsent_;
     std::string line;
     if (auto error = read_line(line, deadline)) {
         if (error->kind == ClientErrorKind::closed)

@@ -73,15 +73,25 @@ std::optional<std::string> canonical_signal(std::string_view name) {
 }
 
 std::optional<Json> parse_json_argument(std::string_view text, std::string* error) {
+    // kvd takes a request nested at most kMaxNestingDepth deep; the data sits one level in.
+    if (nests_deeper_than(text, kMaxNestingDepth - 1)) {
+        if (error)
+            *error =
+                fmt::format("nested more than {} levels deep (kvd's limit)", kMaxNestingDepth - 1);
+        return std::nullopt;
+    }
     try {
         return Json::parse(text.begin(), text.end());
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {
+        // parse_error for bad syntax, out_of_range for a number no double holds (1e999).
         if (error) {
             // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
             std::string_view what = e.what();
             if (auto close = what.find("] "); close != std::string_view::npos)
                 what.remove_prefix(close + 2);
             *error = std::string(what);
+            if (dynamic_cast<const Json::out_of_range*>(&e))
+                *error += " (a JSON number must fit in a double)";
         }
         return std::nullopt;
     }

@@ -54,7 +54,8 @@ Json make_subscribe_request(const EventsOptions& options);
 
 // "term", "15", "SIGTERM" -> "SIGTERM"; nullopt for an unknown signal.
 std::optional<std::string> canonical_signal(std::string_view name);
-// The notify JSON argument; nullopt (and `error`) if it is not one JSON value.
+// The notify JSON argument; nullopt (and `error`) if it is not one JSON value kvctl can pass
+// on: a number too large for a double or nesting deeper than kvd accepts is refused too.
 std::optional<Json> parse_json_argument(std::string_view text, std::string* error = nullptr);
 
 int cmd_ping(Context& ctx);

@@ -1,5 +1,6 @@
 // kvctl as people use it, against a real kvd: Ctrl-C on `events` (exit 130, 143 for
-// SIGTERM), and `notify --sync` answering with the event's real seq.
+// SIGTERM), arguments kvctl cannot send (a usage error, never a crash), and `notify --sync`
+// answering with the event's real seq.
 #include <csignal>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ class KvctlUsability : public KvdTest {
         Json status = call("status");
         return is_ok(status) ? status["result"]["subscriptions"].get<int64_t>() : -1;
     }
+    uint64_t last_seq() {
+        Json status = call("status");
+        return is_ok(status) ? status["result"]["last_seq"].get<uint64_t>() : 0;
+    }
 };
 
 TEST_F(KvctlUsability, InterruptedEventsExitsAsTheSignalSaysAfterPrintingWhatArrived) {
@@ -44,6 +49,28 @@ TEST_F(KvctlUsability, InterruptedEventsExitsAsTheSignalSaysAfterPrintingWhatArr
         EXPECT_EQ(events.err(), "");
         ASSERT_TRUE(wait_until([&] { return subscriptions() == 0; }, 10s, "kvctl to unsubscribe"));
     }
+}
+
+TEST_F(KvctlUsability, ArgumentsKvctlCannotSendAreUsageErrorsNotCrashes) {
+    for (std::vector<std::string> args : {
+             std::vector<std::string>{"notify", "hello", "1e999"},
+             std::vector<std::string>{"notify", "hello", "[1, -1e400]"},
+             std::vector<std::string>{"notify", "hello",
+                                      std::string(60'000, '[') + std::string(60'000, ']')},
+             std::vector<std::string>{"events", "--count", "0"},
+             std::vector<std::string>{"events", "--count", "99999999999999999999999"},
+             std::vector<std::string>{"events", "--from", "99999999999999999999999"},
+             std::vector<std::string>{"--timeout", "99999999999h", "ping"},
+             std::vector<std::string>{"stop", "b", "--timeout", "99999999999h"},
+         }) {
+        RunResult r = kvctl(args);
+        EXPECT_EQ(r.exit_code, 2) << args[0] << " " << args[1] << ": " << r;
+        // One short line that says what is wrong.
+        EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r;
+        EXPECT_LT(r.err.size(), 200u) << r;
+        EXPECT_EQ(r.err.find("terminate"), std::string::npos) << r;
+    }
+    EXPECT_EQ(last_seq(), 0u);
 }
 
 // Without a sync receiver for its type, the completion of a sync notify runs inside the

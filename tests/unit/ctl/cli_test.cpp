@@ -103,8 +103,19 @@ TEST(Cli, UsageErrorsAreExit2AndSendNothing) {
         {"stop", "a", "--timeout", "5 parsecs"},
         {"--timeout", "5q", "ping"},
         {"--timeout", "0", "ping"},
+        {"--timeout", "25h", "ping"},
+        {"ping", "--timeout", "0"},
+        {"stop", "a", "--timeout", "25h"},
         {"events", "--count", "0"},
+        {"events", "--count", "-1"},
+        {"events", "--count", "1.5"},
+        {"events", "--count", "18446744073709551616"},
         {"events", "--from", "-1"},
+        {"events", "--from", "x"},
+        {"events", "--from", "99999999999999999999999"},
+        {"notify", "hello", "1e999"},
+        {"notify", "hello", std::string(300, '[') + std::string(300, ']')},
+        {"ping", "--nosuch"},
         {"ping", "--json"},  // global options go before the command
     };
     for (auto args : cases) {
@@ -117,6 +128,45 @@ TEST(Cli, UsageErrorsAreExit2AndSendNothing) {
     Result r = kvctl({"--socket", socket, "kill", "a", "--signal", "SIGNOPE"});
     EXPECT_EQ(r.err,
               "kvctl: --signal: 'SIGNOPE' is not a signal name or number (see kvctl --help)\n");
+}
+
+// Each numeric flag says what it wants, in a line a person reads (no 309-digit bounds).
+TEST(Cli, NumericFlagsSayWhatTheyTake) {
+    testing::TempDir dir;
+    std::string socket = dir.file("kvd.sock");
+    std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"events", "--count", "0"},
+         "kvctl: --count: '0' is not a count of events: it must be at least 1 (see kvctl "
+         "--help)\n"},
+        {{"events", "--count", "-1"},
+         "kvctl: --count: '-1' is not a count of events (a whole number from 1 up) (see kvctl "
+         "--help)\n"},
+        {{"events", "--count", "18446744073709551616"},
+         "kvctl: --count: '18446744073709551616' is too large for a count of events (see kvctl "
+         "--help)\n"},
+        {{"events", "--from", "x"},
+         "kvctl: --from: 'x' is not a sequence number (a whole number from 0 up) (see kvctl "
+         "--help)\n"},
+        {{"--timeout", "25h", "ping"},
+         "kvctl: --timeout: '25h' is longer than the limit of 24h (see kvctl --help)\n"},
+        {{"stop", "a", "--timeout", "90000s"},
+         "kvctl: --timeout: '90000s' is longer than the limit of 24h (see kvctl --help)\n"},
+    };
+    for (auto [args, message] : cases) {
+        args.insert(args.begin(), {"--socket", socket});
+        Result r = kvctl(args);
+        EXPECT_EQ(r.status, kExitUsage) << ::testing::PrintToString(args);
+        EXPECT_EQ(r.err, message);
+    }
+}
+
+TEST(Cli, JsonKvctlCannotSendIsAUsageErrorNotACrash) {
+    testing::TempDir dir;
+    Result r = kvctl({"--socket", dir.file("kvd.sock"), "notify", "hello", "1e999"});
+    EXPECT_EQ(r.status, kExitUsage);
+    EXPECT_EQ(r.err,
+              "kvctl: JSON: not JSON kvctl can send: number overflow parsing '1e999' (a JSON "
+              "number must fit in a double) (see kvctl --help)\n");
 }
 
 TEST(Cli, UnreachableIsExit3) {

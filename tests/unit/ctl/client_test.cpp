@@ -256,5 +256,47 @@ TEST(Client, SleepEndsEarlyWhenWoken) {
     close(wake[1]);
 }
 
+// kvd would answer `limit` and close the connection; kvctl says so itself, sending nothing.
+TEST(Client, RequestLongerThanKvdsLineLimitIsNotSent) {
+    std::optional<std::string> received;
+    FakeKvd kvd([&](ServerConnection& c) { received = c.read_line(); });
+    {
+        Client client;
+        ASSERT_FALSE(client.connect(kvd.path(), 1s));
+        Json put = {{"op", "put"},
+                    {"bucket", "b"},
+                    {"key", "k"},
+                    {"value", std::string(wire::kMaxLineBytes, 'v')}};
+        Reply reply;
+        auto error = client.read_reply(reply, client.send(put), in(5s));
+        ASSERT_TRUE(error);
+        EXPECT_EQ(error->kind, ClientErrorKind::too_long);
+        EXPECT_EQ(exit_status_for(*error), kExitUsage);
+        EXPECT_NE(
+            error->message.find("more than the 1048576 bytes (1 MiB) kvd accepts in one line"),
+            std::string::npos)
+            << error->message;
+        EXPECT_FALSE(client.flush(in(1s)));
+    }  // closed: kvd sees end of file, and no line before it
+    kvd.join();
+    EXPECT_EQ(received, std::nullopt);
+}
+
+TEST(Client, FlushWritesQueuedLines) {
+    std::optional<std::string> received;
+    FakeKvd kvd([&](ServerConnection& c) {
+        received = c.read_line();
+        c.wait_closed();
+    });
+    {
+        Client client;
+        ASSERT_FALSE(client.connect(kvd.path(), 1s));
+        client.send_line("ok");
+        ASSERT_FALSE(client.flush(in(5s)));
+    }
+    kvd.join();
+    EXPECT_EQ(received, "ok");
+}
+
 }  // namespace
 }  // namespace kvd::ctl

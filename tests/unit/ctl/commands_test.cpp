@@ -65,6 +65,24 @@ TEST(Requests, JsonArgument) {
     EXPECT_EQ(parse_json_argument("1 2"), std::nullopt);
 }
 
+// What nlohmann cannot hold or kvd would refuse is an error value, never an exception.
+TEST(Requests, JsonArgumentKvctlCannotSend) {
+    std::string error;
+    EXPECT_EQ(parse_json_argument("1e999", &error), std::nullopt);
+    EXPECT_NE(error.find("number overflow parsing '1e999'"), std::string::npos) << error;
+    EXPECT_NE(error.find("must fit in a double"), std::string::npos) << error;
+    EXPECT_EQ(parse_json_argument(R"({"a":[-1e999]})"), std::nullopt);
+
+    // kvd takes 256 levels in a request, the request object being the first.
+    std::string deepest_sent = std::string(255, '[') + std::string(255, ']');
+    EXPECT_NE(parse_json_argument(deepest_sent), std::nullopt);
+    std::string too_deep = std::string(100'000, '[') + std::string(100'000, ']');
+    EXPECT_EQ(parse_json_argument(too_deep, &error), std::nullopt);
+    EXPECT_EQ(error, "nested more than 255 levels deep (kvd's limit)");
+    // Brackets inside strings are text.
+    EXPECT_NE(parse_json_argument('"' + std::string(1000, '[') + '"'), std::nullopt);
+}
+
 TEST(Requests, Subscribe) {
     EXPECT_EQ(make_subscribe_request({}), (Json{{"op", "subscribe"}}));
     EventsOptions o;

@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <csignal>
 #include <functional>
 #include <map>
 #include <sstream>
+#include <vector>
 
 #include "common/socket_path.hpp"
 #include "ctl/commands.hpp"
@@ -51,11 +53,14 @@ constexpr const char* kFooter =
     "     away\")\n"
     "  130, 143  events ended by Ctrl-C (SIGINT) or SIGTERM, after printing what arrived\n"
     "\n"
-    "Run 'kvctl COMMAND --help' for the arguments of a command.";
+    "Global options may also follow the command (kvctl list --json); after stop, --timeout\n"
+    "is stop's own. Run 'kvctl help COMMAND' or 'kvctl COMMAND --help' for the arguments\n"
+    "of a command.";
 
 constexpr const char* kCommandFooter =
-    "Global options go before the command: kvctl [--socket PATH] [--json] [--timeout DURATION]\n"
-    "COMMAND ...; see 'kvctl --help' for them, the socket path and the exit statuses.";
+    "Global options go before or after the command: kvctl [--socket PATH] [--json]\n"
+    "[--timeout DURATION] COMMAND ...; see 'kvctl --help' for them, the socket path and the\n"
+    "exit statuses.";
 
 constexpr const char* kBucketHelp =
     "bucket name: 1-128 bytes of A-Z a-z 0-9 . _ : -\nnot starting with . or -";
@@ -126,6 +131,40 @@ const CLI::Validator kJsonValidator(
     },
     "", "JSON");
 
+// The edit distance between two words (optimal string alignment: an insertion, deletion,
+// substitution or swap of neighbours counts 1), for "did you mean".
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    }
+    return d[a.size()][b.size()];
+}
+
+// "kvctl: unknown command 'lsit'; did you mean 'list'? (see kvctl --help)": the closest
+// command within two edits, when there is one.
+std::string unknown_command_message(const CLI::App& app, const std::string& word) {
+    std::string best;
+    std::size_t best_distance = 3;
+    for (const CLI::App* command : app.get_subcommands({})) {
+        std::size_t distance = edit_distance(word, command->get_name());
+        if (distance < best_distance && distance < word.size()) {
+            best = command->get_name();
+            best_distance = distance;
+        }
+    }
+    if (best.empty()) return fmt::format("kvctl: unknown command '{}' (see kvctl --help)\n", word);
+    return fmt::format("kvctl: unknown command '{}'; did you mean '{}'? (see kvctl --help)\n", word,
+                       best);
+}
+
 // `events` ends on SIGINT/SIGTERM: the handler writes the signal's number as one byte into a
 // pipe that the client polls alongside the socket, so a signal arriving just before poll(2)
 // is not lost, and kvctl can exit 128 + that number as a shell expects.
@@ -175,6 +214,9 @@ int run_command(int argc, const char* const* argv, std::ostream& out, std::ostre
     formatter->label("SUBCOMMAND", "COMMAND");
     app.formatter(formatter);
     app.require_subcommand(1);
+    // Global options are also taken after the command (`kvctl list --json`). Set before the
+    // commands are added: each copies it.
+    app.fallthrough();
     app.set_version_flag("--version", std::string("kvctl ") + KVD_VERSION);
     app.failure_message([](const CLI::App*, const CLI::Error& e) {
         return "kvctl: " + std::string(e.what()) + " (see kvctl --help)\n";
@@ -266,13 +308,41 @@ int run_command(int argc, const char* const* argv, std::ostream& out, std::ostre
         action = [&](Context& c) { return cmd_kill(c, bucket, *canonical_signal(signal_text)); };
     });
 
-    auto* put = add_command("put", "put BUCKET KEY VALUE",
-                            "store VALUE under KEY in BUCKET (for a value that starts\n"
-                            "with '-', write: kvctl put -- BUCKET KEY -1)");
+    auto* put = add_command("put", "put BUCKET KEY VALUE|-",
+                            "store VALUE under KEY in BUCKET; '-' reads the value from\n"
+                            "stdin, all of it (for a value that starts with '-', write:\n"
+                            "kvctl put -- BUCKET KEY -1)");
     add_positional(put, "BUCKET", bucket, kBucketHelp)->required();
-    add_positional(put, "KEY", key, "the key, any string")->required();
-    add_positional(put, "VALUE", value, "the value, any string")->required();
-    put->callback([&] { action = [&](Context& c) { return cmd_put(c, bucket, key, value); }; });
+    add_positional(put, "KEY", key, "the key, any UTF-8 text")->required();
+    add_positional(put, "VALUE", value,
+                   "the value, any UTF-8 text; '-': read it from stdin, byte for\n"
+                   "byte up to end of file, a last newline included. One request\n"
+                   "line is at most 1 MiB, so a value must fit in that once JSON-\n"
+                   "escaped (about 1 MiB of text; control characters take 6 bytes)")
+        ->required();
+    put->callback([&] {
+        action = [&](Context& c) {
+            if (value == "-") {
+                std::string error;
+                auto read = read_value(STDIN_FILENO, &error);
+                if (!read) {
+                    c.err << "kvctl: cannot take the value from stdin: " << error << '\n';
+                    return kExitUsage;
+                }
+                value = std::move(*read);
+            }
+            for (const auto& [what, text] : {std::pair{"key", &key}, std::pair{"value", &value}}) {
+                if (!is_json_text(*text)) {
+                    c.err << fmt::format(
+                        "kvctl: the {} is not valid UTF-8; kvd keeps keys and values as JSON "
+                        "text\n",
+                        what);
+                    return kExitUsage;
+                }
+            }
+            return cmd_put(c, bucket, key, value);
+        };
+    });
 
     auto* get = add_command("get", "get BUCKET KEY",
                             "print the value of KEY in BUCKET (exit 1 if there is none)");
@@ -357,6 +427,12 @@ int run_command(int argc, const char* const* argv, std::ostream& out, std::ostre
                 "restart changed handlers (buckets are untouched)")
         ->callback([&] { action = cmd_reload; });
 
+    std::string help_topic;
+    auto* help = add_command("help", "help [COMMAND]", "print this help, or COMMAND's");
+    add_positional(help, "COMMAND", help_topic, "the command to describe");
+    bool help_only = false;
+    help->callback([&] { help_only = true; });
+
     // Set last: a subcommand copies its parent's footer when it is created.
     app.footer(fmt::format(kFooter, resolve_socket_path(socket_path_inputs_from_environment())));
 
@@ -371,11 +447,24 @@ int run_command(int argc, const char* const* argv, std::ostream& out, std::ostre
         // required": name the word instead.
         if (app.get_subcommands().empty() && !app.remaining().empty() &&
             e.get_name() == "RequiredError") {
-            err << fmt::format("kvctl: unknown command '{}' (see kvctl --help)\n",
-                               app.remaining().front());
+            err << unknown_command_message(app, app.remaining().front());
             return kExitUsage;
         }
         return app.exit(e, out, err) == 0 ? kExitOk : kExitUsage;
+    }
+    if (help_only) {
+        // Not app.help(): with `help` itself parsed, that describes the `help` command.
+        if (help_topic.empty()) {
+            out << app.get_formatter()->make_help(&app, "kvctl", CLI::AppFormatMode::Normal);
+            return kExitOk;
+        }
+        try {
+            out << app.get_subcommand(help_topic)->help("kvctl");
+            return kExitOk;
+        } catch (const CLI::OptionNotFound&) {
+            err << unknown_command_message(app, help_topic);
+            return kExitUsage;
+        }
     }
 
     SocketPathInputs inputs = socket_path_inputs_from_environment();

@@ -2,7 +2,10 @@
 #include "ctl/commands.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <string_view>
 
@@ -94,6 +97,40 @@ std::optional<Json> parse_json_argument(std::string_view text, std::string* erro
                 *error += " (a JSON number must fit in a double)";
         }
         return std::nullopt;
+    }
+}
+
+bool is_json_text(std::string_view text) {
+    try {
+        Json(text).dump(-1, ' ', false, Json::error_handler_t::strict);
+        return true;
+    } catch (const Json::exception&) {
+        return false;
+    }
+}
+
+std::optional<std::string> read_value(int fd, std::string* error) {
+    // Stop reading past what could ever be sent, rather than hold all of a large input.
+    constexpr std::size_t limit = wire::kMaxLineBytes;
+    std::string data;
+    char buf[64 * 1024];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n == 0) return data;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (error) *error = std::strerror(errno);
+            return std::nullopt;
+        }
+        if (data.size() + static_cast<std::size_t>(n) > limit) {
+            if (error)
+                *error = fmt::format(
+                    "it is more than {} bytes (1 MiB), the most one request "
+                    "line to kvd can hold",
+                    limit);
+            return std::nullopt;
+        }
+        data.append(buf, static_cast<std::size_t>(n));
     }
 }
 

@@ -58,6 +58,14 @@ std::optional<std::string> canonical_signal(std::string_view name);
 // on: a number too large for a double or nesting deeper than kvd accepts is refused too.
 std::optional<Json> parse_json_argument(std::string_view text, std::string* error = nullptr);
 
+// Whether `text` can travel as a JSON string unchanged (valid UTF-8); keys and values that
+// cannot would be altered on the way, so kvctl refuses them.
+bool is_json_text(std::string_view text);
+
+// Reads everything from `fd` up to end of file (kvctl's stdin for `put BUCKET KEY -`);
+// nullopt (and `error`) on a read error or for more than one request line to kvd can hold.
+std::optional<std::string> read_value(int fd, std::string* error);
+
 int cmd_ping(Context& ctx);
 int cmd_status(Context& ctx);
 int cmd_create(Context& ctx, const std::vector<std::string>& buckets);

@@ -41,7 +41,7 @@ TEST(Cli, HelpDescribesEveryCommandTheSocketAndTheExitCodes) {
                              "list",
                              "stop NAME [--timeout D]",
                              "kill NAME [--signal SIG]",
-                             "put BUCKET KEY VALUE",
+                             "put BUCKET KEY VALUE|-",
                              "get BUCKET KEY",
                              "delete BUCKET KEY",
                              "keys BUCKET",
@@ -49,6 +49,7 @@ TEST(Cli, HelpDescribesEveryCommandTheSocketAndTheExitCodes) {
                              "events [--type T]... [--from SEQ] [--count N] [--sync] [--retry]",
                              "handlers",
                              "reload",
+                             "help [COMMAND]",
                              "--socket PATH",
                              "--json",
                              "--timeout DURATION",
@@ -58,7 +59,8 @@ TEST(Cli, HelpDescribesEveryCommandTheSocketAndTheExitCodes) {
                              "/tmp/kvd-$UID/kvd.sock",
                              "Exit status",
                              "3  kvd could not be reached",
-                             "130, 143"}) {
+                             "130, 143",
+                             "Global options may also follow the command"}) {
         EXPECT_NE(r.out.find(text), std::string::npos) << text;
     }
 }
@@ -72,6 +74,24 @@ TEST(Cli, CommandHelpDescribesItsArguments) {
     r = kvctl({"put", "--help"});
     EXPECT_NE(r.out.find("Usage: kvctl put [OPTIONS] BUCKET KEY VALUE"), std::string::npos)
         << r.out;
+    for (const char* text : {"'-' reads the value from", "1 MiB"})
+        EXPECT_NE(r.out.find(text), std::string::npos) << text;
+}
+
+TEST(Cli, HelpCommandPrintsTheGeneralOrACommandsHelp) {
+    Result general = kvctl({"help"});
+    EXPECT_EQ(general.status, kExitOk);
+    EXPECT_EQ(general.out, kvctl({"--help"}).out);
+    EXPECT_EQ(general.err, "");
+
+    Result put = kvctl({"help", "put"});
+    EXPECT_EQ(put.status, kExitOk);
+    EXPECT_EQ(put.out, kvctl({"put", "--help"}).out);
+
+    Result unknown = kvctl({"help", "pt"});
+    EXPECT_EQ(unknown.status, kExitUsage);
+    EXPECT_EQ(unknown.out, "");
+    EXPECT_EQ(unknown.err, "kvctl: unknown command 'pt'; did you mean 'put'? (see kvctl --help)\n");
 }
 
 TEST(Cli, Version) {
@@ -84,6 +104,23 @@ TEST(Cli, AnUnknownCommandIsNamed) {
     Result r = kvctl({"frobnicate"});
     EXPECT_EQ(r.status, kExitUsage);
     EXPECT_EQ(r.err, "kvctl: unknown command 'frobnicate' (see kvctl --help)\n");
+}
+
+TEST(Cli, AMistypedCommandGetsTheClosestOne) {
+    std::vector<std::pair<std::string, std::string>> cases = {
+        {"lsit", "list"},     {"stauts", "status"}, {"evnets", "events"},
+        {"craete", "create"}, {"gte", "get"},       {"handler", "handlers"},
+        {"relaod", "reload"}, {"nosuch", ""},       {"x", ""},
+    };
+    for (const auto& [typed, meant] : cases) {
+        Result r = kvctl({typed});
+        EXPECT_EQ(r.status, kExitUsage) << typed;
+        std::string expected = meant.empty()
+                                   ? "kvctl: unknown command '" + typed + "' (see kvctl --help)\n"
+                                   : "kvctl: unknown command '" + typed + "'; did you mean '" +
+                                         meant + "'? (see kvctl --help)\n";
+        EXPECT_EQ(r.err, expected);
+    }
 }
 
 TEST(Cli, UsageErrorsAreExit2AndSendNothing) {
@@ -115,8 +152,9 @@ TEST(Cli, UsageErrorsAreExit2AndSendNothing) {
         {"events", "--from", "99999999999999999999999"},
         {"notify", "hello", "1e999"},
         {"notify", "hello", std::string(300, '[') + std::string(300, ']')},
+        {"put", "a", "k", "\xff"},
+        {"put", "a", "\xc3", "v"},
         {"ping", "--nosuch"},
-        {"ping", "--json"},  // global options go before the command
     };
     for (auto args : cases) {
         args.insert(args.begin(), {"--socket", socket});
@@ -194,6 +232,47 @@ FakeKvd::Script answer(std::vector<std::string> replies, std::vector<Json>* requ
         }
         c.wait_closed();
     };
+}
+
+// Global options work after the command as well as before it; after `stop`, --timeout is
+// stop's own.
+TEST(Cli, GlobalOptionsAfterTheCommand) {
+    struct Case {
+        std::vector<std::string> args;  // the socket is added after them
+        Json request;
+        std::string out;
+    };
+    std::vector<Case> cases = {
+        {{"list", "--json"},
+         {{"op", "list"}},
+         R"({"buckets":[]})"
+         "\n"},
+        {{"get", "b", "k"}, {{"op", "get"}, {"bucket", "b"}, {"key", "k"}}, "v\n"},
+        {{"get", "b", "k", "--timeout", "5s", "--json"},
+         {{"op", "get"}, {"bucket", "b"}, {"key", "k"}},
+         R"({"value":"v"})"
+         "\n"},
+        {{"stop", "b", "--timeout", "2s"},
+         {{"op", "stop"}, {"bucket", "b"}, {"timeout_ms", 2000}},
+         "stopped b\n"},
+    };
+    for (const auto& c : cases) {
+        std::vector<Json> requests;
+        std::string result = c.request["op"] == "list"  ? R"({"buckets":[]})"
+                             : c.request["op"] == "get" ? R"({"value":"v"})"
+                                                        : "{}";
+        FakeKvd kvd(answer({R"({"id":1,"ok":true,"result":)" + result + "}"}, &requests));
+        std::vector<std::string> args = c.args;
+        args.insert(args.end(), {"--socket", kvd.path()});
+        Result r = kvctl(args);
+        EXPECT_EQ(r.status, kExitOk) << ::testing::PrintToString(c.args) << r.err;
+        EXPECT_EQ(r.out, c.out) << ::testing::PrintToString(c.args);
+        kvd.join();
+        ASSERT_EQ(requests.size(), 1u) << ::testing::PrintToString(c.args);
+        Json expected = c.request;
+        expected["id"] = 1;
+        EXPECT_EQ(requests[0], expected);
+    }
 }
 
 TEST(Cli, KvdSocketEnvironmentIsUsedWithoutFlag) {

@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "ctl/exit_status.hpp"
@@ -81,6 +82,54 @@ TEST(Requests, JsonArgumentKvctlCannotSend) {
     EXPECT_EQ(error, "nested more than 255 levels deep (kvd's limit)");
     // Brackets inside strings are text.
     EXPECT_NE(parse_json_argument('"' + std::string(1000, '[') + '"'), std::nullopt);
+}
+
+TEST(Requests, JsonText) {
+    EXPECT_TRUE(is_json_text(""));
+    EXPECT_TRUE(is_json_text("plain"));
+    EXPECT_TRUE(is_json_text(std::string("nul \0 inside", 13)));
+    EXPECT_TRUE(is_json_text("caf\xc3\xa9 \xe2\x82\xac"));
+    EXPECT_FALSE(is_json_text("\xff"));
+    EXPECT_FALSE(is_json_text("cut \xc3"));
+    EXPECT_FALSE(is_json_text("\xed\xa0\x80"));  // a UTF-16 surrogate
+}
+
+// A pipe with `data` written into it and its write end closed; returns the read end.
+int pipe_with(const std::string& data) {
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
+    std::thread([fd = fds[1], data] {
+        std::string_view left = data;
+        while (!left.empty()) {
+            ssize_t n = write(fd, left.data(), left.size());
+            if (n <= 0) break;
+            left.remove_prefix(static_cast<std::size_t>(n));
+        }
+        close(fd);
+    }).detach();
+    return fds[0];
+}
+
+TEST(Requests, ValueFromAFileDescriptorIsReadWhole) {
+    std::string binary("line 1\nline \"2\"\n\0\x01\x7f tab\t end\n", 27);
+    std::string big(300 * 1024, 'v');  // longer than one argument may be
+    for (const std::string& data : {std::string(), binary, big}) {
+        int fd = pipe_with(data);
+        ASSERT_GE(fd, 0);
+        std::string error;
+        EXPECT_EQ(read_value(fd, &error), data) << error;
+        close(fd);
+    }
+}
+
+TEST(Requests, ValueLargerThanARequestLineIsRefused) {
+    int fd = pipe_with(std::string(wire::kMaxLineBytes + 1, 'v'));
+    ASSERT_GE(fd, 0);
+    std::string error;
+    EXPECT_EQ(read_value(fd, &error), std::nullopt);
+    EXPECT_EQ(error,
+              "it is more than 1048576 bytes (1 MiB), the most one request line to kvd can hold");
+    close(fd);
 }
 
 TEST(Requests, Subscribe) {

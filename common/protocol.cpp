@@ -2,16 +2,13 @@
 
 namespace kvd {
 
-namespace {
 // nlohmann parses iteratively, but copies, compares and dumps values recursively: a request
 // of 30 000 nested '[' (60 KB, well under the line limit) would overflow kvd's stack when
 // its id is echoed or its data published. Such requests are refused before parsing.
-constexpr std::size_t kMaxNestingDepth = 256;
-
-bool nests_too_deep(std::string_view line) {
+bool nests_deeper_than(std::string_view text, std::size_t max_depth) {
     std::size_t depth = 0;
     bool in_string = false, escaped = false;
-    for (char c : line) {
+    for (char c : text) {
         if (in_string) {
             if (escaped) escaped = false;
             else if (c == '\\') escaped = true;
@@ -19,12 +16,17 @@ bool nests_too_deep(std::string_view line) {
         } else if (c == '"') {
             in_string = true;
         } else if (c == '[' || c == '{') {
-            if (++depth > kMaxNestingDepth) return true;
+            if (++depth > max_depth) return true;
         } else if ((c == ']' || c == '}') && depth > 0) {
             --depth;
         }
     }
     return false;
+}
+
+namespace {
+bool nests_too_deep(std::string_view line) {
+    return nests_deeper_than(line, kMaxNestingDepth);
 }
 }  // namespace
 

@@ -29,6 +29,13 @@ struct RequestError {
 // One request line -> a request, or why it is not one (a `bad_request`).
 std::variant<Request, RequestError> parse_request(std::string_view line);
 
+// The deepest nesting of arrays and objects kvd accepts in a request line: nlohmann copies
+// and dumps recursively, so deeper values could overflow the stack.
+inline constexpr std::size_t kMaxNestingDepth = 256;
+// Whether JSON `text` nests arrays and objects more than `max_depth` levels deep; a scan that
+// needs no parse (and so cannot overflow anything itself).
+bool nests_deeper_than(std::string_view text, std::size_t max_depth);
+
 // Serialises `j` as one line (no '\n'); invalid UTF-8 in strings is replaced, never thrown.
 std::string dump_line(const Json& j);
 

@@ -7,11 +7,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <functional>
 #include <map>
 #include <sstream>
+#include <vector>
 
 #include "common/socket_path.hpp"
 #include "ctl/commands.hpp"
@@ -43,15 +46,21 @@ constexpr const char* kFooter =
     "Exit status:\n"
     "  0  success\n"
     "  1  kvd answered with an error, printed as \"kvctl: CODE: MESSAGE\" on stderr\n"
-    "  2  usage error (bad arguments, JSON, signal or duration); nothing was sent\n"
+    "  2  usage error (bad arguments, JSON, signal, number or duration, a request over\n"
+    "     kvd's 1 MiB line limit); nothing was sent\n"
     "  3  kvd could not be reached: no socket, connection refused, permission denied,\n"
-    "     no answer within --timeout, or kvd closed the connection\n"
+    "     no answer within --timeout, or kvd closed the connection (events: \"kvd went\n"
+    "     away\")\n"
+    "  130, 143  events ended by Ctrl-C (SIGINT) or SIGTERM, after printing what arrived\n"
     "\n"
-    "Run 'kvctl COMMAND --help' for the arguments of a command.";
+    "Global options may also follow the command (kvctl list --json); after stop, --timeout\n"
+    "is stop's own. Run 'kvctl help COMMAND' or 'kvctl COMMAND --help' for the arguments\n"
+    "of a command.";
 
 constexpr const char* kCommandFooter =
-    "Global options go before the command: kvctl [--socket PATH] [--json] [--timeout DURATION]\n"
-    "COMMAND ...; see 'kvctl --help' for them, the socket path and the exit statuses.";
+    "Global options go before or after the command: kvctl [--socket PATH] [--json]\n"
+    "[--timeout DURATION] COMMAND ...; see 'kvctl --help' for them, the socket path and the\n"
+    "exit statuses.";
 
 constexpr const char* kBucketHelp =
     "bucket name: 1-128 bytes of A-Z a-z 0-9 . _ : -\nnot starting with . or -";
@@ -74,6 +83,10 @@ class CommandListFormatter : public CLI::Formatter {
     std::map<std::string, std::string> synopses_;
 };
 
+// The longest duration kvctl takes: waits are deadlines on the steady clock, which a
+// duration of centuries would overflow, and no answer from kvd is worth a day.
+constexpr Millis kMaxDuration = std::chrono::hours(24);
+
 CLI::Validator duration_validator(bool positive) {
     return CLI::Validator(
         [positive](std::string& text) -> std::string {
@@ -81,9 +94,28 @@ CLI::Validator duration_validator(bool positive) {
             auto d = parse_duration(text, &error);
             if (!d) return error;
             if (positive && d->count() <= 0) return "'" + text + "' must be more than 0";
+            if (*d > kMaxDuration) return "'" + text + "' is longer than the limit of 24h";
             return "";
         },
         "", "DURATION");
+}
+
+// A whole number from `min` up, in decimal digits only: CLI11 2.1 reads "-1" into an unsigned
+// as 2^64-1, and its own range check prints a bound of 309 digits.
+CLI::Validator whole_number_validator(uint64_t min, std::string_view what) {
+    return CLI::Validator(
+        [min, what = std::string(what)](std::string& text) -> std::string {
+            if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+                return fmt::format("'{}' is not {} (a whole number from {} up)", text, what, min);
+            uint64_t value = 0;
+            auto ec = std::from_chars(text.data(), text.data() + text.size(), value).ec;
+            if (ec == std::errc::result_out_of_range)
+                return fmt::format("'{}' is too large for {}", text, what);
+            if (value < min)
+                return fmt::format("'{}' is not {}: it must be at least {}", text, what, min);
+            return "";
+        },
+        "", "");
 }
 
 const CLI::Validator kSignalValidator(
@@ -95,25 +127,52 @@ const CLI::Validator kSignalValidator(
 const CLI::Validator kJsonValidator(
     [](std::string& text) -> std::string {
         std::string error;
-        return parse_json_argument(text, &error) ? "" : "not valid JSON: " + error;
+        return parse_json_argument(text, &error) ? "" : "not JSON kvctl can send: " + error;
     },
     "", "JSON");
 
-// CLI11 2.1 reads "-1" into an unsigned as 2^64-1; a seq is plain digits.
-const CLI::Validator kSeqValidator(
-    [](std::string& text) -> std::string {
-        bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-        return digits ? "" : "'" + text + "' is not a sequence number";
-    },
-    "", "SEQ");
+// The edit distance between two words (optimal string alignment: an insertion, deletion,
+// substitution or swap of neighbours counts 1), for "did you mean".
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    }
+    return d[a.size()][b.size()];
+}
 
-// `events` ends on SIGINT/SIGTERM: the handler writes a byte into a pipe that the client
-// polls alongside the socket, so a signal arriving just before poll(2) is not lost.
+// "kvctl: unknown command 'lsit'; did you mean 'list'? (see kvctl --help)": the closest
+// command within two edits, when there is one.
+std::string unknown_command_message(const CLI::App& app, const std::string& word) {
+    std::string best;
+    std::size_t best_distance = 3;
+    for (const CLI::App* command : app.get_subcommands({})) {
+        std::size_t distance = edit_distance(word, command->get_name());
+        if (distance < best_distance && distance < word.size()) {
+            best = command->get_name();
+            best_distance = distance;
+        }
+    }
+    if (best.empty()) return fmt::format("kvctl: unknown command '{}' (see kvctl --help)\n", word);
+    return fmt::format("kvctl: unknown command '{}'; did you mean '{}'? (see kvctl --help)\n", word,
+                       best);
+}
+
+// `events` ends on SIGINT/SIGTERM: the handler writes the signal's number as one byte into a
+// pipe that the client polls alongside the socket, so a signal arriving just before poll(2)
+// is not lost, and kvctl can exit 128 + that number as a shell expects.
 int g_interrupt_write_fd = -1;
 
-void on_interrupt(int) {
+void on_interrupt(int signo) {
     int saved = errno;
-    char byte = 0;
+    auto byte = static_cast<char>(signo);
     [[maybe_unused]] ssize_t n = write(g_interrupt_write_fd, &byte, 1);
     errno = saved;
 }
@@ -148,15 +207,16 @@ class InterruptPipe {
     struct sigaction old_term_ {};
 };
 
-}  // namespace
-
-int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+int run_command(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
     CLI::App app{kDescription, "kvctl"};
     auto formatter = std::make_shared<CommandListFormatter>();
     formatter->column_width(32);
     formatter->label("SUBCOMMAND", "COMMAND");
     app.formatter(formatter);
     app.require_subcommand(1);
+    // Global options are also taken after the command (`kvctl list --json`). Set before the
+    // commands are added: each copies it.
+    app.fallthrough();
     app.set_version_flag("--version", std::string("kvctl ") + KVD_VERSION);
     app.failure_message([](const CLI::App*, const CLI::Error& e) {
         return "kvctl: " + std::string(e.what()) + " (see kvctl --help)\n";
@@ -197,8 +257,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         ->callback([&] { action = cmd_ping; });
 
     add_command("status", "status",
-                "show kvd's version, pid, uptime, and how many buckets,\n"
-                "handlers, subscriptions and events it has")
+                "show kvd's version, pid, boot id (random at each kvd start),\n"
+                "uptime, and how many buckets, handlers, subscriptions and\n"
+                "events it has")
         ->callback([&] { action = cmd_status; });
 
     std::vector<std::string> create_names;
@@ -247,13 +308,41 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         action = [&](Context& c) { return cmd_kill(c, bucket, *canonical_signal(signal_text)); };
     });
 
-    auto* put = add_command("put", "put BUCKET KEY VALUE",
-                            "store VALUE under KEY in BUCKET (for a value that starts\n"
-                            "with '-', write: kvctl put -- BUCKET KEY -1)");
+    auto* put = add_command("put", "put BUCKET KEY VALUE|-",
+                            "store VALUE under KEY in BUCKET; '-' reads the value from\n"
+                            "stdin, all of it (for a value that starts with '-', write:\n"
+                            "kvctl put -- BUCKET KEY -1)");
     add_positional(put, "BUCKET", bucket, kBucketHelp)->required();
-    add_positional(put, "KEY", key, "the key, any string")->required();
-    add_positional(put, "VALUE", value, "the value, any string")->required();
-    put->callback([&] { action = [&](Context& c) { return cmd_put(c, bucket, key, value); }; });
+    add_positional(put, "KEY", key, "the key, any UTF-8 text")->required();
+    add_positional(put, "VALUE", value,
+                   "the value, any UTF-8 text; '-': read it from stdin, byte for\n"
+                   "byte up to end of file, a last newline included. One request\n"
+                   "line is at most 1 MiB, so a value must fit in that once JSON-\n"
+                   "escaped (about 1 MiB of text; control characters take 6 bytes)")
+        ->required();
+    put->callback([&] {
+        action = [&](Context& c) {
+            if (value == "-") {
+                std::string error;
+                auto read = read_value(STDIN_FILENO, &error);
+                if (!read) {
+                    c.err << "kvctl: cannot take the value from stdin: " << error << '\n';
+                    return kExitUsage;
+                }
+                value = std::move(*read);
+            }
+            for (const auto& [what, text] : {std::pair{"key", &key}, std::pair{"value", &value}}) {
+                if (!is_json_text(*text)) {
+                    c.err << fmt::format(
+                        "kvctl: the {} is not valid UTF-8; kvd keeps keys and values as JSON "
+                        "text\n",
+                        what);
+                    return kExitUsage;
+                }
+            }
+            return cmd_put(c, bucket, key, value);
+        };
+    });
 
     auto* get = add_command("get", "get BUCKET KEY",
                             "print the value of KEY in BUCKET (exit 1 if there is none)");
@@ -294,9 +383,10 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
 
     EventsOptions events_options;
     uint64_t from_seq = 0, count = 0;
-    auto* events = add_command("events", "events [--type T]... [--from SEQ] [--count N] [--sync]",
-                               "print events as they happen, one line each, until Ctrl-C\n"
-                               "(or --count); with --json, the raw JSON lines");
+    auto* events =
+        add_command("events", "events [--type T]... [--from SEQ] [--count N] [--sync] [--retry]",
+                    "print events as they happen, one line each, until Ctrl-C\n"
+                    "(exit 130) or --count; with --json, the raw JSON lines");
     events
         ->add_option("--type", events_options.types,
                      "only events of type T; repeat for several\n(default: every type)")
@@ -305,14 +395,23 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                             ->add_option("--from", from_seq,
                                          "first replay the events from seq SEQ on that kvd still\n"
                                          "keeps in its history (error history_lost if gone)")
-                            ->check(kSeqValidator)
+                            ->check(whole_number_validator(0, "a sequence number"))
                             ->type_name("SEQ");
-    auto* count_option = events->add_option("--count", count, "exit after N events")
-                             ->check(CLI::PositiveNumber.description(""))
+    auto* count_option = events
+                             ->add_option("--count", count,
+                                          "exit after N events (N >= 1; with --retry, counted\n"
+                                          "across reconnections)")
+                             ->check(whole_number_validator(1, "a count of events"))
                              ->type_name("N");
     events->add_flag("--sync", events_options.sync,
                      "subscribe in sync mode: kvctl acknowledges each event\n"
                      "after printing it, and kvd waits for that (backpressure)");
+    events->add_flag("--retry", events_options.retry,
+                     "when kvd goes away, reconnect (every 100ms, backing off\n"
+                     "to 2s, until interrupted) and go on after the last event\n"
+                     "printed; if kvd restarted (a new boot id), say so and go\n"
+                     "on from its first event. Also waits for kvd at the start.\n"
+                     "Without it, kvd going away ends events with exit 3");
     events->callback([&] {
         if (from_option->count() > 0) events_options.from_seq = from_seq;
         if (count_option->count() > 0) events_options.count = count;
@@ -328,6 +427,12 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                 "restart changed handlers (buckets are untouched)")
         ->callback([&] { action = cmd_reload; });
 
+    std::string help_topic;
+    auto* help = add_command("help", "help [COMMAND]", "print this help, or COMMAND's");
+    add_positional(help, "COMMAND", help_topic, "the command to describe");
+    bool help_only = false;
+    help->callback([&] { help_only = true; });
+
     // Set last: a subcommand copies its parent's footer when it is created.
     app.footer(fmt::format(kFooter, resolve_socket_path(socket_path_inputs_from_environment())));
 
@@ -342,11 +447,24 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         // required": name the word instead.
         if (app.get_subcommands().empty() && !app.remaining().empty() &&
             e.get_name() == "RequiredError") {
-            err << fmt::format("kvctl: unknown command '{}' (see kvctl --help)\n",
-                               app.remaining().front());
+            err << unknown_command_message(app, app.remaining().front());
             return kExitUsage;
         }
         return app.exit(e, out, err) == 0 ? kExitOk : kExitUsage;
+    }
+    if (help_only) {
+        // Not app.help(): with `help` itself parsed, that describes the `help` command.
+        if (help_topic.empty()) {
+            out << app.get_formatter()->make_help(&app, "kvctl", CLI::AppFormatMode::Normal);
+            return kExitOk;
+        }
+        try {
+            out << app.get_subcommand(help_topic)->help("kvctl");
+            return kExitOk;
+        } catch (const CLI::OptionNotFound&) {
+            err << unknown_command_message(app, help_topic);
+            return kExitUsage;
+        }
     }
 
     SocketPathInputs inputs = socket_path_inputs_from_environment();
@@ -360,6 +478,19 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     InterruptPipe interrupt;
     ctx.wake_fd = interrupt.read_fd();
     return action(ctx);
+}
+
+}  // namespace
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+    // Every error kvctl expects is handled where it arises; this is the last guard, so that
+    // kvctl never aborts. What gets here came from what it was given, most likely.
+    try {
+        return run_command(argc, argv, out, err);
+    } catch (const std::exception& e) {
+        err << "kvctl: internal error: " << e.what() << '\n';
+        return kExitUsage;
+    }
 }
 
 }  // namespace kvd::ctl

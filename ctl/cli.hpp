@@ -6,8 +6,8 @@
 
 namespace kvd::ctl {
 
-// Returns the exit status. Usage errors print CLI11's message and exit 2; --help and
-// --version print to `out` and exit 0.
+// Returns the exit status. Usage errors print CLI11's message and exit 2; --help, `help
+// [COMMAND]` and --version print to `out` and exit 0. Never throws.
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 
 }  // namespace kvd::ctl

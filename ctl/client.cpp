@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "common/socket_path.hpp"
@@ -20,11 +21,31 @@ namespace kvd::ctl {
 int exit_status_for(const ClientError& error) {
     switch (error.kind) {
         case ClientErrorKind::path_too_long:
+        case ClientErrorKind::too_long:
             return kExitUsage;
         case ClientErrorKind::interrupted:
-            return kExitOk;
+            return exit_status_for_signal(error.signal > 0 ? error.signal : SIGINT);
         default:
             return kExitUnreachable;
+    }
+}
+
+int read_wake_signal(int wake_fd) {
+    unsigned char byte = 0;
+    if (::read(wake_fd, &byte, 1) != 1) return SIGINT;
+    return byte == SIGTERM ? SIGTERM : SIGINT;
+}
+
+std::optional<ClientError> sleep_unless_woken(int wake_fd, Millis wait) {
+    auto deadline = SteadyClock::now() + wait;
+    for (;;) {
+        auto left = std::chrono::ceil<Millis>(deadline - SteadyClock::now());
+        if (left.count() <= 0) return std::nullopt;
+        pollfd p{wake_fd, POLLIN, 0};
+        int n = poll(&p, wake_fd >= 0 ? 1 : 0, static_cast<int>(left.count()));
+        if (n > 0 && (p.revents & POLLIN))
+            return ClientError{ClientErrorKind::interrupted, "interrupted",
+                               read_wake_signal(wake_fd)};
     }
 }
 
@@ -92,7 +113,18 @@ std::optional<ClientError> Client::connect(const std::string& path, Millis timeo
 int64_t Client::send(Json request) {
     int64_t id = next_id_++;
     request["id"] = id;
-    out_ += dump_line(request);
+    std::string line = dump_line(request);
+    // kvd would answer `limit` and close the connection; say so without sending it.
+    if (line.size() > wire::kMaxLineBytes) {
+        if (!unsent_)
+            unsent_ = ClientError{
+                ClientErrorKind::too_long,
+                fmt::format("the request would be {} bytes, more than the {} bytes (1 MiB) kvd "
+                            "accepts in one line; nothing was sent",
+                            line.size(), wire::kMaxLineBytes)};
+        return id;
+    }
+    out_ += line;
     out_ += '\n';
     return id;
 }
@@ -123,7 +155,7 @@ std::optional<ClientError> Client::pump(Deadline deadline) {
     }
     if (n == 0) return timeout_error();
     if (wake_fd_ >= 0 && (fds[1].revents & POLLIN))
-        return ClientError{ClientErrorKind::interrupted, "interrupted"};
+        return ClientError{ClientErrorKind::interrupted, "interrupted", read_wake_signal(wake_fd_)};
 
     if (fds[0].revents & POLLOUT) {
         ssize_t w = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
@@ -163,6 +195,7 @@ std::optional<ClientError> Client::read_line(std::string& line, Deadline deadlin
 }
 
 std::optional<ClientError> Client::read_reply(Reply& reply, int64_t id, Deadline deadline) {
+    if (unsent_) return unsent_;
     std::string line;
     if (auto error = read_line(line, deadline)) {
         if (error->kind == ClientErrorKind::closed)

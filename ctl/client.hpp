@@ -26,17 +26,27 @@ enum class ClientErrorKind {
     rejected,       // kvd answered `permission_denied` (SPEC §6 peer credential check)
     protocol,       // a reply that is not a reply: not JSON, too long, wrong id
     interrupted,    // the wake fd became readable (kvctl got SIGINT or SIGTERM)
+    too_long,       // a request longer than kvd accepts in one line; it was not sent
     io,             // any other socket error
 };
 
 struct ClientError {
     ClientErrorKind kind;
     std::string message;  // one line, without the "kvctl: " prefix
+    int signal = 0;       // for `interrupted`: the signal that woke us, when known
 };
 
-// The exit status for a failed conversation: 2 for a path that cannot be used at all,
-// 0 for an interruption the user asked for, 3 for everything else.
+// The exit status for a failed conversation: 2 for a path that cannot be used at all or a
+// request too long to send, 128 + the signal for an interruption (130 for SIGINT), 3 for
+// everything else.
 int exit_status_for(const ClientError& error);
+
+// Reads the byte kvctl's signal handler wrote into the wake pipe, its signal's number:
+// SIGTERM, or SIGINT for anything else.
+int read_wake_signal(int wake_fd);
+
+// Waits `wait`, or less when `wake_fd` (-1: none) becomes readable: then `interrupted`.
+std::optional<ClientError> sleep_unless_woken(int wake_fd, Millis wait);
 
 // The message for a failed connect(2) to `path` with `errno_value`.
 ClientError connect_error(const std::string& path, int errno_value, Millis timeout);
@@ -54,7 +64,8 @@ class Client {
     // Connects to the Unix socket at `path`, waiting at most `timeout` for kvd to accept.
     std::optional<ClientError> connect(const std::string& path, Millis timeout);
 
-    // Queues `request` with the next id (1, 2, ...) and returns that id.
+    // Queues `request` with the next id (1, 2, ...) and returns that id. A request longer
+    // than kvd's line limit is not sent: reading its reply gives a `too_long` error.
     int64_t send(Json request);
     // Queues one raw line (such as an event ack); '\n' is added.
     void send_line(std::string_view line);
@@ -82,6 +93,7 @@ class Client {
     std::string out_;    // queued bytes not yet written
     bool eof_ = false;   // kvd closed its end; what is buffered can still be read
     bool write_failed_ = false;
+    std::optional<ClientError> unsent_;  // the request send() refused
     LineBuffer in_{kMaxReplyBytes};
 
     // A sanity cap, larger than any request line: `keys` of a big bucket is one line.

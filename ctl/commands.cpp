@@ -1,6 +1,11 @@
 // kvctl's commands: build the request, one round trip (or a stream) with kvd, print.
 #include "ctl/commands.hpp"
 
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <string_view>
 
@@ -71,17 +76,61 @@ std::optional<std::string> canonical_signal(std::string_view name) {
 }
 
 std::optional<Json> parse_json_argument(std::string_view text, std::string* error) {
+    // kvd takes a request nested at most kMaxNestingDepth deep; the data sits one level in.
+    if (nests_deeper_than(text, kMaxNestingDepth - 1)) {
+        if (error)
+            *error =
+                fmt::format("nested more than {} levels deep (kvd's limit)", kMaxNestingDepth - 1);
+        return std::nullopt;
+    }
     try {
         return Json::parse(text.begin(), text.end());
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {
+        // parse_error for bad syntax, out_of_range for a number no double holds (1e999).
         if (error) {
             // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
             std::string_view what = e.what();
             if (auto close = what.find("] "); close != std::string_view::npos)
                 what.remove_prefix(close + 2);
             *error = std::string(what);
+            if (dynamic_cast<const Json::out_of_range*>(&e))
+                *error += " (a JSON number must fit in a double)";
         }
         return std::nullopt;
+    }
+}
+
+bool is_json_text(std::string_view text) {
+    try {
+        Json(text).dump(-1, ' ', false, Json::error_handler_t::strict);
+        return true;
+    } catch (const Json::exception&) {
+        return false;
+    }
+}
+
+std::optional<std::string> read_value(int fd, std::string* error) {
+    // Stop reading past what could ever be sent, rather than hold all of a large input.
+    constexpr std::size_t limit = wire::kMaxLineBytes;
+    std::string data;
+    char buf[64 * 1024];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n == 0) return data;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (error) *error = std::strerror(errno);
+            return std::nullopt;
+        }
+        if (data.size() + static_cast<std::size_t>(n) > limit) {
+            if (error)
+                *error = fmt::format(
+                    "it is more than {} bytes (1 MiB), the most one request "
+                    "line to kvd can hold",
+                    limit);
+            return std::nullopt;
+        }
+        data.append(buf, static_cast<std::size_t>(n));
     }
 }
 
@@ -208,36 +257,206 @@ int cmd_notify(Context& ctx, const std::string& type, std::optional<Json> data, 
     return round_trip(ctx, make_notify_request(type, std::move(data), sync), human);
 }
 
-// Subscribes, then prints events as they arrive until --count is reached (0), the user
-// interrupts (0), or kvd closes the stream (3). The timeout bounds only the subscribe reply.
-int cmd_events(Context& ctx, const EventsOptions& options) {
-    Client client;
-    client.set_wake_fd(ctx.wake_fd);
-    if (auto error = client.connect(ctx.socket_path, ctx.timeout)) return fail(ctx, *error);
-    int64_t id = client.send(make_subscribe_request(options));
-    Reply reply;
-    if (auto error = client.read_reply(reply, id, deadline_after(ctx.timeout)))
-        return fail(ctx, *error);
-    if (!reply.ok) return print_reply(ctx, reply, nullptr);
+namespace {
 
-    uint64_t seen = 0;
-    std::string line;
-    while (!options.count || seen < *options.count) {
-        if (auto error = client.read_line(line, std::nullopt)) {
-            if (error->kind == ClientErrorKind::closed)
-                error->message = "kvd closed the event stream";
-            return fail(ctx, *error);
+// `kvctl events`: subscribes, prints, and with --retry reconnects when kvd goes away. It
+// keeps its place in kvd's stream across connections as (boot, next seq): a reconnection
+// to the same run of kvd subscribes from the seq after the last one accounted for, so
+// nothing is missed or printed twice; a new run (kvd restarted, seq began again at 1)
+// is followed from its first event.
+class EventFollower {
+  public:
+    EventFollower(Context& ctx, const EventsOptions& options, RetryDelays delays)
+        : ctx_(ctx), options_(options), delays_(delays), next_(options.from_seq) {}
+
+    int run() {
+        Millis delay = delays_.first;
+        bool quiet = false;  // the loss was reported; stay quiet until kvd is back
+        for (;;) {
+            ClientError lost = follow();
+            if (status_) return *status_;
+            // --retry, and kvd is out of reach for now.
+            if (connected_) {  // a fresh loss: say so, and start the delays again
+                connected_ = false;
+                quiet = false;
+                delay = delays_.first;
+            }
+            if (!quiet) report_loss(lost, subscribed_ ? "; reconnecting" : "; retrying");
+            quiet = true;
+            if (auto interrupted = sleep_unless_woken(ctx_.wake_fd, delay))
+                return exit_status_for(*interrupted);
+            delay = std::min(delay * 2, delays_.max);
         }
-        if (line.empty()) continue;
-        ctx.out << (ctx.json ? line + '\n' : human_event(line));
-        ctx.out.flush();
-        // Queued; the next wait writes it, and kvd sends the next event only after it.
-        if (options.sync) client.send_line("ok");
-        ++seen;
     }
-    // The last ack still matters: without it kvd would count that event as failed.
-    if (options.sync) client.flush(deadline_after(ctx.timeout));
-    return kExitOk;
+
+  private:
+    // One connection. Sets status_ when `events` is over (--count reached, interrupted, an
+    // error kvd answered); otherwise returns why the connection was lost.
+    ClientError follow() {
+        Client client;
+        client.set_wake_fd(ctx_.wake_fd);
+        if (auto error = client.connect(ctx_.socket_path, ctx_.timeout)) return end(*error);
+        Deadline deadline = deadline_after(ctx_.timeout);
+        // Which run of kvd is this? Asked on the connection that will subscribe, so the
+        // answer cannot be about another run.
+        if (!boot_.empty()) {
+            Reply status;
+            if (auto error =
+                    client.read_reply(status, client.send(make_request(op::kStatus)), deadline))
+                return end(*error);
+            if (!status.ok) return daemon_error(status);
+            std::string boot = string_field(status.result, "boot");
+            if (!boot.empty() && boot != boot_) {
+                boot_ = boot;
+                next_ = 1;
+                note_ = fmt::format(
+                    "kvctl: kvd restarted (boot {}); continuing from its first event\n", boot_);
+            } else if (note_.empty()) {
+                note_ = fmt::format("kvctl: reconnected to kvd{}; continuing {}\n",
+                                    boot.empty() ? "" : " (same boot)", position());
+            }
+        }
+        Reply reply;
+        if (auto error = subscribe(client, next_, reply, deadline)) return end(*error);
+        // Told once kvd took us back: a kvd shutting down still answers `status`, but refuses
+        // the subscription (unavailable), and the next attempt may reach another run.
+        if (reply.ok || reply.error.code == "history_lost") {
+            ctx_.err << note_;
+            note_.clear();
+        }
+        // A reconnection whose events are gone from kvd's history (a restarted kvd that has
+        // published more than it keeps) carries on with what comes next. A --from the user
+        // gave that kvd cannot honour is their error (exit 1).
+        if (!reply.ok && reply.error.code == "history_lost" && subscribed_) {
+            ctx_.err << fmt::format("kvctl: history_lost: {}; continuing with the live stream\n",
+                                    reply.error.message);
+            next_.reset();
+            if (auto error = subscribe(client, next_, reply, deadline)) return end(*error);
+        }
+        if (!reply.ok) return daemon_error(reply);
+        subscribed_ = true;
+        connected_ = true;
+        if (std::string boot = string_field(reply.result, "boot"); !boot.empty()) boot_ = boot;
+        // Live from here: the reply names the last seq published before it.
+        if (!next_)
+            if (auto seq = seq_value(reply.result, "seq")) next_ = *seq + 1;
+        return stream(client);
+    }
+
+    ClientError stream(Client& client) {
+        std::string line;
+        while (!options_.count || printed_ < *options_.count) {
+            if (auto error = client.read_line(line, std::nullopt)) {
+                if (error->kind == ClientErrorKind::closed) error->message = "connection closed";
+                return end(*error);
+            }
+            if (line.empty()) continue;
+            Json event = parse_event(line);
+            std::optional<uint64_t> seq = seq_value(event, "seq");
+            // Already printed before a reconnection; kvd should not send it, but be sure.
+            bool repeat = seq && next_ && *seq < *next_;
+            if (!repeat) {
+                ctx_.out << (ctx_.json ? line + '\n' : human_event(event, line));
+                ctx_.out.flush();
+                ++printed_;
+                if (seq) next_ = *seq + 1;
+            }
+            // Queued; the next wait writes it, and kvd sends the next event only after it.
+            if (options_.sync) client.send_line("ok");
+        }
+        // The last ack still matters: without it kvd would count that event as failed.
+        if (options_.sync) client.flush(deadline_after(ctx_.timeout));
+        status_ = kExitOk;
+        return {};
+    }
+
+    std::optional<ClientError> subscribe(Client& client, std::optional<uint64_t> from, Reply& reply,
+                                         Deadline deadline) {
+        EventsOptions request = options_;
+        request.from_seq = from;
+        return client.read_reply(reply, client.send(make_subscribe_request(request)), deadline);
+    }
+
+    // A connection error: the end of `events` unless --retry may try again.
+    ClientError end(ClientError error) {
+        if (error.kind == ClientErrorKind::interrupted)
+            status_ = exit_status_for(error);
+        else if (!options_.retry || !retryable(error))
+            status_ = report_loss(error, "");
+        return error;
+    }
+
+    // kvd answered with an error. `unavailable` (kvd is shutting down) is worth a retry.
+    ClientError daemon_error(const Reply& reply) {
+        if (options_.retry && reply.error.code == "unavailable")
+            return ClientError{ClientErrorKind::closed,
+                               fmt::format("unavailable: {}", reply.error.message)};
+        status_ = print_reply(ctx_, reply, nullptr);
+        return {};
+    }
+
+    // Prints why kvd is out of reach and returns exit 3 (or 2, see exit_status_for).
+    int report_loss(const ClientError& error, std::string_view what_next) {
+        bool went_away = error.kind == ClientErrorKind::closed || error.kind == ClientErrorKind::io;
+        if (subscribed_ && went_away)
+            ctx_.err << fmt::format("kvctl: kvd went away ({}) {}{}\n", error.message, position(),
+                                    what_next);
+        else
+            ctx_.err << fmt::format("kvctl: {}{}\n", error.message, what_next);
+        return exit_status_for(error);
+    }
+
+    // "after seq 41": the last seq accounted for, the place to resume from with --from 42.
+    std::string position() const {
+        if (!next_ || *next_ <= 1) return "before any event";
+        return fmt::format("after seq {}", *next_ - 1);
+    }
+
+    static bool retryable(const ClientError& error) {
+        switch (error.kind) {
+            case ClientErrorKind::no_socket:
+            case ClientErrorKind::refused:
+            case ClientErrorKind::timeout:
+            case ClientErrorKind::closed:
+            case ClientErrorKind::io:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    static std::string string_field(const Json& object, std::string_view key) {
+        if (!object.is_object()) return {};
+        auto it = object.find(key);
+        return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+    }
+
+    static std::optional<uint64_t> seq_value(const Json& object, std::string_view key) {
+        if (!object.is_object()) return std::nullopt;
+        auto it = object.find(key);
+        if (it == object.end()) return std::nullopt;
+        if (it->is_number_unsigned()) return it->get<uint64_t>();
+        if (it->is_number_integer() && it->get<int64_t>() >= 0)
+            return static_cast<uint64_t>(it->get<int64_t>());
+        return std::nullopt;
+    }
+
+    Context& ctx_;
+    const EventsOptions& options_;
+    RetryDelays delays_;
+    std::string boot_;              // the run of kvd followed; "" until kvd said
+    std::optional<uint64_t> next_;  // the first seq not yet accounted for; nullopt: live
+    uint64_t printed_ = 0;          // for --count, across connections
+    bool subscribed_ = false;       // some connection got as far as a subscription
+    bool connected_ = false;        // the last attempt subscribed
+    std::optional<int> status_;     // set when `events` is over
+    std::string note_;              // what a reconnection found, told once it subscribed
+};
+
+}  // namespace
+
+int cmd_events(Context& ctx, const EventsOptions& options, RetryDelays delays) {
+    return EventFollower(ctx, options, delays).run();
 }
 
 int cmd_handlers(Context& ctx) {

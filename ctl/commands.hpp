@@ -27,8 +27,18 @@ struct Context {
 struct EventsOptions {
     std::vector<std::string> types;  // empty: every type
     std::optional<uint64_t> from_seq;
-    std::optional<uint64_t> count;  // stop after this many events
+    std::optional<uint64_t> count;  // stop after this many events, across reconnections
     bool sync = false;
+    // Reconnect when kvd goes away (and wait for it at the start), continuing where the stream
+    // left off; without it, losing kvd ends `events` with exit 3.
+    bool retry = false;
+};
+
+// How long `events --retry` waits between attempts to reach kvd: the first delay, doubled
+// after each failure up to the last.
+struct RetryDelays {
+    Millis first{100};
+    Millis max{2000};
 };
 
 // Requests as sent, without the id that the Client adds.
@@ -44,8 +54,17 @@ Json make_subscribe_request(const EventsOptions& options);
 
 // "term", "15", "SIGTERM" -> "SIGTERM"; nullopt for an unknown signal.
 std::optional<std::string> canonical_signal(std::string_view name);
-// The notify JSON argument; nullopt (and `error`) if it is not one JSON value.
+// The notify JSON argument; nullopt (and `error`) if it is not one JSON value kvctl can pass
+// on: a number too large for a double or nesting deeper than kvd accepts is refused too.
 std::optional<Json> parse_json_argument(std::string_view text, std::string* error = nullptr);
+
+// Whether `text` can travel as a JSON string unchanged (valid UTF-8); keys and values that
+// cannot would be altered on the way, so kvctl refuses them.
+bool is_json_text(std::string_view text);
+
+// Reads everything from `fd` up to end of file (kvctl's stdin for `put BUCKET KEY -`);
+// nullopt (and `error`) on a read error or for more than one request line to kvd can hold.
+std::optional<std::string> read_value(int fd, std::string* error);
 
 int cmd_ping(Context& ctx);
 int cmd_status(Context& ctx);
@@ -60,7 +79,11 @@ int cmd_get(Context& ctx, const std::string& bucket, const std::string& key);
 int cmd_delete(Context& ctx, const std::string& bucket, const std::string& key);
 int cmd_keys(Context& ctx, const std::string& bucket);
 int cmd_notify(Context& ctx, const std::string& type, std::optional<Json> data, bool sync);
-int cmd_events(Context& ctx, const EventsOptions& options);
+// Prints events until --count is reached (0) or a signal on ctx.wake_fd (128 + signal).
+// kvd going away is exit 3, unless options.retry: then kvctl reconnects, waiting `delays`
+// between attempts, and continues after the last event it printed (or, if kvd restarted,
+// from the new run's first event).
+int cmd_events(Context& ctx, const EventsOptions& options, RetryDelays delays = {});
 int cmd_handlers(Context& ctx);
 int cmd_reload(Context& ctx);
 

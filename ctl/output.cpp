@@ -67,13 +67,15 @@ std::string human_status(const Json& result) {
     return fmt::format(
         "version:        {}\n"
         "pid:            {}\n"
+        "boot:           {}\n"
         "uptime:         {}\n"
         "buckets:        {}\n"
         "handlers:       {}\n"
         "subscriptions:  {}\n"
         "last seq:       {}\n",
-        text(result, "version"), text(result, "pid"), uptime_text, text(result, "buckets"),
-        text(result, "handlers"), text(result, "subscriptions"), text(result, "last_seq"));
+        text(result, "version"), text(result, "pid"), text(result, "boot"), uptime_text,
+        text(result, "buckets"), text(result, "handlers"), text(result, "subscriptions"),
+        text(result, "last_seq"));
 }
 
 std::string human_create(const Json& result) {
@@ -166,8 +168,16 @@ std::string human_reload(const Json& result) {
         list_or_none(field(result, "restarted")));
 }
 
+Json parse_event(std::string_view line) {
+    if (nests_deeper_than(line, kMaxNestingDepth)) return Json(Json::value_t::discarded);
+    return Json::parse(line.begin(), line.end(), nullptr, false);
+}
+
 std::string human_event(std::string_view line) {
-    Json event = Json::parse(line.begin(), line.end(), nullptr, false);
+    return human_event(parse_event(line), line);
+}
+
+std::string human_event(const Json& event, std::string_view line) {
     if (event.is_discarded() || !event.is_object()) return std::string(line) + '\n';
     std::string out = fmt::format("#{} {}", text(event, "seq"), text(event, "type"));
     if (has(event, "bucket")) out += ' ' + text(event, "bucket");

@@ -31,9 +31,14 @@ std::string human_keys(const Json& result);
 std::string human_notify(std::string_view type, const Json& result);
 std::string human_handlers(const Json& result);
 std::string human_reload(const Json& result);
+// An event line from the stream as JSON; discarded when it is not JSON, or nests deeper
+// than kvd ever sends (nlohmann would recurse that deep when printing it).
+Json parse_event(std::string_view line);
 // One event line from the stream as one readable line: "#12 create shopping pid=4242 TIME".
 // A line that is not a JSON object is shown as it came.
 std::string human_event(std::string_view line);
+// The same for a line already parsed by parse_event().
+std::string human_event(const Json& event, std::string_view line);
 
 // "850ms", "42s", "3m 5s", "2h 0m 7s", "3d 4h 10m".
 std::string human_uptime(int64_t ms);

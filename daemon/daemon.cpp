@@ -3,12 +3,16 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <spdlog/spdlog.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <fstream>
+#include <random>
 
 #include "common/socket_path.hpp"
 #include "daemon/log.hpp"
@@ -39,6 +43,37 @@ void raise_fd_limit() {
                      rl.rlim_cur, rl.rlim_cur);
 }
 
+// 128 random bits as 32 lowercase hex digits: getrandom(2), else /dev/urandom. Should both
+// fail (no entropy source at all), the clock and pid still tell two runs apart, which is all
+// a boot id is for.
+std::string random_boot_id() {
+    unsigned char bytes[16];
+    std::size_t got = 0;
+    while (got < sizeof bytes) {
+        ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+        if (n > 0) got += static_cast<std::size_t>(n);
+        else if (n < 0 && errno != EINTR) break;
+    }
+    if (got < sizeof bytes) {
+        std::ifstream urandom("/dev/urandom", std::ios::binary);
+        if (urandom.read(reinterpret_cast<char*>(bytes), sizeof bytes)) got = sizeof bytes;
+    }
+    if (got < sizeof bytes) {
+        auto now = static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+        std::seed_seq seed{static_cast<uint32_t>(now), static_cast<uint32_t>(now >> 32),
+                           static_cast<uint32_t>(getpid())};
+        std::mt19937 fallback(seed);
+        for (auto& b : bytes) b = static_cast<unsigned char>(fallback());
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id;
+    for (unsigned char b : bytes) {
+        id += kHex[b >> 4];
+        id += kHex[b & 0xf];
+    }
+    return id;
+}
+
 // How long shutdown may take, beyond the buckets' stop_timeout, before kvd exits anyway.
 constexpr Millis kShutdownSlack{10000};
 // How long handlers have to exit after their stdin is closed at shutdown.
@@ -51,7 +86,7 @@ constexpr Millis kLogFlushInterval{50};
 }  // namespace
 
 Daemon::Daemon(DaemonOptions options, Config config)
-    : options_(std::move(options)), config_(std::move(config)) {
+    : options_(std::move(options)), config_(std::move(config)), boot_(random_boot_id()) {
     uv_loop_init(&loop_);
     started_ = std::chrono::steady_clock::now();
 }

@@ -51,6 +51,9 @@ public:
     const Config& config() const { return config_; }
     bool shutting_down() const { return shutting_down_; }
     uint64_t uptime_ms() const;
+    // This run's identity (SPEC §7): 32 lowercase hex digits, random at each start. seq
+    // restarts at 1 with every run, so (boot, seq) is what names an event.
+    const std::string& boot() const { return boot_; }
 
     void begin_shutdown(const char* why);
     // Re-reads the config file and applies it; buckets are untouched. The result is
@@ -68,6 +71,7 @@ private:
     Config config_;
     uv_loop_t loop_;
     std::chrono::steady_clock::time_point started_;
+    std::string boot_;
     std::string socket_path_;
     bool shutting_down_ = false;
     bool finishing_ = false;

@@ -16,7 +16,8 @@ void status(OpContext& ctx) {
                   {"buckets", d.registry().size()},
                   {"handlers", d.handlers().size()},
                   {"subscriptions", d.events().subscription_count()},
-                  {"last_seq", d.events().last_seq()}});
+                  {"last_seq", d.events().last_seq()},
+                  {"boot", d.boot()}});
 }
 
 }  // namespace kvd::ops

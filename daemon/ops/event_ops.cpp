@@ -40,9 +40,11 @@ void publish_custom(Daemon& daemon, Event ev, bool sync, Responder reply) {
         reply.ok_raw(result);
         return;
     }
-    auto seq = std::make_shared<uint64_t>(0);
-    *seq = daemon.events().publish(std::move(ev), [reply = std::move(reply), seq] {
-        reply.ok_raw(R"({"seq":)" + std::to_string(*seq) + "}");
+    // Taken before publishing (publish() numbers events last_seq() + 1): `delivered` runs
+    // inside publish() when no sync receiver takes this type, before publish() returns.
+    uint64_t seq = daemon.events().last_seq() + 1;
+    daemon.events().publish(std::move(ev), [reply = std::move(reply), seq] {
+        reply.ok_raw(R"({"seq":)" + std::to_string(seq) + "}");
     });
 }
 
@@ -127,7 +129,7 @@ void subscribe(OpContext& ctx) {
     }
     uint64_t last = events.last_seq();
     ctx.connection.attach_subscription(std::move(sub));
-    ctx.reply.ok({{"seq", last}});
+    ctx.reply.ok({{"seq", last}, {"boot", ctx.daemon.boot()}});
 }
 
 void handlers(OpContext& ctx) { ctx.reply.ok({{"handlers", ctx.daemon.handlers().info()}}); }

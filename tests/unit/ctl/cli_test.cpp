@@ -41,14 +41,15 @@ TEST(Cli, HelpDescribesEveryCommandTheSocketAndTheExitCodes) {
                              "list",
                              "stop NAME [--timeout D]",
                              "kill NAME [--signal SIG]",
-                             "put BUCKET KEY VALUE",
+                             "put BUCKET KEY VALUE|-",
                              "get BUCKET KEY",
                              "delete BUCKET KEY",
                              "keys BUCKET",
                              "notify TYPE [JSON] [--sync]",
-                             "events [--type T]... [--from SEQ] [--count N] [--sync]",
+                             "events [--type T]... [--from SEQ] [--count N] [--sync] [--retry]",
                              "handlers",
                              "reload",
+                             "help [COMMAND]",
                              "--socket PATH",
                              "--json",
                              "--timeout DURATION",
@@ -57,7 +58,9 @@ TEST(Cli, HelpDescribesEveryCommandTheSocketAndTheExitCodes) {
                              "$XDG_RUNTIME_DIR/kvd/kvd.sock",
                              "/tmp/kvd-$UID/kvd.sock",
                              "Exit status",
-                             "3  kvd could not be reached"}) {
+                             "3  kvd could not be reached",
+                             "130, 143",
+                             "Global options may also follow the command"}) {
         EXPECT_NE(r.out.find(text), std::string::npos) << text;
     }
 }
@@ -65,11 +68,30 @@ TEST(Cli, HelpDescribesEveryCommandTheSocketAndTheExitCodes) {
 TEST(Cli, CommandHelpDescribesItsArguments) {
     Result r = kvctl({"events", "--help"});
     EXPECT_EQ(r.status, kExitOk);
-    for (const char* text : {"--type T", "--from SEQ", "--count N", "--sync"})
+    for (const char* text : {"--type T", "--from SEQ", "--count N", "--sync", "--retry",
+                             "kvd restarted", "(exit 130)"})
         EXPECT_NE(r.out.find(text), std::string::npos) << text;
     r = kvctl({"put", "--help"});
     EXPECT_NE(r.out.find("Usage: kvctl put [OPTIONS] BUCKET KEY VALUE"), std::string::npos)
         << r.out;
+    for (const char* text : {"'-' reads the value from", "1 MiB"})
+        EXPECT_NE(r.out.find(text), std::string::npos) << text;
+}
+
+TEST(Cli, HelpCommandPrintsTheGeneralOrACommandsHelp) {
+    Result general = kvctl({"help"});
+    EXPECT_EQ(general.status, kExitOk);
+    EXPECT_EQ(general.out, kvctl({"--help"}).out);
+    EXPECT_EQ(general.err, "");
+
+    Result put = kvctl({"help", "put"});
+    EXPECT_EQ(put.status, kExitOk);
+    EXPECT_EQ(put.out, kvctl({"put", "--help"}).out);
+
+    Result unknown = kvctl({"help", "pt"});
+    EXPECT_EQ(unknown.status, kExitUsage);
+    EXPECT_EQ(unknown.out, "");
+    EXPECT_EQ(unknown.err, "kvctl: unknown command 'pt'; did you mean 'put'? (see kvctl --help)\n");
 }
 
 TEST(Cli, Version) {
@@ -82,6 +104,23 @@ TEST(Cli, AnUnknownCommandIsNamed) {
     Result r = kvctl({"frobnicate"});
     EXPECT_EQ(r.status, kExitUsage);
     EXPECT_EQ(r.err, "kvctl: unknown command 'frobnicate' (see kvctl --help)\n");
+}
+
+TEST(Cli, AMistypedCommandGetsTheClosestOne) {
+    std::vector<std::pair<std::string, std::string>> cases = {
+        {"lsit", "list"},     {"stauts", "status"}, {"evnets", "events"},
+        {"craete", "create"}, {"gte", "get"},       {"handler", "handlers"},
+        {"relaod", "reload"}, {"nosuch", ""},       {"x", ""},
+    };
+    for (const auto& [typed, meant] : cases) {
+        Result r = kvctl({typed});
+        EXPECT_EQ(r.status, kExitUsage) << typed;
+        std::string expected = meant.empty()
+                                   ? "kvctl: unknown command '" + typed + "' (see kvctl --help)\n"
+                                   : "kvctl: unknown command '" + typed + "'; did you mean '" +
+                                         meant + "'? (see kvctl --help)\n";
+        EXPECT_EQ(r.err, expected);
+    }
 }
 
 TEST(Cli, UsageErrorsAreExit2AndSendNothing) {
@@ -101,9 +140,21 @@ TEST(Cli, UsageErrorsAreExit2AndSendNothing) {
         {"stop", "a", "--timeout", "5 parsecs"},
         {"--timeout", "5q", "ping"},
         {"--timeout", "0", "ping"},
+        {"--timeout", "25h", "ping"},
+        {"ping", "--timeout", "0"},
+        {"stop", "a", "--timeout", "25h"},
         {"events", "--count", "0"},
+        {"events", "--count", "-1"},
+        {"events", "--count", "1.5"},
+        {"events", "--count", "18446744073709551616"},
         {"events", "--from", "-1"},
-        {"ping", "--json"},  // global options go before the command
+        {"events", "--from", "x"},
+        {"events", "--from", "99999999999999999999999"},
+        {"notify", "hello", "1e999"},
+        {"notify", "hello", std::string(300, '[') + std::string(300, ']')},
+        {"put", "a", "k", "\xff"},
+        {"put", "a", "\xc3", "v"},
+        {"ping", "--nosuch"},
     };
     for (auto args : cases) {
         args.insert(args.begin(), {"--socket", socket});
@@ -115,6 +166,45 @@ TEST(Cli, UsageErrorsAreExit2AndSendNothing) {
     Result r = kvctl({"--socket", socket, "kill", "a", "--signal", "SIGNOPE"});
     EXPECT_EQ(r.err,
               "kvctl: --signal: 'SIGNOPE' is not a signal name or number (see kvctl --help)\n");
+}
+
+// Each numeric flag says what it wants, in a line a person reads (no 309-digit bounds).
+TEST(Cli, NumericFlagsSayWhatTheyTake) {
+    testing::TempDir dir;
+    std::string socket = dir.file("kvd.sock");
+    std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"events", "--count", "0"},
+         "kvctl: --count: '0' is not a count of events: it must be at least 1 (see kvctl "
+         "--help)\n"},
+        {{"events", "--count", "-1"},
+         "kvctl: --count: '-1' is not a count of events (a whole number from 1 up) (see kvctl "
+         "--help)\n"},
+        {{"events", "--count", "18446744073709551616"},
+         "kvctl: --count: '18446744073709551616' is too large for a count of events (see kvctl "
+         "--help)\n"},
+        {{"events", "--from", "x"},
+         "kvctl: --from: 'x' is not a sequence number (a whole number from 0 up) (see kvctl "
+         "--help)\n"},
+        {{"--timeout", "25h", "ping"},
+         "kvctl: --timeout: '25h' is longer than the limit of 24h (see kvctl --help)\n"},
+        {{"stop", "a", "--timeout", "90000s"},
+         "kvctl: --timeout: '90000s' is longer than the limit of 24h (see kvctl --help)\n"},
+    };
+    for (auto [args, message] : cases) {
+        args.insert(args.begin(), {"--socket", socket});
+        Result r = kvctl(args);
+        EXPECT_EQ(r.status, kExitUsage) << ::testing::PrintToString(args);
+        EXPECT_EQ(r.err, message);
+    }
+}
+
+TEST(Cli, JsonKvctlCannotSendIsAUsageErrorNotACrash) {
+    testing::TempDir dir;
+    Result r = kvctl({"--socket", dir.file("kvd.sock"), "notify", "hello", "1e999"});
+    EXPECT_EQ(r.status, kExitUsage);
+    EXPECT_EQ(r.err,
+              "kvctl: JSON: not JSON kvctl can send: number overflow parsing '1e999' (a JSON "
+              "number must fit in a double) (see kvctl --help)\n");
 }
 
 TEST(Cli, UnreachableIsExit3) {
@@ -142,6 +232,47 @@ FakeKvd::Script answer(std::vector<std::string> replies, std::vector<Json>* requ
         }
         c.wait_closed();
     };
+}
+
+// Global options work after the command as well as before it; after `stop`, --timeout is
+// stop's own.
+TEST(Cli, GlobalOptionsAfterTheCommand) {
+    struct Case {
+        std::vector<std::string> args;  // the socket is added after them
+        Json request;
+        std::string out;
+    };
+    std::vector<Case> cases = {
+        {{"list", "--json"},
+         {{"op", "list"}},
+         R"({"buckets":[]})"
+         "\n"},
+        {{"get", "b", "k"}, {{"op", "get"}, {"bucket", "b"}, {"key", "k"}}, "v\n"},
+        {{"get", "b", "k", "--timeout", "5s", "--json"},
+         {{"op", "get"}, {"bucket", "b"}, {"key", "k"}},
+         R"({"value":"v"})"
+         "\n"},
+        {{"stop", "b", "--timeout", "2s"},
+         {{"op", "stop"}, {"bucket", "b"}, {"timeout_ms", 2000}},
+         "stopped b\n"},
+    };
+    for (const auto& c : cases) {
+        std::vector<Json> requests;
+        std::string result = c.request["op"] == "list"  ? R"({"buckets":[]})"
+                             : c.request["op"] == "get" ? R"({"value":"v"})"
+                                                        : "{}";
+        FakeKvd kvd(answer({R"({"id":1,"ok":true,"result":)" + result + "}"}, &requests));
+        std::vector<std::string> args = c.args;
+        args.insert(args.end(), {"--socket", kvd.path()});
+        Result r = kvctl(args);
+        EXPECT_EQ(r.status, kExitOk) << ::testing::PrintToString(c.args) << r.err;
+        EXPECT_EQ(r.out, c.out) << ::testing::PrintToString(c.args);
+        kvd.join();
+        ASSERT_EQ(requests.size(), 1u) << ::testing::PrintToString(c.args);
+        Json expected = c.request;
+        expected["id"] = 1;
+        EXPECT_EQ(requests[0], expected);
+    }
 }
 
 TEST(Cli, KvdSocketEnvironmentIsUsedWithoutFlag) {

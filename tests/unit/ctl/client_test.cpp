@@ -7,6 +7,7 @@
 #include <sys/un.h>
 
 #include <cerrno>
+#include <csignal>
 #include <vector>
 
 #include "ctl/exit_status.hpp"
@@ -230,9 +231,55 @@ TEST(Client, WakeFdInterruptsAWaitWithoutDeadline) {
     auto error = client.read_line(line, std::nullopt);
     ASSERT_TRUE(error);
     EXPECT_EQ(error->kind, ClientErrorKind::interrupted);
-    EXPECT_EQ(exit_status_for(*error), kExitOk);
+    // Not a signal number kvctl handles: taken as Ctrl-C.
+    EXPECT_EQ(exit_status_for(*error), 130);
     close(wake[0]);
     close(wake[1]);
+}
+
+TEST(Client, InterruptionExitsAsTheSignalSays) {
+    EXPECT_EQ(exit_status_for({ClientErrorKind::interrupted, "interrupted", SIGINT}), 130);
+    EXPECT_EQ(exit_status_for({ClientErrorKind::interrupted, "interrupted", SIGTERM}), 143);
+}
+
+TEST(Client, SleepEndsEarlyWhenWoken) {
+    EXPECT_FALSE(sleep_unless_woken(-1, Millis(1)));
+    int wake[2];
+    ASSERT_EQ(pipe(wake), 0);
+    char byte = SIGTERM;
+    ASSERT_EQ(write(wake[1], &byte, 1), 1);
+    auto error = sleep_unless_woken(wake[0], Millis(60'000));
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->kind, ClientErrorKind::interrupted);
+    EXPECT_EQ(error->signal, SIGTERM);
+    close(wake[0]);
+    close(wake[1]);
+}
+
+// kvd would answer `limit` and close the connection; kvctl says so itself, sending nothing.
+TEST(Client, RequestLongerThanKvdsLineLimitIsNotSent) {
+    std::optional<std::string> received;
+    FakeKvd kvd([&](ServerConnection& c) { received = c.read_line(); });
+    {
+        Client client;
+        ASSERT_FALSE(client.connect(kvd.path(), 1s));
+        Json put = {{"op", "put"},
+                    {"bucket", "b"},
+                    {"key", "k"},
+                    {"value", std::string(wire::kMaxLineBytes, 'v')}};
+        Reply reply;
+        auto error = client.read_reply(reply, client.send(put), in(5s));
+        ASSERT_TRUE(error);
+        EXPECT_EQ(error->kind, ClientErrorKind::too_long);
+        EXPECT_EQ(exit_status_for(*error), kExitUsage);
+        EXPECT_NE(
+            error->message.find("more than the 1048576 bytes (1 MiB) kvd accepts in one line"),
+            std::string::npos)
+            << error->message;
+        EXPECT_FALSE(client.flush(in(1s)));
+    }  // closed: kvd sees end of file, and no line before it
+    kvd.join();
+    EXPECT_EQ(received, std::nullopt);
 }
 
 TEST(Client, FlushWritesQueuedLines) {

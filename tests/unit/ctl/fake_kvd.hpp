@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/line_buffer.hpp"
 
@@ -93,12 +94,16 @@ class ServerConnection {
 };
 
 // Listens at `path()`, accepts one connection and runs `script` on it in a thread; the
-// connection is closed when the script returns. Destruction waits for the script.
+// connection is closed when the script returns. With several scripts, the connections that
+// follow are served by the next script each, in order (a client that reconnects).
+// Destruction waits for the scripts.
 class FakeKvd {
   public:
     using Script = std::function<void(ServerConnection&)>;
 
-    explicit FakeKvd(Script script) : path_(dir_.file("kvd.sock")) {
+    explicit FakeKvd(Script script) : FakeKvd(std::vector<Script>{std::move(script)}) {}
+
+    explicit FakeKvd(std::vector<Script> scripts) : path_(dir_.file("kvd.sock")) {
         listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_un addr{};
         addr.sun_family = AF_UNIX;
@@ -106,14 +111,16 @@ class FakeKvd {
         if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
             listen(listen_fd_, 8) != 0)
             std::abort();
-        thread_ = std::thread([this, script = std::move(script)] {
-            pollfd p{listen_fd_, POLLIN, 0};
-            if (poll(&p, 1, 10'000) != 1) return;
-            int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-            if (fd < 0) return;
-            ServerConnection connection(fd);
-            script(connection);
-            close(fd);
+        thread_ = std::thread([this, scripts = std::move(scripts)] {
+            for (const auto& script : scripts) {
+                pollfd p{listen_fd_, POLLIN, 0};
+                if (poll(&p, 1, 10'000) != 1) return;
+                int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+                if (fd < 0) return;
+                ServerConnection connection(fd);
+                script(connection);
+                close(fd);
+            }
         });
     }
     ~FakeKvd() {

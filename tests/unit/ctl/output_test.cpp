@@ -21,11 +21,14 @@ TEST(Output, Ping) {
 }
 
 TEST(Output, Status) {
-    Json r = {{"version", "0.1.0"}, {"pid", 4242},        {"uptime_ms", 3'723'000}, {"buckets", 3},
-              {"handlers", 1},      {"subscriptions", 0}, {"last_seq", 17}};
+    Json r = {
+        {"version", "0.1.0"},     {"pid", 4242},   {"boot", "0123456789abcdef0123456789abcdef"},
+        {"uptime_ms", 3'723'000}, {"buckets", 3},  {"handlers", 1},
+        {"subscriptions", 0},     {"last_seq", 17}};
     EXPECT_EQ(human_status(r),
               "version:        0.1.0\n"
               "pid:            4242\n"
+              "boot:           0123456789abcdef0123456789abcdef\n"
               "uptime:         1h 2m 3s\n"
               "buckets:        3\n"
               "handlers:       1\n"
@@ -167,6 +170,16 @@ TEST(Output, OddResultsDoNotThrow) {
     EXPECT_EQ(human_keys(odd), "");
     EXPECT_EQ(human_reload(nullptr), "started:   (none)\nstopped:   (none)\nrestarted: (none)\n");
     EXPECT_EQ(human_event("[1,2]"), "[1,2]\n");
+}
+
+// Event lines nlohmann cannot hold, or would recurse too deep to print, are shown as they came.
+TEST(Output, OddEventLinesAreShownAsTheyCame) {
+    std::string overflow = R"({"seq":1,"type":"t","data":1e999,"time":"T"})";
+    EXPECT_EQ(human_event(overflow), overflow + "\n");
+    std::string deep = R"({"seq":1,"type":"t","data":)" + std::string(100'000, '[') +
+                       std::string(100'000, ']') + "}";
+    EXPECT_TRUE(parse_event(deep).is_discarded());
+    EXPECT_EQ(human_event(deep), deep + "\n");
 }
 
 }  // namespace

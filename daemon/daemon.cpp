@@ -11,6 +11,7 @@
 #include <csignal>
 
 #include "common/socket_path.hpp"
+#include "daemon/config_check.hpp"
 #include "daemon/log.hpp"
 #include <fmt/ranges.h>
 #include "daemon/ops/ops.hpp"
@@ -283,17 +284,22 @@ void Daemon::finish_shutdown() {
 }
 
 Outcome Daemon::reload() {
+    auto refuse = [](const std::vector<ConfigError>& errors) -> Outcome {
+        std::string message = "config not reloaded:";
+        for (const auto& e : errors) message += "\n" + e.to_string();
+        spdlog::error("{}", message);
+        return Failure{wire::ErrorCode::bad_request, message};
+    };
     Config next;
     if (!options_.config_path.empty()) {
         auto loaded = load_config_file(options_.config_path);
-        if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) {
-            std::string message = "config not reloaded:";
-            for (const auto& e : *errors) message += "\n" + e.to_string();
-            spdlog::error("{}", message);
-            return Failure{wire::ErrorCode::bad_request, message};
-        }
+        if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) return refuse(*errors);
         next = std::move(std::get<Config>(loaded));
     }
+    // A config that cannot run here (a missing group or program) is refused like an invalid
+    // one: nothing changes.
+    if (auto errors = check_runnable(next, run_environment_of_this_process()); !errors.empty())
+        return refuse(errors);
     if (next.daemon.socket != config_.daemon.socket ||
         next.daemon.socket_mode != config_.daemon.socket_mode ||
         next.daemon.socket_group != config_.daemon.socket_group)

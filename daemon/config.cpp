@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <initializer_list>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <toml.hpp>
@@ -16,6 +17,7 @@
 #include <utility>
 
 #include "common/names.hpp"
+#include "common/socket_path.hpp"
 
 namespace kvd {
 
@@ -39,14 +41,32 @@ std::string ConfigError::to_string() const {
     return fmt::format("{}:{}:{}: {}", file, line, column, message);
 }
 
+// Messages quote the user's keys and strings, which may hold control characters; each error
+// must stay one line, so those are escaped.
+std::string config_message_line(std::string_view message) {
+    std::string out;
+    out.reserve(message.size());
+    for (char c : message) {
+        unsigned char byte = static_cast<unsigned char>(c);
+        if (c == '\n')
+            out += "\\n";
+        else if (c == '\t')
+            out += "\\t";
+        else if (c == '\r')
+            out += "\\r";
+        else if (byte < 0x20 || byte == 0x7f)
+            out += fmt::format("\\x{:02x}", byte);
+        else
+            out += c;
+    }
+    return out;
+}
+
 namespace {
 
 using Value = toml::value;
 
-struct Position {
-    int line = 0;
-    int column = 0;
-};
+using Position = SourcePosition;
 
 bool is_blank(char c) {
     return c == ' ' || c == '\t';
@@ -185,27 +205,6 @@ std::string suggestion(const std::string& key, std::initializer_list<std::string
     return best.empty() ? std::string() : fmt::format("; did you mean '{}'?", best);
 }
 
-// Messages quote the user's keys and strings, which may hold control characters; each error
-// must stay one line, so those are escaped.
-std::string one_line(std::string_view message) {
-    std::string out;
-    out.reserve(message.size());
-    for (char c : message) {
-        unsigned char byte = static_cast<unsigned char>(c);
-        if (c == '\n')
-            out += "\\n";
-        else if (c == '\t')
-            out += "\\t";
-        else if (c == '\r')
-            out += "\\r";
-        else if (byte < 0x20 || byte == 0x7f)
-            out += fmt::format("\\x{:02x}", byte);
-        else
-            out += c;
-    }
-    return out;
-}
-
 // A relative path with a '/' means "next to the config file"; a bare name is for PATH.
 std::string resolve_beside(const std::string& path, const std::filesystem::path& config_dir) {
     if (path.empty() || path.front() == '/' || path.find('/') == std::string::npos) return path;
@@ -224,9 +223,17 @@ constexpr int kMaxNesting = 64;
 // hundred handlers is ~10 KiB; anything over this is refused before toml11 sees it.
 constexpr std::size_t kMaxConfigBytes = 64 * 1024;
 
-// Where the first '[' or '{' nested deeper than kMaxNesting is, or nullopt. Brackets inside
-// strings and comments do not count; table headers count like arrays (at most two levels).
-std::optional<Position> too_deep_at(std::string_view text) {
+// toml11 reads a binary integer by doubling a signed 64-bit place value once per digit: from
+// the 63rd digit on that overflows, which is undefined behaviour (the sanitizer build aborted
+// on `max_clients = 0b` and 65 digits). No kvd key takes a number that needs more than 62
+// binary digits, so a longer binary literal is refused before toml11 sees it.
+constexpr int kMaxBinaryDigits = 62;
+
+// What toml11 must not be given, and where: the first '[' or '{' nested deeper than
+// kMaxNesting, or the first binary integer of more than kMaxBinaryDigits digits; nullopt when
+// there is neither. Brackets and digits inside strings and comments do not count; table
+// headers count like arrays (at most two levels).
+std::optional<std::pair<Position, std::string>> unparseable_at(std::string_view text) {
     enum class In { code, comment, basic, literal, multiline_basic, multiline_literal };
     In in = In::code;
     int depth = 0;
@@ -256,10 +263,26 @@ std::optional<Position> too_deep_at(std::string_view text) {
                 } else if (c == '[' || c == '{') {
                     if (++depth > kMaxNesting) {
                         at.column = static_cast<int>(i - line_start) + 1;
-                        return at;
+                        return std::make_pair(
+                            at, fmt::format("arrays and inline tables nested more than {} deep",
+                                            kMaxNesting));
                     }
                 } else if ((c == ']' || c == '}') && depth > 0) {
                     --depth;
+                } else if (starts_with(i, "0b") && (i == 0 || !is_bare_key_char(text[i - 1]))) {
+                    int digits = 0;
+                    std::size_t end = i + 2;
+                    for (; end < text.size() &&
+                           (text[end] == '0' || text[end] == '1' || text[end] == '_');
+                         ++end)
+                        digits += text[end] != '_';
+                    if (digits > kMaxBinaryDigits) {
+                        at.column = static_cast<int>(i - line_start) + 1;
+                        return std::make_pair(
+                            at, fmt::format("a binary integer of {} digits; at most {} are read",
+                                            digits, kMaxBinaryDigits));
+                    }
+                    i = end - 1;
                 }
                 break;
             case In::comment:
@@ -389,6 +412,90 @@ ConfigError within_text(ConfigError error, std::string_view text) {
     return error;
 }
 
+// The text of a scalar value as written in the file, or "" when toml11 cannot say.
+std::string_view literal_text(const toml::source_location& location) {
+    const std::string& line = location.line_str();
+    std::size_t start = location.column() < 1 ? line.size() : location.column() - 1;
+    if (start >= line.size() || location.region() > line.size() - start) return {};
+    return std::string_view(line).substr(start, location.region());
+}
+
+// An integer as written, read again from the file: toml11 v3 turns a decimal, hex or octal
+// literal beyond 64 bits into the nearest 64-bit limit, so that
+// `max_buckets = 99999999999999999999999` passed as 9223372036854775807.
+struct ExactInteger {
+    std::optional<std::int64_t> value;  // nullopt: the literal does not fit in 64 bits
+    bool negative = false;              // also when it does not fit
+    std::string written;                // the literal, for messages
+};
+
+ExactInteger exact_integer(const Value& v) {
+    const toml::source_location location = v.location();  // returned by value: keep it alive
+    std::string_view text = literal_text(location);
+    ExactInteger out;
+    out.written = text.empty() ? std::to_string(v.as_integer()) : std::string(text);
+    out.negative = v.as_integer() < 0;
+    if (text.empty()) {
+        out.value = v.as_integer();
+        return out;
+    }
+    if (text.front() == '+' || text.front() == '-') {
+        out.negative = text.front() == '-';
+        text.remove_prefix(1);
+    }
+    unsigned base = 10;
+    if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'o' || text[1] == 'b')) {
+        base = text[1] == 'x' ? 16 : text[1] == 'o' ? 8 : 2;
+        text.remove_prefix(2);
+    }
+    constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+    std::uint64_t magnitude = 0;
+    for (char c : text) {
+        if (c == '_') continue;
+        unsigned digit = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
+                         : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
+                         : c >= 'A' && c <= 'F' ? static_cast<unsigned>(c - 'A' + 10)
+                                                : base;
+        if (digit >= base) {  // not the literal expected: trust toml11's reading
+            out.value = v.as_integer();
+            out.negative = *out.value < 0;
+            return out;
+        }
+        if (magnitude > (kMax - digit) / base) return out;
+        magnitude = magnitude * base + digit;
+    }
+    constexpr auto kLimit = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    if (out.negative) {
+        if (magnitude > kLimit + 1) return out;
+        out.value = magnitude == kLimit + 1 ? std::numeric_limits<std::int64_t>::min()
+                                            : -static_cast<std::int64_t>(magnitude);
+        out.negative = magnitude != 0;  // "-0" is 0
+    } else {
+        if (magnitude > kLimit) return out;
+        out.value = static_cast<std::int64_t>(magnitude);
+    }
+    return out;
+}
+
+// Bounds of the integer, size and duration keys. Each upper bound is far above any real use
+// and keeps arithmetic on the value (a count times a size, now() + a duration in nanoseconds)
+// well inside 64 bits.
+struct CountRange {
+    std::int64_t min;
+    std::int64_t max;
+};
+constexpr CountRange kMaxBucketsRange{1, 1'000'000};
+constexpr CountRange kMaxClientsRange{1, 1'000'000};
+constexpr CountRange kEventHistoryRange{1, 10'000'000};
+constexpr CountRange kQueueRange{1, 10'000'000};
+
+// Every byte bound: below 64 KiB a bound would refuse, drop or stall ordinary traffic.
+constexpr std::uint64_t kMinBufferBytes = 64 * kKiB;
+constexpr std::uint64_t kMaxBufferBytes = kTiB;
+
+// Every duration is at most a day; the ones where 0 makes no sense are at least 1 ms.
+constexpr Millis kMaxDuration{24 * 3'600'000};
+
 // Walks a parsed document against the schema, filling a Config and collecting every error.
 class Loader {
   public:
@@ -405,6 +512,8 @@ class Loader {
         if (auto it = table.find("handler"); it != table.end()) load_handlers(it->second, config);
     }
 
+    Config::Sources take_sources() { return std::move(sources_); }
+
     std::vector<ConfigError> take_errors() {
         // The document's tables are unordered maps: report in file order.
         std::stable_sort(errors_.begin(), errors_.end(), [](const auto& a, const auto& b) {
@@ -415,7 +524,7 @@ class Loader {
 
   private:
     void error_at(Position p, const std::string& message) {
-        errors_.push_back(ConfigError{file_, p.line, p.column, one_line(message)});
+        errors_.push_back(ConfigError{file_, p.line, p.column, config_message_line(message)});
     }
     void error_at(const Value& v, const std::string& message) {
         error_at(value_position(v), message);
@@ -465,30 +574,93 @@ class Loader {
         return s;
     }
 
-    std::optional<std::size_t> get_positive(const Value& v, std::string_view what) {
+    // An integer within `range`, as written (see exact_integer).
+    std::optional<std::size_t> get_count(const Value& v, std::string_view what, CountRange range) {
         if (!expect_type(v, toml::value_t::integer, what)) return std::nullopt;
-        auto n = v.as_integer();
-        if (n <= 0) {
-            error_at(v, fmt::format("{} must be a positive integer, not {}", what, n));
+        ExactInteger n = exact_integer(v);
+        if (n.value ? *n.value < range.min : n.negative) {
+            if (range.min == 1)
+                error_at(v, fmt::format("{} must be a positive integer, not {}", what, n.written));
+            else
+                error_at(v,
+                         fmt::format("{} must be at least {}, not {}", what, range.min, n.written));
             return std::nullopt;
         }
-        return static_cast<std::size_t>(n);
+        if (!n.value || *n.value > range.max) {
+            error_at(v, fmt::format("{} must be at most {}, not {}", what, range.max, n.written));
+            return std::nullopt;
+        }
+        return static_cast<std::size_t>(*n.value);
     }
 
-    // A duration string ("250ms", "5s", "1m") or an integer number of milliseconds.
+    // A byte size: a string such as "64MiB" (common/size.hpp) or an integer number of bytes,
+    // between kMinBufferBytes and kMaxBufferBytes.
+    std::optional<std::size_t> get_size(const Value& v, std::string_view what) {
+        std::optional<std::uint64_t> bytes;
+        std::string written;
+        bool below = false;
+        if (v.is_integer()) {
+            ExactInteger n = exact_integer(v);
+            written = n.written;
+            below = n.negative;
+            if (n.value && !n.negative) bytes = static_cast<std::uint64_t>(*n.value);
+        } else if (v.is_string()) {
+            const std::string& text = v.as_string().str;
+            std::string why;
+            bytes = parse_size(text, &why);
+            if (!bytes) {
+                error_at(v, fmt::format("{}: {}", what, why));
+                return std::nullopt;
+            }
+            written = fmt::format("\"{}\"", text);
+        } else {
+            error_at(v, fmt::format("{} must be a size such as \"64MiB\" or an integer number of "
+                                    "bytes, not {}",
+                                    what, type_phrase(v.type())));
+            return std::nullopt;
+        }
+        if (below || (bytes && *bytes < kMinBufferBytes)) {
+            error_at(v, fmt::format("{} must be at least {}, not {}: a smaller bound would refuse, "
+                                    "drop or stall ordinary traffic",
+                                    what, format_size(kMinBufferBytes), written));
+            return std::nullopt;
+        }
+        if (!bytes || *bytes > kMaxBufferBytes) {
+            error_at(v, fmt::format("{} must be at most {}, not {}", what,
+                                    format_size(kMaxBufferBytes), written));
+            return std::nullopt;
+        }
+        return static_cast<std::size_t>(*bytes);
+    }
+
+    // A duration string ("250ms", "5s", "1m") or an integer number of milliseconds, at most
+    // kMaxDuration. Without `allow_zero`, also one that rounds to 0 ms ("1us") is refused:
+    // a restart delay of 0 restarts a handler as fast as the loop turns.
     std::optional<Millis> get_duration(const Value& v, std::string_view what, bool allow_zero) {
         std::optional<Millis> d;
+        std::string written;
         if (v.is_integer()) {
-            if (v.as_integer() < 0) {
+            ExactInteger n = exact_integer(v);
+            written = n.written;
+            if (n.negative) {
                 error_at(v, fmt::format("{} must not be negative", what));
                 return std::nullopt;
             }
-            d = Millis(v.as_integer());
+            if (n.value) d = Millis(*n.value);
         } else if (v.is_string()) {
+            const std::string& text = v.as_string().str;
             std::string why;
-            d = parse_duration(v.as_string().str, &why);
+            d = parse_duration(text, &why);
             if (!d) {
                 error_at(v, fmt::format("{}: {}", what, why));
+                return std::nullopt;
+            }
+            written = fmt::format("\"{}\"", text);
+            bool rounded_to_zero =
+                d->count() == 0 && text.find_first_of("123456789") != std::string::npos;
+            if (!allow_zero && rounded_to_zero) {
+                error_at(
+                    v, fmt::format("{} {} rounds to 0ms; it must be at least 1ms", what, written));
                 return std::nullopt;
             }
         } else {
@@ -497,8 +669,13 @@ class Loader {
                                     what, type_phrase(v.type())));
             return std::nullopt;
         }
-        if (!allow_zero && d->count() == 0) {
+        if (d && !allow_zero && d->count() == 0) {
             error_at(v, fmt::format("{} must be longer than zero", what));
+            return std::nullopt;
+        }
+        if (!d || *d > kMaxDuration) {
+            error_at(v, fmt::format("{} must be at most {}, not {}", what,
+                                    format_duration(kMaxDuration), written));
             return std::nullopt;
         }
         return d;
@@ -536,23 +713,51 @@ class Loader {
     }
 
     void load_daemon(const Value& section, DaemonSection& out) {
-        check_keys(
-            section, "daemon",
-            {"socket", "socket_mode", "socket_group", "max_buckets", "event_history", "log_level"});
+        check_keys(section, "daemon",
+                   {"socket", "socket_mode", "socket_group", "max_buckets", "event_history",
+                    "event_history_bytes", "log_level", "max_clients", "backlog_bytes",
+                    "client_buffer_bytes"});
         if (auto* v = find(section, "socket")) {
-            if (auto s = get_string(*v, "daemon.socket")) out.socket = std::move(*s);
+            if (auto s = get_string(*v, "daemon.socket")) {
+                // Refused here, not when kvd binds: the config is at fault, and
+                // --check-config should say so.
+                if (s->size() > max_socket_path_bytes())
+                    error_at(*v, fmt::format("daemon.socket is {} bytes long; at most {} fit in a "
+                                             "Unix socket address",
+                                             s->size(), max_socket_path_bytes()));
+                else
+                    out.socket = std::move(*s);
+            }
         }
         if (auto* v = find(section, "socket_mode")) {
             if (auto mode = get_socket_mode(*v)) out.socket_mode = *mode;
         }
         if (auto* v = find(section, "socket_group")) {
-            if (auto s = get_string(*v, "daemon.socket_group")) out.socket_group = std::move(*s);
+            if (auto s = get_string(*v, "daemon.socket_group")) {
+                out.socket_group = std::move(*s);
+                sources_.socket_group = value_position(*v);
+            }
         }
         if (auto* v = find(section, "max_buckets")) {
-            if (auto n = get_positive(*v, "daemon.max_buckets")) out.max_buckets = *n;
+            if (auto n = get_count(*v, "daemon.max_buckets", kMaxBucketsRange))
+                out.max_buckets = *n;
         }
         if (auto* v = find(section, "event_history")) {
-            if (auto n = get_positive(*v, "daemon.event_history")) out.event_history = *n;
+            if (auto n = get_count(*v, "daemon.event_history", kEventHistoryRange))
+                out.event_history = *n;
+        }
+        if (auto* v = find(section, "event_history_bytes")) {
+            if (auto n = get_size(*v, "daemon.event_history_bytes")) out.event_history_bytes = *n;
+        }
+        if (auto* v = find(section, "max_clients")) {
+            if (auto n = get_count(*v, "daemon.max_clients", kMaxClientsRange))
+                out.max_clients = *n;
+        }
+        if (auto* v = find(section, "backlog_bytes")) {
+            if (auto n = get_size(*v, "daemon.backlog_bytes")) out.backlog_bytes = *n;
+        }
+        if (auto* v = find(section, "client_buffer_bytes")) {
+            if (auto n = get_size(*v, "daemon.client_buffer_bytes")) out.client_buffer_bytes = *n;
         }
         if (auto* v = find(section, "log_level")) {
             if (get_choice(*v, "daemon.log_level", {"trace", "debug", "info", "warn", "error"}))
@@ -585,14 +790,24 @@ class Loader {
     }
 
     void load_bucket(const Value& section, BucketSection& out) {
-        check_keys(section, "bucket", {"program", "stop_timeout"});
+        check_keys(section, "bucket",
+                   {"program", "stop_timeout", "request_timeout", "max_reply_bytes"});
         if (auto* v = find(section, "program")) {
-            if (auto s = get_string(*v, "bucket.program"))
+            if (auto s = get_string(*v, "bucket.program")) {
                 out.program = resolve_beside(*s, config_dir_);
+                sources_.bucket_program = value_position(*v);
+            }
         }
         if (auto* v = find(section, "stop_timeout")) {
-            if (auto d = get_duration(*v, "bucket.stop_timeout", /*allow_zero=*/true))
+            if (auto d = get_duration(*v, "bucket.stop_timeout", /*allow_zero=*/false))
                 out.stop_timeout = *d;
+        }
+        if (auto* v = find(section, "request_timeout")) {
+            if (auto d = get_duration(*v, "bucket.request_timeout", /*allow_zero=*/false))
+                out.request_timeout = *d;
+        }
+        if (auto* v = find(section, "max_reply_bytes")) {
+            if (auto n = get_size(*v, "bucket.max_reply_bytes")) out.max_reply_bytes = *n;
         }
     }
 
@@ -607,7 +822,8 @@ class Loader {
         for (const Value& entry : list.as_array()) {
             if (!expect_table(entry, "each handler")) continue;
             HandlerConfig handler;
-            bool ok = load_handler(entry, handler);
+            SourcePosition program_at;
+            bool ok = load_handler(entry, handler, program_at);
             // A handler with other errors still claims its name, so duplicates are all reported.
             if (!handler.name.empty()) {
                 const Value& name_value = *find(entry, "name");
@@ -620,12 +836,15 @@ class Loader {
                     ok = false;
                 }
             }
-            if (ok) config.handlers.push_back(std::move(handler));
+            if (ok) {
+                config.handlers.push_back(std::move(handler));
+                sources_.handler_program.push_back(program_at);
+            }
         }
     }
 
     // False when the handler had any error (the caller then skips it).
-    bool load_handler(const Value& section, HandlerConfig& out) {
+    bool load_handler(const Value& section, HandlerConfig& out, SourcePosition& program_at) {
         std::size_t errors_before = errors_.size();
         check_keys(section, "handler",
                    {"name", "command", "mode", "events", "ack_timeout", "queue", "restart",
@@ -653,15 +872,18 @@ class Loader {
                 } else {
                     (*argv)[0] = resolve_beside((*argv)[0], config_dir_);
                     out.command = std::move(*argv);
+                    program_at = value_position(v->as_array().front());
                 }
             }
         } else {
             error_at(section, "handler has no 'command' (required)");
         }
 
+        bool mode_known = true;  // false when the mode written is invalid
         if (auto* v = find(section, "mode")) {
-            if (auto i = get_choice(*v, "handler.mode", {"sync", "async"}))
-                out.mode = *i == 0 ? HandlerMode::sync : HandlerMode::async;
+            auto i = get_choice(*v, "handler.mode", {"sync", "async"});
+            if (i) out.mode = *i == 0 ? HandlerMode::sync : HandlerMode::async;
+            mode_known = i.has_value();
         }
         if (auto* v = find(section, "events")) {
             if (auto types = get_string_array(*v, "handler.events")) {
@@ -675,8 +897,12 @@ class Loader {
             if (auto d = get_duration(*v, "handler.ack_timeout", /*allow_zero=*/false))
                 out.ack_timeout = *d;
         }
-        if (auto* v = find(section, "queue")) {
-            if (auto n = get_positive(*v, "handler.queue")) out.queue = *n;
+        const Value* queue = find(section, "queue");
+        bool queue_ok = false;  // written, and valid in itself
+        if (queue) {
+            auto n = get_count(*queue, "handler.queue", kQueueRange);
+            if (n) out.queue = *n;
+            queue_ok = n.has_value();
         }
         if (auto* v = find(section, "restart")) {
             if (auto i = get_choice(*v, "handler.restart", {"always", "on-failure", "never"})) {
@@ -689,12 +915,12 @@ class Loader {
         const Value* delay_max = find(section, "restart_delay_max");
         bool delays_ok = true;
         if (delay) {
-            auto d = get_duration(*delay, "handler.restart_delay", /*allow_zero=*/true);
+            auto d = get_duration(*delay, "handler.restart_delay", /*allow_zero=*/false);
             delays_ok = delays_ok && d.has_value();
             if (d) out.restart_delay = *d;
         }
         if (delay_max) {
-            auto d = get_duration(*delay_max, "handler.restart_delay_max", /*allow_zero=*/true);
+            auto d = get_duration(*delay_max, "handler.restart_delay_max", /*allow_zero=*/false);
             delays_ok = delays_ok && d.has_value();
             if (d) out.restart_delay_max = *d;
         }
@@ -708,6 +934,13 @@ class Loader {
                                            format_duration(out.restart_delay)));
         }
         if (auto* v = find(section, "env")) load_env(*v, out.env);
+        // Checked once the mode is known: a sync handler has no queue to bound (its events
+        // wait for acks), so a queue there is a misunderstanding worth saying.
+        if (queue_ok && mode_known && out.mode == HandlerMode::sync) {
+            error_at(*queue,
+                     "handler.queue applies only to async handlers, and this one is sync "
+                     "(set mode = \"async\" or remove queue)");
+        }
 
         return errors_.size() == errors_before;
     }
@@ -739,6 +972,7 @@ class Loader {
     std::string file_;
     std::filesystem::path config_dir_;
     std::vector<ConfigError> errors_;
+    Config::Sources sources_;
 };
 
 }  // namespace
@@ -755,10 +989,9 @@ ConfigResult parse_config(std::string_view text, const std::string& filename) {
                         fmt::format("invalid UTF-8 (byte 0x{:02x}); a config must be UTF-8 text",
                                     bad->second)}};
     }
-    if (auto at = too_deep_at(text)) {
+    if (auto refused = unparseable_at(text)) {
         return std::vector<ConfigError>{ConfigError{
-            filename, at->line, at->column,
-            fmt::format("arrays and inline tables nested more than {} deep", kMaxNesting)}};
+            filename, refused->first.line, refused->first.column, std::move(refused->second)}};
     }
     std::istringstream stream{std::string(text)};
     Value root;
@@ -777,6 +1010,7 @@ ConfigResult parse_config(std::string_view text, const std::string& filename) {
     loader.load(root, config);
     auto errors = loader.take_errors();
     if (!errors.empty()) return errors;
+    config.sources = loader.take_sources();
     return config;
 }
 

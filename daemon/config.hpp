@@ -1,5 +1,7 @@
 // kvd's configuration as a plain struct, and the TOML loader that fills it (SPEC §6).
 // The loader does no I/O besides reading the file; every error names FILE:LINE:COLUMN.
+// What only the system can tell (does the group exist, can the programs run) is checked
+// after loading by check_runnable (daemon/config_check.hpp).
 #pragma once
 
 #include <sys/types.h>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "common/duration.hpp"
+#include "common/size.hpp"
 
 namespace kvd {
 
@@ -27,7 +30,7 @@ struct HandlerConfig {
     HandlerMode mode = HandlerMode::sync;
     std::optional<std::vector<std::string>> events;  // nullopt: every type
     Millis ack_timeout{5000};
-    std::size_t queue = 1000;  // async only
+    std::size_t queue = 1000;  // async only: writing it on a sync handler is an error
     RestartPolicy restart = RestartPolicy::always;
     Millis restart_delay{100};
     Millis restart_delay_max{30000};
@@ -41,12 +44,16 @@ struct DaemonSection {
     mode_t socket_mode = 0660;
     std::optional<std::string> socket_group;
     std::size_t max_buckets = 10000;
+    // The history ring for subscribe from_seq: at most this many events, in at most this
+    // many bytes.
     std::size_t event_history = 10000;
-    std::size_t max_clients = 1024;
-    std::size_t event_history_bytes = 32 * 1024 * 1024;
-    std::size_t backlog_bytes = 16 * 1024 * 1024;
-    std::size_t client_buffer_bytes = 8 * 1024 * 1024;
+    std::size_t event_history_bytes = 32 * kMiB;
     std::optional<std::string> log_level;  // trace|debug|info|warn|error; nullopt: not set
+    std::size_t max_clients = 1024;        // client connections kept at once
+    // The bytes of events one receiver (handler or subscriber) may have waiting.
+    std::size_t backlog_bytes = 16 * kMiB;
+    // The bytes of one client connection's unsent and waiting replies.
+    std::size_t client_buffer_bytes = 8 * kMiB;
 
     bool operator==(const DaemonSection&) const = default;
 };
@@ -54,10 +61,16 @@ struct DaemonSection {
 struct BucketSection {
     std::string program = "kv-bucket";
     Millis stop_timeout{5000};
-    Millis request_timeout{5000};
-    std::size_t max_reply_bytes = 64 * 1024 * 1024;
+    Millis request_timeout{5000};             // a request the bucket does not answer: timeout
+    std::size_t max_reply_bytes = 64 * kMiB;  // the most one bucket reply may carry
 
     bool operator==(const BucketSection&) const = default;
+};
+
+// Where a value was written in the config file (1-based); 0:0 when it was not written.
+struct SourcePosition {
+    int line = 0;
+    int column = 0;
 };
 
 struct Config {
@@ -65,6 +78,15 @@ struct Config {
     DaemonSection daemon;
     BucketSection bucket;
     std::vector<HandlerConfig> handlers;
+
+    // Where the values check_runnable looks at were written, so that its errors point at them
+    // as the loader's do. Kept apart from the sections: moving a handler within the file does
+    // not make it a changed handler on reload.
+    struct Sources {
+        SourcePosition socket_group;
+        SourcePosition bucket_program;
+        std::vector<SourcePosition> handler_program;  // command[0] of handlers[i]
+    } sources;
 };
 
 struct ConfigError {
@@ -78,6 +100,10 @@ struct ConfigError {
 };
 
 using ConfigResult = std::variant<Config, std::vector<ConfigError>>;
+
+// `message` with control characters escaped ("\n", "\x01"), so that an error quoting the
+// user's strings stays one line.
+std::string config_message_line(std::string_view message);
 
 // Parses TOML text; `filename` is used in error messages and to resolve relative paths.
 ConfigResult parse_config(std::string_view text, const std::string& filename);

@@ -15,6 +15,7 @@
 #include <random>
 
 #include "common/socket_path.hpp"
+#include "daemon/config_check.hpp"
 #include "daemon/log.hpp"
 #include <fmt/ranges.h>
 #include "daemon/ops/ops.hpp"
@@ -150,9 +151,9 @@ int Daemon::run() {
     // The socket listens first: its path is resolved then (handlers get it as $KVD_SOCKET),
     // and a kvd that finds another one serving there stops before starting handlers of its
     // own. No client is accepted before the loop runs.
-    if (auto error = start_listening()) {
-        spdlog::error("{}", *error);
-        return 1;
+    if (auto failure = start_listening()) {
+        spdlog::error("{}", failure->message);
+        return failure->exit_code;
     }
     // Handlers start before kvd accepts clients, so they see every event from the first.
     handlers_ = std::make_unique<HandlerSet>(
@@ -182,7 +183,11 @@ int Daemon::run() {
     return 0;
 }
 
-std::optional<std::string> Daemon::start_listening() {
+std::optional<Daemon::StartFailure> Daemon::start_listening() {
+    auto failed = [](std::optional<std::string> error) -> std::optional<StartFailure> {
+        if (!error) return std::nullopt;
+        return StartFailure{std::move(*error)};
+    };
     SocketPathInputs in = socket_path_inputs_from_environment();
     in.flag = options_.socket_flag;
     in.config = config_.daemon.socket;
@@ -191,14 +196,16 @@ std::optional<std::string> Daemon::start_listening() {
     std::optional<gid_t> group;
     if (config_.daemon.socket_group) {
         const std::string& name = *config_.daemon.socket_group;
+        // check_runnable refused a config naming a group that does not exist; this is for
+        // one removed since.
         if (struct group* gr = getgrnam(name.c_str())) group = gr->gr_gid;
-        else return fmt::format("socket_group '{}' does not exist", name);
+        else return StartFailure{fmt::format("socket_group '{}' does not exist", name), 2};
     }
 
     // Socket activation: systemd created the file with kvd.socket's mode and group and owns
     // it, so kvd neither creates nor removes it.
     systemd::Activation activation = systemd::take_activated_socket();
-    if (activation.error) return activation.error;
+    if (activation.error) return failed(activation.error);
     if (const auto& passed = activation.socket) {
         if (!passed->path.empty() && passed->path != socket_path_) {
             spdlog::warn("socket activation: serving on {}, not on {} (clients may need "
@@ -211,10 +218,10 @@ std::optional<std::string> Daemon::start_listening() {
         if (!group && passed->group && *passed->group != 0) group = passed->group;
         server_->set_access(AccessPolicy{getuid(), group});
         spdlog::info("socket activation: serving on fd {} ({})", passed->fd, socket_path_);
-        return server_->listen_fd(passed->fd);
+        return failed(server_->listen_fd(passed->fd));
     }
     server_->set_access(AccessPolicy{getuid(), group});
-    return server_->listen_path(socket_path_, config_.daemon.socket_mode, group);
+    return failed(server_->listen_path(socket_path_, config_.daemon.socket_mode, group));
 }
 
 void Daemon::start_signals() {
@@ -318,17 +325,22 @@ void Daemon::finish_shutdown() {
 }
 
 Outcome Daemon::reload() {
+    auto refuse = [](const std::vector<ConfigError>& errors) -> Outcome {
+        std::string message = "config not reloaded:";
+        for (const auto& e : errors) message += "\n" + e.to_string();
+        spdlog::error("{}", message);
+        return Failure{wire::ErrorCode::bad_request, message};
+    };
     Config next;
     if (!options_.config_path.empty()) {
         auto loaded = load_config_file(options_.config_path);
-        if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) {
-            std::string message = "config not reloaded:";
-            for (const auto& e : *errors) message += "\n" + e.to_string();
-            spdlog::error("{}", message);
-            return Failure{wire::ErrorCode::bad_request, message};
-        }
+        if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) return refuse(*errors);
         next = std::move(std::get<Config>(loaded));
     }
+    // A config that cannot run here (a missing group or program) is refused like an invalid
+    // one: nothing changes.
+    if (auto errors = check_runnable(next, run_environment_of_this_process()); !errors.empty())
+        return refuse(errors);
     if (next.daemon.socket != config_.daemon.socket ||
         next.daemon.socket_mode != config_.daemon.socket_mode ||
         next.daemon.socket_group != config_.daemon.socket_group)

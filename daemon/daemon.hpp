@@ -61,7 +61,13 @@ public:
     Outcome reload();
 
 private:
-    std::optional<std::string> start_listening();
+    // Why kvd cannot serve, and the exit status that says whose fault it is: 2 when the
+    // config's content is (restarting cannot help), 1 otherwise.
+    struct StartFailure {
+        std::string message;
+        int exit_code = 1;
+    };
+    std::optional<StartFailure> start_listening();
     void start_signals();
     void start_bucket_log();
     void finish_shutdown();

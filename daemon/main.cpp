@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "daemon/config.hpp"
+#include "daemon/config_check.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/log.hpp"
 
@@ -31,15 +32,23 @@ int main(int argc, char** argv) {
     app.footer("Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the config.");
     CLI11_PARSE(app, argc, argv);
 
+    // A config that is invalid, or valid but unable to run here (a missing group or program),
+    // exits 2 both with --check-config and at start-up: restarting kvd cannot fix it, and
+    // kvd.service's RestartPreventExitStatus=2 stops systemd from trying.
+    auto refuse = [](const std::vector<kvd::ConfigError>& errors) {
+        for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        return 2;
+    };
     kvd::Config config;
     if (!config_path.empty()) {
         auto loaded = kvd::load_config_file(config_path);
-        if (auto* errors = std::get_if<std::vector<kvd::ConfigError>>(&loaded)) {
-            for (const auto& e : *errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-            return 2;
-        }
+        if (auto* errors = std::get_if<std::vector<kvd::ConfigError>>(&loaded))
+            return refuse(*errors);
         config = std::move(std::get<kvd::Config>(loaded));
     }
+    if (auto errors = kvd::check_runnable(config, kvd::run_environment_of_this_process());
+        !errors.empty())
+        return refuse(errors);
     if (check_only) {
         std::printf("%s: ok\n", config_path.empty() ? "built-in defaults" : config_path.c_str());
         return 0;

@@ -40,13 +40,21 @@ void check_config(const Config& config) {
     FUZZ_CHECK(config.path == kFile);
     const DaemonSection& d = config.daemon;
     FUZZ_CHECK(d.socket_mode <= 0777);
-    FUZZ_CHECK(d.max_buckets > 0 && d.event_history > 0);
+    FUZZ_CHECK(d.max_buckets > 0 && d.max_buckets <= 1'000'000);
+    FUZZ_CHECK(d.event_history > 0 && d.event_history <= 10'000'000);
+    FUZZ_CHECK(d.max_clients > 0 && d.max_clients <= 1'000'000);
+    for (std::size_t bytes : {d.event_history_bytes, d.backlog_bytes, d.client_buffer_bytes,
+                              config.bucket.max_reply_bytes})
+        FUZZ_CHECK(bytes >= 64 * kKiB && bytes <= kTiB, std::to_string(bytes));
     FUZZ_CHECK(!d.socket || (!d.socket->empty() && no_nul(*d.socket)));
     FUZZ_CHECK(!d.socket_group || (!d.socket_group->empty() && no_nul(*d.socket_group)));
     static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
     FUZZ_CHECK(!d.log_level || kLevels.count(*d.log_level));
     FUZZ_CHECK(!config.bucket.program.empty() && no_nul(config.bucket.program));
-    FUZZ_CHECK(config.bucket.stop_timeout.count() >= 0);
+    const Millis day{24 * 3'600'000};
+    FUZZ_CHECK(config.bucket.stop_timeout.count() > 0 && config.bucket.stop_timeout <= day);
+    FUZZ_CHECK(config.bucket.request_timeout.count() > 0 && config.bucket.request_timeout <= day);
+    FUZZ_CHECK(config.sources.handler_program.size() == config.handlers.size());
 
     std::set<std::string> names;
     for (const HandlerConfig& h : config.handlers) {
@@ -55,10 +63,10 @@ void check_config(const Config& config) {
         FUZZ_CHECK(!h.command.empty());
         for (const std::string& arg : h.command) FUZZ_CHECK(!arg.empty() && no_nul(arg));
         FUZZ_CHECK(!h.events || !h.events->empty());
-        FUZZ_CHECK(h.ack_timeout.count() > 0);
-        FUZZ_CHECK(h.queue > 0);
-        FUZZ_CHECK(h.restart_delay.count() >= 0);
-        FUZZ_CHECK(h.restart_delay_max >= h.restart_delay);
+        FUZZ_CHECK(h.ack_timeout.count() > 0 && h.ack_timeout <= day);
+        FUZZ_CHECK(h.queue > 0 && h.queue <= 10'000'000);
+        FUZZ_CHECK(h.restart_delay.count() > 0);
+        FUZZ_CHECK(h.restart_delay_max >= h.restart_delay && h.restart_delay_max <= day);
         for (const auto& [name, value] : h.env) {
             FUZZ_CHECK(!name.empty() && name.find('=') == std::string::npos && no_nul(name));
             FUZZ_CHECK(no_nul(value));

@@ -1,16 +1,19 @@
-// Fuzzes the small parsers the config and kvctl lean on: durations, bucket names and signal
-// names. Each line of the input is tried as all three; numbers drawn from the input check
-// that what format_duration and signal_name write, the parsers read back.
+// Fuzzes the small parsers the config and kvctl lean on: durations, byte sizes, bucket names
+// and signal names. Each line of the input is tried as all four; numbers drawn from the input
+// check that what format_duration, format_size and signal_name write, the parsers read back.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <csignal>
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/duration.hpp"
 #include "common/names.hpp"
 #include "common/signals.hpp"
+#include "common/size.hpp"
 #include "fuzz/fuzz_support.hpp"
 
 namespace kvd::fuzz {
@@ -37,6 +40,55 @@ void fuzz_duration(std::string_view text) {
     }
     FUZZ_CHECK(d->count() >= 0);
     check_duration_round_trip(*d);
+}
+
+void check_size_round_trip(uint64_t bytes) {
+    std::string text = format_size(bytes);
+    std::string why;
+    auto back = parse_size(text, &why);
+    FUZZ_CHECK(back.has_value(), text + ": " + why);
+    FUZZ_CHECK(*back == bytes, "format_size wrote " + text + ", which reads back differently");
+}
+
+// What parse_size must accept: digits, then one of the binary suffixes, the whole without
+// overflow (checked in 128 bits).
+std::optional<uint64_t> reference_size(std::string_view text) {
+    std::size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    if (digits == 0) return std::nullopt;
+    std::string_view suffix = text.substr(digits);
+    unsigned __int128 unit = 0;
+    if (suffix.empty() || suffix == "B")
+        unit = 1;
+    else if (suffix == "K" || suffix == "KiB")
+        unit = kKiB;
+    else if (suffix == "M" || suffix == "MiB")
+        unit = kMiB;
+    else if (suffix == "G" || suffix == "GiB")
+        unit = kGiB;
+    else if (suffix == "T" || suffix == "TiB")
+        unit = kTiB;
+    else
+        return std::nullopt;
+    constexpr unsigned __int128 kMax = std::numeric_limits<uint64_t>::max();
+    unsigned __int128 n = 0;
+    for (std::size_t i = 0; i < digits; ++i) {
+        n = n * 10 + static_cast<unsigned>(text[i] - '0');
+        if (n > kMax) return std::nullopt;
+    }
+    if (n * unit > kMax) return std::nullopt;
+    return static_cast<uint64_t>(n * unit);
+}
+
+void fuzz_size(std::string_view text) {
+    std::string why;
+    auto bytes = parse_size(text, &why);
+    FUZZ_CHECK(bytes == reference_size(text), std::string(text));
+    if (!bytes) {
+        FUZZ_CHECK(!why.empty(), "parse_size failed without saying why");
+        return;
+    }
+    check_size_round_trip(*bytes);
 }
 
 bool reference_name_ok(std::string_view name) {
@@ -81,6 +133,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     using namespace kvd::fuzz;
     for (std::string_view line : split_lines(as_text(data, size))) {
         fuzz_duration(line);
+        fuzz_size(line);
         fuzz_name(line);
         fuzz_signal(line);
     }
@@ -88,6 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     check_duration_round_trip(kvd::Millis(provider.ConsumeIntegral<int64_t>()));
     check_duration_round_trip(
         kvd::Millis(provider.ConsumeIntegralInRange<int64_t>(0, 1'000'000'000)));
+    check_size_round_trip(provider.ConsumeIntegral<uint64_t>());
     check_signal_round_trip(provider.ConsumeIntegral<int>());
     check_signal_round_trip(provider.ConsumeIntegralInRange(1, NSIG - 1));
     return 0;

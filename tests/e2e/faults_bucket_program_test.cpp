@@ -1,8 +1,11 @@
-// The bucket program cannot be started (`[bucket] program` missing, not executable, not on
-// PATH): every `create` is `spawn_failed` with a message naming the program and the reason,
-// no `create` event is published (a sync handler sees nothing, no seq is used up), kvd keeps
-// serving, and failing over and over costs no descriptor and leaves no process behind.
+// The bucket program cannot be started any more (`[bucket] program` removed, made
+// non-executable or replaced by a directory after kvd started; kvd refuses to start with one
+// it cannot run, see config_runnable_test.cpp): every `create` is `spawn_failed` with a
+// message naming the program and the reason, no `create` event is published (a sync handler
+// sees nothing, no seq is used up), kvd keeps serving, and failing over and over costs no
+// descriptor and leaves no process behind.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -13,6 +16,14 @@ namespace {
 
 class BucketProgramFault : public ::testing::Test {
 protected:
+    // A working bucket program, <dir>/name: a script that runs kv-bucket.
+    std::string write_program(const std::string& name) {
+        std::string file =
+            dir_.write_file(name, "#!/bin/sh\nexec " + kv_bucket_path() + " \"$@\"\n");
+        EXPECT_EQ(chmod(file.c_str(), 0755), 0);
+        return file;
+    }
+
     // Starts kvd with `program` as [bucket] program and a sync handler writing what it gets.
     void start(const std::string& program, EnvChanges env = {}) {
         out_ = dir_.file("handler.out");
@@ -72,29 +83,33 @@ protected:
 };
 
 TEST_F(BucketProgramFault, ProgramDoesNotExist) {
-    std::string program = dir_.file("no-such-kv-bucket");
+    std::string program = write_program("kv-bucket");
     start(program);
+    ASSERT_EQ(unlink(program.c_str()), 0);
     expect_creates_fail(program, "no such file or directory");
 }
 
 TEST_F(BucketProgramFault, ProgramIsNotExecutable) {
-    std::string program = dir_.write_file("kv-bucket", "#!/bin/sh\nexec sleep 100\n");
-    ASSERT_EQ(chmod(program.c_str(), 0644), 0);
+    std::string program = write_program("kv-bucket");
     start(program);
+    ASSERT_EQ(chmod(program.c_str(), 0644), 0);
     expect_creates_fail(program, "permission denied");
 }
 
 TEST_F(BucketProgramFault, ProgramIsADirectory) {
-    std::string program = dir_.file("a-directory");
-    ASSERT_EQ(mkdir(program.c_str(), 0755), 0);
+    std::string program = write_program("kv-bucket");
     start(program);
+    ASSERT_EQ(unlink(program.c_str()), 0);
+    ASSERT_EQ(mkdir(program.c_str(), 0755), 0);
     expect_creates_fail(program, "permission denied");
 }
 
 // A bare name is looked up next to kvd, then on PATH; found in neither place, it is the same.
 TEST_F(BucketProgramFault, ProgramNotOnPath) {
-    start("no-such-kv-bucket", {{"PATH", dir_.path()}});
-    expect_creates_fail("no-such-kv-bucket", "no such file or directory");
+    std::string program = write_program("gone-kv-bucket");
+    start("gone-kv-bucket", {{"PATH", dir_.path()}});
+    ASSERT_EQ(unlink(program.c_str()), 0);
+    expect_creates_fail("gone-kv-bucket", "no such file or directory");
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // Handlers that misbehave in every way the issue lists (never ack, exit on every event, flood
-// their stdout with garbage, close their stdin but keep running, a program that does not exist
-// or cannot be executed), each next to a healthy sync "witness" handler. Whatever the faulty
-// one does: every operation completes, kvd keeps answering, the faulty handler is counted as
+// their stdout with garbage, close their stdin but keep running, a program that cannot be
+// started), each next to a healthy sync "witness" handler. Whatever the faulty one does:
+// every operation completes, kvd keeps answering, the faulty handler is counted as
 // failed and restarted, kvd says why in its log, the witness sees every event exactly once in
 // seq order, and once the faulty handler is removed kvd holds no more descriptors or
 // processes than before it came.
@@ -37,12 +37,27 @@ std::string handler_toml(const std::string& name, const std::string& mode, const
            "command = " + command.dump() + "\n";
 }
 
+// A handler program that exists and is executable, so the config passes kvd's checks
+// (config_check.hpp), but that execve refuses: its #! interpreter is missing (ENOENT) or is
+// not executable (EACCES). This is how a program that cannot be started still reaches kvd:
+// an interpreter removed, or a program or file changed after the config was checked.
+std::string unstartable_program(const TempDir& dir, const std::string& why) {
+    std::string interpreter = dir.file("no-such-interpreter");
+    if (why == "interpreter-not-executable") {
+        interpreter = dir.write_file("not-executable-interpreter", "#!/bin/sh\nexit 0\n");
+        chmod(interpreter.c_str(), 0644);
+    }
+    std::string path = dir.write_file("unstartable", "#!" + interpreter + "\nexit 0\n");
+    chmod(path.c_str(), 0755);
+    return path;
+}
+
 // What the faulty handler does, and what kvd is expected to say about it.
 struct Fault {
     const char* name;
     const char* mode;      // sync | async
     std::vector<std::string> test_handler_args;  // empty: `program` is used instead
-    const char* program;   // "missing" or "not-executable" when there are no args
+    const char* program;   // for unstartable_program() when there are no args
     const char* log_says;  // a piece of kvd's log line about the failure
 };
 
@@ -69,12 +84,7 @@ protected:
 
     Json faulty_command() const {
         const Fault& f = GetParam();
-        if (f.test_handler_args.empty()) {
-            if (std::string(f.program) == "missing") return {dir_.file("no-such-handler")};
-            std::string path = dir_.write_file("not-executable", "#!/bin/sh\nexit 0\n");
-            chmod(path.c_str(), 0644);
-            return {path};
-        }
+        if (f.test_handler_args.empty()) return {unstartable_program(dir_, f.program)};
         Json command = {test_handler_path(), "--out", faulty_out_, "--ready", faulty_ready_};
         for (const auto& a : f.test_handler_args) command.push_back(a);
         return command;
@@ -168,16 +178,20 @@ INSTANTIATE_TEST_SUITE_P(
               "did not acknowledge within 300ms"},
         Fault{"ShutsDownStdinKeepsRunning", "sync", {"shutdown-stdin"}, "", "broken pipe"},
         Fault{"ShutsDownStdinKeepsRunningAsync", "async", {"shutdown-stdin"}, "", "broken pipe"},
-        Fault{"ProgramDoesNotExist", "sync", {}, "missing", "no such file or directory"},
-        Fault{"ProgramIsNotExecutable", "sync", {}, "not-executable", "permission denied"}),
+        Fault{"InterpreterDoesNotExist", "sync", {}, "interpreter-missing",
+              "no such file or directory"},
+        Fault{"InterpreterIsNotExecutable", "sync", {}, "interpreter-not-executable",
+              "permission denied"}),
     [](const ::testing::TestParamInfo<Fault>& info) { return std::string(info.param.name); });
 
-// A handler whose program does not exist, in the config kvd starts with: kvd starts and serves
-// all the same, says in its log which program could not be started and why, shows the handler
-// as restarting (no pid), tries again with backoff, and the failed attempts cost nothing.
-TEST(FaultyHandlerAtStart, ProgramThatDoesNotExistIsRetriedWithBackoff) {
+// A handler whose program cannot be started, in the config kvd starts with: kvd starts and
+// serves all the same, says in its log which program could not be started and why, shows the
+// handler as restarting (no pid), tries again with backoff, and the failed attempts cost
+// nothing. (A program that does not exist at all keeps kvd from starting:
+// config_runnable_test.cpp.)
+TEST(FaultyHandlerAtStart, ProgramThatCannotStartIsRetriedWithBackoff) {
     TempDir dir;
-    std::string missing = dir.file("no-such-handler");
+    std::string missing = unstartable_program(dir, "interpreter-missing");
     std::string witness_out = dir.file("witness.out");
     KvdOptions options;
     options.config =
@@ -214,9 +228,9 @@ TEST(FaultyHandlerAtStart, ProgramThatDoesNotExistIsRetriedWithBackoff) {
 }
 
 // The same with restart = "never": one attempt, then the handler is shown stopped.
-TEST(FaultyHandlerAtStart, ProgramThatDoesNotExistWithRestartNever) {
+TEST(FaultyHandlerAtStart, ProgramThatCannotStartWithRestartNever) {
     TempDir dir;
-    std::string missing = dir.file("no-such-handler");
+    std::string missing = unstartable_program(dir, "interpreter-missing");
     KvdOptions options;
     options.config = handler_toml("faulty", "sync", {missing}, "restart = \"never\"\n");
     KvdProcess kvd(dir, options);

@@ -41,11 +41,17 @@ socket_mode = "0600"
 socket_group = "kvd"
 max_buckets = 500
 event_history = 2000
+event_history_bytes = "4MiB"
 log_level = "debug"
+max_clients = 64
+backlog_bytes = "1M"
+client_buffer_bytes = 262144
 
 [bucket]
 program = "/usr/libexec/kv-bucket"
 stop_timeout = "2s"
+request_timeout = "10s"
+max_reply_bytes = "128MiB"
 
 [[handler]]
 name = "audit"
@@ -53,7 +59,6 @@ command = ["/usr/lib/kvd/handlers/log-events", "/var/log/kvd/events.log"]
 mode = "sync"
 events = ["create", "exit"]
 ack_timeout = "3s"
-queue = 10
 restart = "on-failure"
 restart_delay = "250ms"
 restart_delay_max = "1m"
@@ -63,6 +68,7 @@ env = { LOG_FORMAT = "json", "WITH SPACE" = "" }
 name = "metrics"
 command = ["metrics-sink"]
 mode = "async"
+queue = 10
 restart = "never"
 )");
     DaemonSection daemon;
@@ -71,12 +77,18 @@ restart = "never"
     daemon.socket_group = "kvd";
     daemon.max_buckets = 500;
     daemon.event_history = 2000;
+    daemon.event_history_bytes = 4 * 1024 * 1024;
     daemon.log_level = "debug";
+    daemon.max_clients = 64;
+    daemon.backlog_bytes = 1024 * 1024;
+    daemon.client_buffer_bytes = 262144;
     EXPECT_EQ(config.daemon, daemon);
 
     BucketSection bucket;
     bucket.program = "/usr/libexec/kv-bucket";
     bucket.stop_timeout = 2s;
+    bucket.request_timeout = 10s;
+    bucket.max_reply_bytes = 128 * 1024 * 1024;
     EXPECT_EQ(config.bucket, bucket);
 
     HandlerConfig audit;
@@ -85,7 +97,6 @@ restart = "never"
     audit.mode = HandlerMode::sync;
     audit.events = std::vector<std::string>{"create", "exit"};
     audit.ack_timeout = 3s;
-    audit.queue = 10;
     audit.restart = RestartPolicy::on_failure;
     audit.restart_delay = 250ms;
     audit.restart_delay_max = 1min;
@@ -95,6 +106,7 @@ restart = "never"
     metrics.name = "metrics";
     metrics.command = {"metrics-sink"};
     metrics.mode = HandlerMode::async;
+    metrics.queue = 10;
     metrics.restart = RestartPolicy::never;
 
     ASSERT_EQ(config.handlers.size(), 2u);
@@ -142,13 +154,13 @@ stop_timeout = 1500
 name = "h"
 command = ["x"]
 ack_timeout = "1.5s"
-restart_delay = 0
+restart_delay = 1
 restart_delay_max = "2m"
 )");
     EXPECT_EQ(config.bucket.stop_timeout, 1500ms);
     ASSERT_EQ(config.handlers.size(), 1u);
     EXPECT_EQ(config.handlers[0].ack_timeout, 1500ms);
-    EXPECT_EQ(config.handlers[0].restart_delay, 0ms);
+    EXPECT_EQ(config.handlers[0].restart_delay, 1ms);
     EXPECT_EQ(config.handlers[0].restart_delay_max, 2min);
 }
 

@@ -22,6 +22,7 @@ protected:
 TEST_F(StopTimer, RunsFromTheSigtermNotFromTheStop) {
     pid_t pid = create("b");
     ASSERT_GT(pid, 0);
+    ASSERT_TRUE(is_ok(call("keys", {{"bucket", "b"}})));
     auto c = connect();
     ASSERT_TRUE(c->connected());
     ASSERT_EQ(::kill(pid, SIGSTOP), 0);
@@ -53,6 +54,9 @@ TEST_F(StopTimer, StopOfABucketThatNeverAnswersStillEnds) {
     Json created = c.call("create", {{"bucket", "b"}});
     ASSERT_TRUE(is_ok(created));
     pid_t pid = pid_in(created);
+    // An answer proves kv-bucket's SIGTERM handler is in place (before that, a SIGTERM would
+    // end even a stopped process).
+    ASSERT_TRUE(is_ok(c.call("keys", {{"bucket", "b"}})));
     ASSERT_EQ(::kill(pid, SIGSTOP), 0);
     ASSERT_TRUE(c.send_json({{"id", 1}, {"op", "get"}, {"bucket", "b"}, {"key", "k"}}));
     ASSERT_TRUE(c.send_json({{"id", 2}, {"op", "stop"}, {"bucket", "b"}, {"timeout_ms", 100}}));

@@ -12,6 +12,9 @@ class CreateWhileStopping : public KvdTest {};
 TEST_F(CreateWhileStopping, StartsANewBucketOnceTheOldOneIsGone) {
     pid_t old_pid = create("b");
     ASSERT_GT(old_pid, 0);
+    // An answer proves kv-bucket's SIGTERM handler is in place (before that, a SIGTERM would
+    // end even a stopped process).
+    ASSERT_TRUE(is_ok(call("keys", {{"bucket", "b"}})));
     // Frozen, the bucket cannot act on its SIGTERM: the stop lasts until the SIGKILL.
     ASSERT_EQ(::kill(old_pid, SIGSTOP), 0);
     auto c = connect();

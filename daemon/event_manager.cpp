@@ -9,7 +9,7 @@
 
 namespace kvd {
 
-EventManager::EventManager(std::size_t history_capacity) : history_capacity_(history_capacity) {}
+EventManager::EventManager(EventBounds bounds) : bounds_(bounds) {}
 
 uint64_t EventManager::publish(Event event, std::function<void()> delivered) {
     event.seq = ++last_seq_;
@@ -20,9 +20,10 @@ uint64_t EventManager::publish(Event event, std::function<void()> delivered) {
     e->line = event.to_line();
     e->delivered = std::move(delivered);
 
-    if (history_capacity_ > 0) {
+    if (bounds_.history_events > 0) {
+        history_bytes_ += e->line.size();
         history_.push_back(e);
-        while (history_.size() > history_capacity_) history_.pop_front();
+        trim_history();
     }
 
     // A guard reference: receivers may release synchronously (one that is down, say) and
@@ -38,6 +39,14 @@ uint64_t EventManager::publish(Event event, std::function<void()> delivered) {
     uint64_t seq = e->seq;
     release(*e);
     return seq;
+}
+
+void EventManager::trim_history() {
+    while (!history_.empty() &&
+           (history_.size() > bounds_.history_events || history_bytes_ > bounds_.history_bytes)) {
+        history_bytes_ -= history_.front()->line.size();
+        history_.pop_front();
+    }
 }
 
 void EventManager::release(PublishedEvent& e) {
@@ -74,8 +83,10 @@ std::optional<Failure> EventManager::replay(Receiver& r, uint64_t from_seq) {
         uint64_t lost = oldest - from_seq;
         return Failure{wire::ErrorCode::history_lost,
                        fmt::format("{} event(s) from seq {} to {} are gone from the history "
-                                   "(it keeps {}; the oldest kept is seq {})",
-                                   lost, from_seq, oldest - 1, history_capacity_, oldest)};
+                                   "(it keeps at most {} events in {} bytes; the oldest kept "
+                                   "is seq {})",
+                                   lost, from_seq, oldest - 1, bounds_.history_events,
+                                   bounds_.history_bytes, oldest)};
     }
     for (const EventPtr& e : history_) {
         if (e->seq < from_seq || !r.wants(e->type)) continue;
@@ -85,9 +96,9 @@ std::optional<Failure> EventManager::replay(Receiver& r, uint64_t from_seq) {
     return std::nullopt;
 }
 
-void EventManager::set_history_capacity(std::size_t capacity) {
-    history_capacity_ = capacity;
-    while (history_.size() > history_capacity_) history_.pop_front();
+void EventManager::set_bounds(EventBounds bounds) {
+    bounds_ = bounds;
+    trim_history();
 }
 
 std::size_t EventManager::handler_count() const {

@@ -5,6 +5,9 @@
 // Sync semantics (sync_notify): publish() takes a `delivered` callback that runs once every
 // sync receiver released the event: acked it, timed out on it, or went away. The caller (a
 // `create` reply, a `stop` reply, `notify --sync`) waits for that: backpressure.
+//
+// Bounds ([daemon] event_history, event_history_bytes): the history ring keeps at most so many
+// events in so many bytes, evicting the oldest.
 #pragma once
 
 #include <cstdint>
@@ -33,9 +36,15 @@ struct PublishedEvent {
 };
 using EventPtr = std::shared_ptr<PublishedEvent>;
 
+// The byte and count bounds of the config's [daemon] section that the event manager applies.
+struct EventBounds {
+    std::size_t history_events = 10000;
+    std::size_t history_bytes = 32 * 1024 * 1024;
+};
+
 class EventManager {
 public:
-    explicit EventManager(std::size_t history_capacity);
+    explicit EventManager(EventBounds bounds);
     EventManager(const EventManager&) = delete;
     EventManager& operator=(const EventManager&) = delete;
 
@@ -57,16 +66,21 @@ public:
     // Runs `fn` once no sync event is waiting for a receiver (at once if none is).
     void when_idle(std::function<void()> fn);
 
-    void set_history_capacity(std::size_t capacity);
+    // Applies (re)loaded bounds; the history sheds its oldest events if it is over them.
+    void set_bounds(EventBounds bounds);
+    const EventBounds& bounds() const { return bounds_; }
     uint64_t last_seq() const { return last_seq_; }
     std::size_t handler_count() const;
     std::size_t subscription_count() const;
     std::size_t unreleased_events() const { return unreleased_events_; }
 
 private:
-    std::size_t history_capacity_;
+    void trim_history();
+
+    EventBounds bounds_;
     uint64_t last_seq_ = 0;
     std::deque<EventPtr> history_;
+    std::size_t history_bytes_ = 0;  // the lines of the events in history_
     std::vector<Receiver*> receivers_;
     std::size_t unreleased_events_ = 0;
     std::vector<std::function<void()>> idle_waiters_;

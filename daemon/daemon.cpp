@@ -85,7 +85,7 @@ constexpr Millis kFinalFlush{1000};
 constexpr Millis kLogFlushInterval{50};
 
 EventBounds event_bounds(const DaemonSection& d) {
-    return EventBounds{d.event_history, d.event_history_bytes};
+    return EventBounds{d.event_history, d.event_history_bytes, d.backlog_bytes};
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include "common/ack.hpp"
 #include "common/wire.hpp"
 
@@ -31,30 +33,48 @@ bool Receiver::wants(std::string_view type) const {
     return std::find(options_.types->begin(), options_.types->end(), type) != options_.types->end();
 }
 
+std::size_t Receiver::backlog_limit() const { return events_.bounds().backlog_bytes; }
+
+std::string_view Receiver::backlog_limit_key() const { return "backlog_bytes"; }
+
+std::string Receiver::describe() const {
+    if (options_.is_handler) return fmt::format("handler '{}'", options_.name);
+    return fmt::format("{} subscriber ({})", is_sync() ? "sync" : "async", options_.name);
+}
+
+void Receiver::push(Entry e) {
+    queue_bytes_ += e.event->line.size();
+    queue_.push_back(std::move(e));
+}
+
+Receiver::Entry Receiver::pop_front() {
+    Entry e = std::move(queue_.front());
+    queue_.pop_front();
+    queue_bytes_ -= e.event->line.size();
+    return e;
+}
+
+void Receiver::drop_front() {
+    dropped_last_seq_ = queue_.front().event->seq;
+    ++dropped_pending_;
+    ++counters_.dropped;
+    pop_front();
+}
+
 void Receiver::enqueue(const EventPtr& e) {
     if (is_sync()) {
-        queue_.push_back({e, false});
+        push({e, false});
         if (!stream_) release(queue_.back());  // nobody to wait for while the peer is down
     } else {
-        if (queue_.size() >= options_.queue_limit) {
-            dropped_last_seq_ = queue_.front().event->seq;
-            ++dropped_pending_;
-            ++counters_.dropped;
-            queue_.pop_front();
-        }
-        queue_.push_back({e, true});
+        if (queue_.size() >= options_.queue_limit) drop_front();
+        push({e, true});
     }
     pump();
 }
 
 void Receiver::enqueue_replayed(const EventPtr& e) {
-    if (!is_sync() && queue_.size() >= options_.queue_limit) {
-        dropped_last_seq_ = queue_.front().event->seq;
-        ++dropped_pending_;
-        ++counters_.dropped;
-        queue_.pop_front();
-    }
-    queue_.push_back({e, true});
+    if (!is_sync() && queue_.size() >= options_.queue_limit) drop_front();
+    push({e, true});
     pump();
 }
 
@@ -77,6 +97,7 @@ void Receiver::close() {
     events_.remove(this);
     detach();
     queue_.clear();
+    queue_bytes_ = 0;
     dropped_pending_ = 0;
 }
 
@@ -127,9 +148,8 @@ void Receiver::pump() {
             dropped_pending_ = 0;
             continue;
         }
-        stream_->write(queue_.front().event->line);
+        stream_->write(pop_front().event->line);
         ++counters_.delivered;
-        queue_.pop_front();
     }
 }
 
@@ -159,8 +179,7 @@ void Receiver::on_line(std::string_view line) {
     ack_timer_->stop();
     in_flight_ = false;
     ++counters_.acked;
-    Entry done = std::move(queue_.front());
-    queue_.pop_front();
+    Entry done = pop_front();
     std::weak_ptr<char> alive = alive_;
     release(done);
     if (!alive.expired()) pump();
@@ -175,6 +194,7 @@ Receiver::Backlog Receiver::take_backlog() {
     Backlog out;
     for (auto& e : queue_) out.events.emplace_back(std::move(e.event), e.released);
     queue_.clear();
+    queue_bytes_ = 0;
     out.dropped = std::exchange(dropped_pending_, 0);
     out.dropped_last_seq = dropped_last_seq_;
     return out;
@@ -183,6 +203,7 @@ Receiver::Backlog Receiver::take_backlog() {
 void Receiver::adopt(Backlog backlog) {
     std::deque<Entry> mine = std::move(queue_);
     queue_.clear();
+    queue_bytes_ = 0;
     std::vector<Entry> to_release;
     for (auto& [event, released] : backlog.events) {
         Entry e{std::move(event), released};
@@ -191,18 +212,13 @@ void Receiver::adopt(Backlog backlog) {
             continue;
         }
         if (!is_sync() || !stream_) to_release.push_back(e);
-        queue_.push_back(std::move(e));
+        push(std::move(e));
     }
-    for (auto& e : mine) queue_.push_back(std::move(e));
+    for (auto& e : mine) push(std::move(e));
     if (!is_sync()) {
         dropped_pending_ += backlog.dropped;
         dropped_last_seq_ = std::max(dropped_last_seq_, backlog.dropped_last_seq);
-        while (queue_.size() > options_.queue_limit) {
-            dropped_last_seq_ = queue_.front().event->seq;
-            ++dropped_pending_;
-            ++counters_.dropped;
-            queue_.pop_front();
-        }
+        while (queue_.size() > options_.queue_limit) drop_front();
         for (auto& e : queue_) e.released = true;
     } else {
         for (auto& e : queue_)

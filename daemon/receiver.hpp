@@ -5,7 +5,9 @@
 // sync:  one event in flight; the next is written only after its ack (`ok` / {"ack":SEQ}).
 //        An event stays queued until acked, so a restarted handler gets it again (at least
 //        once, in order). The operation waiting on it is released on ack, on ack_timeout, or
-//        at once while the peer is down, so no caller waits on a dead handler.
+//        at once while the peer is down, so no caller waits on a dead handler. Nothing is
+//        ever dropped: the event manager refuses new work while the backlog is at its bound
+//        (backlog_limit(); see event_manager.hpp).
 // async: events are written as fast as the peer reads; at most `queue` wait here. On
 //        overflow the oldest is dropped, and once the peer catches up it first gets one
 //        `dropped` event with the count (its seq is that of the last event it stands for).
@@ -18,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/duration.hpp"
@@ -58,6 +61,14 @@ public:
     const ReceiverOptions& options() const { return options_; }
     const ReceiverCounters& counters() const { return counters_; }
     std::size_t queued() const { return queue_.size(); }
+    // The bytes of the events this receiver holds for its peer.
+    std::size_t backlog_bytes() const { return queue_bytes_; }
+    // [daemon] backlog_bytes.
+    std::size_t backlog_limit() const;
+    // The config key backlog_limit() comes from, for messages.
+    std::string_view backlog_limit_key() const;
+    // "handler 'NAME'" or "sync subscriber (client N)", for messages.
+    std::string describe() const;
 
     // From the EventManager: a live event (sync ones count toward its `delivered`).
     void enqueue(const EventPtr& e);
@@ -101,6 +112,9 @@ private:
         bool released;  // true once nobody waits on this receiver for it
     };
 
+    void push(Entry e);
+    Entry pop_front();
+    void drop_front();
     void pump();
     void release(Entry& e);
     void release_all();
@@ -111,6 +125,7 @@ private:
     ReceiverOptions options_;
     ReceiverCounters counters_;
     std::deque<Entry> queue_;
+    std::size_t queue_bytes_ = 0;  // the lines of the events in queue_
     uv::LineStream* stream_ = nullptr;
     bool in_flight_ = false;  // sync: the head was written and awaits its ack
     uint64_t dropped_pending_ = 0;

@@ -112,8 +112,11 @@ void subscribe(OpContext& ctx) {
             }
         options.types = std::move(types);
     }
-    // A replay of the whole history must fit the queue.
+    // A replay of the whole history must fit an async queue, in count and in bytes, or it
+    // would lose events at once. (A sync subscriber loses none: kvd refuses new work while it
+    // catches up.)
     options.queue_limit = std::max<std::size_t>(1000, ctx.daemon.config().daemon.event_history);
+    options.backlog_holds_history = options.mode == HandlerMode::async;
     options.ack_timeout = kSubscriberAckTimeout;
 
     EventManager& events = ctx.daemon.events();

@@ -1,5 +1,8 @@
 #include "daemon/uv/line_stream.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <algorithm>
 
 namespace kvd::uv {
@@ -235,6 +238,15 @@ void LineStream::fail_write(int err) {
     std::weak_ptr<char> alive = alive_;
     end(StreamEnd::error, err);  // its callback may destroy this object
     if (!alive.expired()) close();  // also when reading had ended already
+}
+
+std::size_t LineStream::unread_by_peer() const {
+    std::size_t unread = queued_bytes();
+    int fd = this->fd();
+    int in_kernel = 0;
+    if (fd >= 0 && ioctl(fd, SIOCOUTQ, &in_kernel) == 0 && in_kernel > 0)
+        unread += static_cast<std::size_t>(in_kernel);
+    return unread;
 }
 
 void LineStream::when_drained(std::function<void()> fn) {

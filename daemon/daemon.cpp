@@ -151,6 +151,7 @@ int Daemon::run() {
             dispatch_request(*this, c, line, std::move(reply));
         });
     server_->set_max_clients(config_.daemon.max_clients);
+    server_->set_client_buffer_bytes(config_.daemon.client_buffer_bytes);
 
     // The socket listens first: its path is resolved then (handlers get it as $KVD_SOCKET),
     // and a kvd that finds another one serving there stops before starting handlers of its
@@ -353,6 +354,7 @@ Outcome Daemon::reload() {
         if (auto level = log::parse_level(*next.daemon.log_level)) log::set_level(*level);
     registry_->configure(next);
     server_->set_max_clients(next.daemon.max_clients);
+    server_->set_client_buffer_bytes(next.daemon.client_buffer_bytes);
     events_->set_bounds(event_bounds(next.daemon));
     ReloadSummary s = handlers_->reload(next.handlers);
     config_ = std::move(next);

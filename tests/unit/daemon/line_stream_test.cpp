@@ -1,10 +1,11 @@
-// daemon/uv/line_stream: how much a stream can tell its peer has not read yet
-// (unread_by_peer).
+// daemon/uv/line_stream: what a stream holds for a peer that does not read (its output once,
+// not a copy beside it), and how much it can tell the peer has not read yet (unread_by_peer).
 // Each test runs a real loop over a socket pair, and the loop must close without leaked
 // handles.
 #include "daemon/uv/line_stream.hpp"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +13,11 @@
 
 namespace kvd::uv {
 namespace {
+
+std::size_t heap_in_use() {
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+}
 
 class LineStreamTest : public ::testing::Test {
 protected:
@@ -57,6 +63,31 @@ protected:
     std::unique_ptr<WriteBatcher> batcher_;
     std::unique_ptr<LineStream> stream_;
 };
+
+TEST_F(LineStreamTest, OutputThePeerDoesNotReadIsHeldOnce) {
+    const std::string line(1023, 'x');
+    constexpr std::size_t kBytes = 8 * 1024 * 1024;
+    const std::size_t before = heap_in_use();
+    {
+        std::string batch;
+        for (std::size_t n = 0; n < kBytes; n += 1024) batch += line + "\n";
+        stream_->write(batch);
+    }
+    turn();  // the socket takes a part, a write is queued for the rest
+    turn();
+    EXPECT_GT(stream_->queued_bytes(), kBytes / 2);
+    const std::size_t held = heap_in_use() - before;
+    EXPECT_LT(held, kBytes + kBytes / 8) << "the unwritten output is held more than once";
+
+    // Everything arrives once the peer reads.
+    std::size_t received = 0;
+    while (received < kBytes) {
+        received += drain_peer();
+        turn();
+    }
+    EXPECT_EQ(received, kBytes);
+    EXPECT_EQ(stream_->queued_bytes(), 0u);
+}
 
 TEST_F(LineStreamTest, UnreadByPeerCountsWhatTheKernelHoldsUntilThePeerReads) {
     EXPECT_EQ(stream_->unread_by_peer(), 0u);

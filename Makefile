@@ -66,8 +66,12 @@ bench-quick:
 	@$(MAKE) bench BENCH_ARGS="--quick $(BENCH_ARGS)"
 
 # Stress (tests/stress): 10,000 live buckets with 8 busy clients and 3 event receivers, kvd's
-# RSS over 100,000 create/stop cycles, SIGTERM under load. The full counts take a few
-# minutes on 2 cores (78 s in the last run); STRESS_ARGS sets smaller ones (kvd-stress --help lists them), e.g.
+# RSS over 100,000 create/stop cycles, SIGTERM under load, and one abuse per memory bound,
+# each failing if kvd's peak RSS reaches 256 MiB (last run: history of 1 MB events 44.9 MiB,
+# never-acking sync subscriber 27.2 MiB, replies piled up behind a frozen bucket 47.7 MiB,
+# clients that pipeline and never read 51.3 MiB, max_clients + 100 connections 7.8 MiB).
+# The full counts take a few minutes on 2 cores (78 s in the last run without the bounds
+# scenarios, which add 16 s); STRESS_ARGS sets smaller ones (kvd-stress --help lists them), e.g.
 #   make stress STRESS_ARGS="--buckets 1000 --cycles 5000 --shutdown-runs 1"
 STRESS_ARGS ?=
 stress: $(BUILD)/CMakeCache.txt

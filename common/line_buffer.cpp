@@ -3,6 +3,9 @@
 namespace kvd {
 
 namespace {
+// Room kept between reads once every line was handed out; more is given back.
+constexpr std::size_t kKeptCapacity = 128 * 1024;
+
 // Whether the unterminated tail from `start` is already longer than `max` bytes. A final
 // '\r' is not counted: it may be the first half of a "\r\n" whose '\n' is still in
 // flight, and the line it ends is measured without it.
@@ -29,6 +32,13 @@ bool LineBuffer::append(std::string_view bytes) {
 }
 
 bool LineBuffer::next_line(std::string& line) {
+    if (start_ == data_.size() && start_ > 0) {
+        // Everything was handed out: start afresh, and give back the room a long line took.
+        data_.clear();
+        start_ = scanned_ = 0;
+        if (data_.capacity() > kKeptCapacity) data_.shrink_to_fit();
+        return false;
+    }
     std::size_t newline = data_.find('\n', scanned_ > start_ ? scanned_ : start_);
     if (newline == std::string::npos) {
         scanned_ = data_.size();

@@ -23,6 +23,9 @@ public:
     bool overflowed() const { return overflowed_; }
     // Bytes received but not yet part of a complete line.
     std::size_t pending_bytes() const { return data_.size() - start_; }
+    // The memory it holds. Once every line was taken, at most 128 KiB: the room a long line
+    // needed is given back.
+    std::size_t held_bytes() const { return data_.capacity(); }
 
 private:
     std::size_t max_line_;

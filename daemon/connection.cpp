@@ -3,16 +3,14 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+
 #include "common/wire.hpp"
 #include "daemon/subscription.hpp"
 
 namespace kvd {
 
 namespace {
-// A client that pipelines faster than it reads its replies is paused at these marks, so
-// kvd's memory stays bounded whatever one client does.
-constexpr std::size_t kMaxPendingReplies = 4096;
-constexpr std::size_t kMaxQueuedReplyBytes = 8 * 1024 * 1024;
 // How long one round of loop callbacks may spend on requests before the connection lets the
 // loop look at timers and other sockets again.
 constexpr uint64_t kBusyBudgetMs = 20;
@@ -44,8 +42,12 @@ bool Responder::wanted() const { return !conn_.expired(); }
 
 // ---- Connection --------------------------------------------------------------------------
 
-Connection::Connection(uv_loop_t* loop, uv::WriteBatcher& batcher, uint64_t number)
-    : loop_(loop), stream_(loop, batcher, wire::kMaxLineBytes), number_(number) {}
+Connection::Connection(uv_loop_t* loop, uv::WriteBatcher& batcher, uint64_t number,
+                       std::size_t buffer_limit)
+    : loop_(loop),
+      stream_(loop, batcher, wire::kMaxLineBytes),
+      number_(number),
+      buffer_limit_(buffer_limit) {}
 
 Connection::~Connection() {
     subscription_.reset();  // leaves the event manager before the stream goes
@@ -74,10 +76,11 @@ void Connection::start(DispatchFn dispatch, GoneFn on_gone) {
                   [this](uv::StreamEnd why, int err) {
                       if (why == uv::StreamEnd::line_too_long) {
                           // Answer in order after what is pending, then hang up.
-                          slots_.push_back({next_serial_++,
-                                            reply_error(nullptr, wire::ErrorCode::limit,
-                                                        fmt::format("request line longer than {} bytes; closing the connection",
-                                                                    wire::kMaxLineBytes))});
+                          push_answered(reply_error(
+                              nullptr, wire::ErrorCode::limit,
+                              fmt::format("request line longer than {} bytes; closing the "
+                                          "connection",
+                                          wire::kMaxLineBytes)));
                           flush_ready();
                           finish();
                           return;
@@ -105,6 +108,7 @@ void Connection::on_line(std::string_view line) {
     if (finishing_) return;
     uint64_t serial = next_serial_++;
     slots_.push_back({serial, std::nullopt});
+    ++unanswered_;
     update_backpressure();
     // The dispatcher parses the line; a malformed one is answered through the reply.
     std::weak_ptr<Connection> alive = weak_from_this();
@@ -143,13 +147,37 @@ void Connection::complete(uint64_t serial, std::string&& reply_line) {
     if (gone_ || slots_.empty() || serial < slots_.front().serial) return;
     std::size_t index = serial - slots_.front().serial;
     if (index >= slots_.size() || slots_[index].line) return;  // answered twice: first wins
+    --unanswered_;
+    answered_bytes_ += reply_line.size();
+    reply_room_ = std::max(reply_room_, reply_line.size());
     slots_[index].line = std::move(reply_line);
     if (index == 0) flush_ready();
+    else update_backpressure();  // it waits behind an earlier one: counted by its own size now
 }
+
+void Connection::push_answered(std::string line) {
+    answered_bytes_ += line.size();
+    slots_.push_back({next_serial_++, std::move(line)});
+}
+
+std::size_t Connection::held_bytes() const {
+    return stream_.queued_bytes() + answered_bytes_ + unanswered_ * reply_room_;
+}
+
+// Takes effect at the next request, reply or drain: a paused connection always has one
+// coming, and resuming here could run this client's requests inside someone else's.
+void Connection::set_buffer_limit(std::size_t bytes) { buffer_limit_ = bytes; }
 
 void Connection::flush_ready() {
     while (!slots_.empty() && slots_.front().line) {
+        // The write queue takes replies up to the bound; the rest wait where they are (counted
+        // all the same) until it drains, rather than be copied into it all at once.
+        if (stream_.queued_bytes() >= buffer_limit_) {
+            flush_when_drained();
+            break;
+        }
         stream_.write(*slots_.front().line);
+        answered_bytes_ -= slots_.front().line->size();
         slots_.pop_front();
     }
     update_backpressure();
@@ -172,21 +200,24 @@ void Connection::update_backpressure() {
         stream_.resume();  // a subscriber's acks must always be read
         return;
     }
-    if (slots_.size() >= kMaxPendingReplies || stream_.queued_bytes() >= kMaxQueuedReplyBytes) {
+    if (held_bytes() >= buffer_limit_) {
         stream_.pause();
-        if (stream_.queued_bytes() > 0 && !waiting_for_drain_) {
-            waiting_for_drain_ = true;
-            auto self = weak_from_this();
-            stream_.when_drained([self] {
-                if (auto c = self.lock()) {
-                    c->waiting_for_drain_ = false;
-                    c->update_backpressure();
-                }
-            });
-        }
+        if (stream_.queued_bytes() > 0) flush_when_drained();
     } else {
         stream_.resume();
     }
+}
+
+void Connection::flush_when_drained() {
+    if (waiting_for_drain_) return;
+    waiting_for_drain_ = true;
+    auto self = weak_from_this();
+    stream_.when_drained([self] {
+        if (auto c = self.lock()) {
+            c->waiting_for_drain_ = false;
+            c->flush_ready();  // and reads again if it is under the bound
+        }
+    });
 }
 
 void Connection::finish() {
@@ -200,6 +231,8 @@ void Connection::close_now() {
     subscription_.reset();  // removed the moment the client is gone
     stream_.close();
     slots_.clear();
+    unanswered_ = 0;
+    answered_bytes_ = 0;
     if (on_gone_) {
         auto fn = std::move(on_gone_);
         on_gone_ = nullptr;

@@ -1,6 +1,13 @@
 // One client of the control socket. Requests may be pipelined; each gets a reply slot in
 // arrival order and replies leave strictly in that order, even when a later request (a
 // `get`) finishes before an earlier one (a `create` waiting on sync handlers).
+//
+// Bound ([daemon] client_buffer_bytes): what a connection holds for its client, counted in
+// bytes, is its replies not yet taken by the kernel, its finished replies waiting behind an
+// unfinished one, and room for the reply of each request still under way (as large as the
+// largest reply it has had, at least kMinReplyRoom). While that is at the bound kvd reads
+// nothing more from the client; it reads again once the client has read enough. Requests
+// under way still finish, so the bound can be passed by their replies.
 #pragma once
 
 #include <sys/types.h>
@@ -64,7 +71,11 @@ public:
     using DispatchFn = std::function<void(Connection&, std::string_view line, Responder reply)>;
     using GoneFn = std::function<void(Connection&)>;
 
-    Connection(uv_loop_t* loop, uv::WriteBatcher& batcher, uint64_t number);
+    // The room kept for the reply of a request under way, before any larger reply was seen.
+    static constexpr std::size_t kMinReplyRoom = 64 * 1024;
+
+    Connection(uv_loop_t* loop, uv::WriteBatcher& batcher, uint64_t number,
+               std::size_t buffer_limit);
     ~Connection();
 
     int accept_from(uv_stream_t* server);
@@ -87,9 +98,18 @@ public:
     void finish();
     void close_now();
 
+    // [daemon] client_buffer_bytes (see above); a reload may change it.
+    void set_buffer_limit(std::size_t bytes);
+    // The bytes counted against it now.
+    std::size_t held_bytes() const;
+
 private:
     void on_line(std::string_view line);
+    // A reply that is ready at once (not through a Responder), in order after the others.
+    void push_answered(std::string line);
     void flush_ready();
+    // Calls flush_ready() once everything queued on the stream was written.
+    void flush_when_drained();
     void update_backpressure();
     void yield_if_busy();
 
@@ -105,6 +125,10 @@ private:
     };
     std::deque<Slot> slots_;
     uint64_t next_serial_ = 0;
+    std::size_t buffer_limit_;
+    std::size_t unanswered_ = 0;     // slots without a reply yet
+    std::size_t answered_bytes_ = 0;  // the replies in slots_
+    std::size_t reply_room_ = kMinReplyRoom;
     bool finishing_ = false;
     std::unique_ptr<Subscription> subscription_;
     bool live_ = false;

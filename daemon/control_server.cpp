@@ -208,7 +208,7 @@ void ControlServer::log_refusal(fmt::format_string<Args...> format, Args&&... ar
 }
 
 void ControlServer::on_connection() {
-    auto conn = std::make_shared<Connection>(loop_, batcher_, next_number_++);
+    auto conn = std::make_shared<Connection>(loop_, batcher_, next_number_++, client_buffer_bytes_);
     if (int rc = conn->accept_from(listener_.stream()); rc != 0) {
         spdlog::warn("accept: {}", uv_strerror(rc));
         return;
@@ -243,6 +243,11 @@ void ControlServer::on_connection() {
     }
     spdlog::debug("client {} connected (pid {} uid {})", raw->number(), peer->pid, peer->uid);
     conn->start(dispatch_, gone);
+}
+
+void ControlServer::set_client_buffer_bytes(std::size_t bytes) {
+    client_buffer_bytes_ = bytes;
+    for (auto& [raw, conn] : connections_) conn->set_buffer_limit(bytes);
 }
 
 void ControlServer::stop_listening() {

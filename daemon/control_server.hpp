@@ -40,6 +40,8 @@ public:
     void set_access(AccessPolicy policy) { access_ = policy; }
     // [daemon] max_clients: a client beyond it gets one `limit` error line and is closed.
     void set_max_clients(std::size_t n) { max_clients_ = n; }
+    // [daemon] client_buffer_bytes, for every connection (see connection.hpp).
+    void set_client_buffer_bytes(std::size_t bytes);
     // Stops accepting and removes the socket file we created.
     void stop_listening();
     // Closes every connection at once.
@@ -66,6 +68,7 @@ private:
     AccessPolicy access_;
     uint64_t next_number_ = 1;
     std::size_t max_clients_ = 1024;
+    std::size_t client_buffer_bytes_ = 8 * 1024 * 1024;
     log::RepeatLimiter refusals_logged_{10, 1000};
     std::unordered_map<Connection*, std::shared_ptr<Connection>> connections_;
 };

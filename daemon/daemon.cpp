@@ -84,6 +84,10 @@ constexpr Millis kFinalFlush{1000};
 // How often log lines that stderr could not take at once are tried again.
 constexpr Millis kLogFlushInterval{50};
 
+EventBounds event_bounds(const DaemonSection& d) {
+    return EventBounds{d.event_history, d.event_history_bytes, d.backlog_bytes};
+}
+
 }  // namespace
 
 Daemon::Daemon(DaemonOptions options, Config config)
@@ -137,7 +141,7 @@ int Daemon::run() {
 
     batcher_ = std::make_unique<uv::WriteBatcher>(&loop_);
     reaper_ = std::make_unique<ChildReaper>(&loop_);
-    events_ = std::make_unique<EventManager>(config_.daemon.event_history);
+    events_ = std::make_unique<EventManager>(event_bounds(config_.daemon));
     start_bucket_log();
     registry_ = std::make_unique<Registry>(&loop_, *batcher_, *reaper_, *events_, bucket_stderr_fd_);
     registry_->configure(config_);
@@ -147,6 +151,7 @@ int Daemon::run() {
             dispatch_request(*this, c, line, std::move(reply));
         });
     server_->set_max_clients(config_.daemon.max_clients);
+    server_->set_client_buffer_bytes(config_.daemon.client_buffer_bytes);
 
     // The socket listens first: its path is resolved then (handlers get it as $KVD_SOCKET),
     // and a kvd that finds another one serving there stops before starting handlers of its
@@ -349,7 +354,8 @@ Outcome Daemon::reload() {
         if (auto level = log::parse_level(*next.daemon.log_level)) log::set_level(*level);
     registry_->configure(next);
     server_->set_max_clients(next.daemon.max_clients);
-    events_->set_history_capacity(next.daemon.event_history);
+    server_->set_client_buffer_bytes(next.daemon.client_buffer_bytes);
+    events_->set_bounds(event_bounds(next.daemon));
     ReloadSummary s = handlers_->reload(next.handlers);
     config_ = std::move(next);
     spdlog::info("config reloaded: started [{}] stopped [{}] restarted [{}]",

@@ -5,10 +5,15 @@
 // sync:  one event in flight; the next is written only after its ack (`ok` / {"ack":SEQ}).
 //        An event stays queued until acked, so a restarted handler gets it again (at least
 //        once, in order). The operation waiting on it is released on ack, on ack_timeout, or
-//        at once while the peer is down, so no caller waits on a dead handler.
-// async: events are written as fast as the peer reads; at most `queue` wait here. On
-//        overflow the oldest is dropped, and once the peer catches up it first gets one
-//        `dropped` event with the count (its seq is that of the last event it stands for).
+//        at once while the peer is down, so no caller waits on a dead handler. Nothing is
+//        ever dropped: the event manager refuses new work while the backlog is at its bound
+//        (backlog_limit(); see event_manager.hpp).
+// async: events are written as fast as the peer's socket takes them, and the receiver keeps
+//        count of those the peer has not read yet (LineStream::unread_by_peer). Events not
+//        yet read, written or not, are at most `queue` and at most backlog_limit() bytes: on
+//        overflow the oldest not yet written is dropped, and once the peer has read one of
+//        those written before, it first gets one `dropped` event with the count (its seq is
+//        that of the last event it stands for).
 #pragma once
 
 #include <uv.h>
@@ -36,6 +41,9 @@ struct ReceiverOptions {
     std::size_t queue_limit = 1000;                  // async
     Millis ack_timeout{5000};                        // sync
     uint64_t min_seq = 0;                            // events below this are not wanted
+    // An async subscriber's backlog may hold a replay of the whole history ring (subscribe
+    // from_seq): its bound is the larger of backlog_bytes and event_history_bytes.
+    bool backlog_holds_history = false;
 };
 
 struct ReceiverCounters {
@@ -57,7 +65,18 @@ public:
     bool is_handler() const { return options_.is_handler; }
     const ReceiverOptions& options() const { return options_; }
     const ReceiverCounters& counters() const { return counters_; }
-    std::size_t queued() const { return queue_.size(); }
+    // Events not yet acknowledged (sync), or not yet read by the peer (async).
+    std::size_t queued() const;
+    // The bytes of the events this receiver holds for its peer: the queued ones, and for an
+    // async one those written that the peer may not have read yet.
+    std::size_t backlog_bytes() const { return queue_bytes_ + written_bytes_; }
+    // [daemon] backlog_bytes, or with backlog_holds_history the larger of it and
+    // event_history_bytes.
+    std::size_t backlog_limit() const;
+    // The config key backlog_limit() comes from, for messages.
+    std::string_view backlog_limit_key() const;
+    // "handler 'NAME'" or "sync subscriber (client N)", for messages.
+    std::string describe() const;
 
     // From the EventManager: a live event (sync ones count toward its `delivered`).
     void enqueue(const EventPtr& e);
@@ -100,8 +119,26 @@ private:
         EventPtr event;
         bool released;  // true once nobody waits on this receiver for it
     };
+    // async: a line written to the peer that it may not have read yet.
+    struct Written {
+        std::size_t bytes;
+        bool event;  // false for a `dropped` line
+    };
 
+    void push(Entry e);
+    Entry pop_front();
+    // async: takes `e` in, dropping the oldest unwritten events (or `e` itself) to stay
+    // within `queue` and the byte bound.
+    void admit_async(const EventPtr& e);
+    bool fits_async(std::size_t events, std::size_t bytes) const;
+    void drop_front();
+    void count_drop(uint64_t seq);
+    // async: forgets the written lines the peer has certainly read.
+    void forget_read();
+    std::size_t unread_written_events() const;
+    void write_line(std::string_view line, bool event);
     void pump();
+    void wait_for_reader();
     void release(Entry& e);
     void release_all();
     void start_ack_timer();
@@ -111,12 +148,19 @@ private:
     ReceiverOptions options_;
     ReceiverCounters counters_;
     std::deque<Entry> queue_;
+    std::size_t queue_bytes_ = 0;  // the lines of the events in queue_
+    std::deque<Written> written_;  // async, oldest first
+    std::size_t written_bytes_ = 0;
+    std::size_t written_events_ = 0;
     uv::LineStream* stream_ = nullptr;
     bool in_flight_ = false;  // sync: the head was written and awaits its ack
     uint64_t dropped_pending_ = 0;
     uint64_t dropped_last_seq_ = 0;
     bool waiting_for_drain_ = false;
     std::unique_ptr<uv::Timer> ack_timer_;
+    // async: polls for the peer to read while a `dropped` event waits for room (a socket
+    // says when it can take more bytes, not when the peer has read some).
+    std::unique_ptr<uv::Timer> reader_timer_;
     std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
 

@@ -64,6 +64,12 @@ void Registry::create(const std::string& name, OutcomeFn done) {
                                  name, buckets_.size())});
         return;
     }
+    // Its create event, and later its exit, are owed to every sync receiver that wants them;
+    // one at its bound must catch up first (see event_manager.hpp).
+    if (auto refused = events_.refuse_create(name)) {
+        done(std::move(*refused));
+        return;
+    }
 
     SpawnRequest req;
     req.argv = {program_, name};

@@ -30,22 +30,20 @@ std::string event_type_problem(std::string_view type) {
 }
 
 // Publishes a custom event and answers {"seq":N}: at once, or with `sync` once every sync
-// receiver released it.
+// receiver released it. A sync receiver with no room for it refuses it (`limit`).
 void publish_custom(Daemon& daemon, Event ev, bool sync, Responder reply) {
-    if (!sync) {
-        uint64_t seq = daemon.events().publish(std::move(ev), [] {});
-        std::string result = R"({"seq":)";
-        result += std::to_string(seq);
-        result += '}';
-        reply.ok_raw(result);
+    // Taken before publishing (events are numbered last_seq() + 1): `delivered` runs inside
+    // publish_custom() when no sync receiver takes this type, before it returns.
+    const uint64_t seq = daemon.events().last_seq() + 1;
+    auto answer = [reply, seq] { reply.ok_raw(R"({"seq":)" + std::to_string(seq) + "}"); };
+    std::function<void()> delivered = [] {};
+    if (sync) delivered = answer;
+    auto published = daemon.events().publish_custom(std::move(ev), std::move(delivered));
+    if (const auto* refused = std::get_if<Failure>(&published)) {
+        reply.fail(refused->code, refused->message);
         return;
     }
-    // Taken before publishing (publish() numbers events last_seq() + 1): `delivered` runs
-    // inside publish() when no sync receiver takes this type, before publish() returns.
-    uint64_t seq = daemon.events().last_seq() + 1;
-    daemon.events().publish(std::move(ev), [reply = std::move(reply), seq] {
-        reply.ok_raw(R"({"seq":)" + std::to_string(seq) + "}");
-    });
+    if (!sync) answer();
 }
 
 }  // namespace
@@ -114,8 +112,11 @@ void subscribe(OpContext& ctx) {
             }
         options.types = std::move(types);
     }
-    // A replay of the whole history must fit the queue.
+    // A replay of the whole history must fit an async queue, in count and in bytes, or it
+    // would lose events at once. (A sync subscriber loses none: kvd refuses new work while it
+    // catches up.)
     options.queue_limit = std::max<std::size_t>(1000, ctx.daemon.config().daemon.event_history);
+    options.backlog_holds_history = options.mode == HandlerMode::async;
     options.ack_timeout = kSubscriberAckTimeout;
 
     EventManager& events = ctx.daemon.events();

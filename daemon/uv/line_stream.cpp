@@ -1,5 +1,8 @@
 #include "daemon/uv/line_stream.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <algorithm>
 
 namespace kvd::uv {
@@ -14,6 +17,10 @@ struct WriteReq {
     uv_write_t req;
     std::string data;
 };
+
+// An output buffer that grew past this for a burst is given back once it is empty, so that
+// an idle stream costs little whatever it once wrote.
+constexpr std::size_t kKeptOutputCapacity = 128 * 1024;
 
 }  // namespace
 
@@ -189,11 +196,15 @@ void LineStream::flush() {
             return;
         }
         if (n != static_cast<int>(out_.size())) {
+            // The buffer itself goes with the write, not a copy of its rest: a client that
+            // does not read must cost what it left unread, not twice that.
             auto* req = new WriteReq;
-            req->data = n > 0 ? out_.substr(static_cast<std::size_t>(n)) : std::move(out_);
-            out_.clear();
-            in_flight_ = req->data.size();
-            uv_buf_t wb = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
+            req->data = std::move(out_);
+            out_ = std::string();
+            std::size_t written = n > 0 ? static_cast<std::size_t>(n) : 0;
+            in_flight_ = req->data.size() - written;
+            uv_buf_t wb =
+                uv_buf_init(req->data.data() + written, static_cast<unsigned>(in_flight_));
             int rc = uv_write(&req->req, handle_.stream(), &wb, 1, [](uv_write_t* r, int status) {
                 auto* wr = reinterpret_cast<WriteReq*>(r);
                 auto* self = static_cast<LineStream*>(r->handle->data);
@@ -208,6 +219,7 @@ void LineStream::flush() {
             return;
         }
         out_.clear();
+        if (out_.capacity() > kKeptOutputCapacity) out_.shrink_to_fit();
     }
     // Everything queued so far reached the kernel.
     if (!drained_.empty()) {
@@ -235,6 +247,15 @@ void LineStream::fail_write(int err) {
     std::weak_ptr<char> alive = alive_;
     end(StreamEnd::error, err);  // its callback may destroy this object
     if (!alive.expired()) close();  // also when reading had ended already
+}
+
+std::size_t LineStream::unread_by_peer() const {
+    std::size_t unread = queued_bytes();
+    int fd = this->fd();
+    int in_kernel = 0;
+    if (fd >= 0 && ioctl(fd, SIOCOUTQ, &in_kernel) == 0 && in_kernel > 0)
+        unread += static_cast<std::size_t>(in_kernel);
+    return unread;
 }
 
 void LineStream::when_drained(std::function<void()> fn) {

@@ -74,6 +74,11 @@ public:
     bool has_unread_input() const { return in_.pending_bytes() > 0; }
     // Bytes queued and not yet written.
     std::size_t queued_bytes() const { return out_.size() + in_flight_; }
+    // Bytes written to this stream that the peer has not read yet, as far as kvd can tell:
+    // queued_bytes() plus what the kernel holds for the peer (SIOCOUTQ). The kernel counts
+    // its own overhead per write too, so this is never less than the truth; it reaches 0
+    // once the peer read everything.
+    std::size_t unread_by_peer() const;
     // Calls `fn` once everything queued so far was written (at once if nothing is queued).
     void when_drained(std::function<void()> fn);
 

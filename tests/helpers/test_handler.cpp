@@ -23,6 +23,8 @@
 //     --env NAME     report $NAME in the ready file as "NAME=value" (or "NAME" if unset)
 //     --stderr TEXT  write TEXT as one line to stderr when started
 //     --ignore-term  ignore SIGTERM, so that only SIGKILL or end of file ends it
+//     --hold FILE    while FILE exists, read and answer nothing (looked at every 10 ms): a
+//                    handler that is stuck until the test lets it go
 //
 // It exits 0 at end of file on stdin, and 1 when it cannot write to stdout.
 #include <fcntl.h>
@@ -63,6 +65,7 @@ struct Options {
     std::string ready_path;
     std::vector<std::string> env_names;
     std::string stderr_line;
+    std::string hold_path;
     bool ignore_term = false;
 };
 
@@ -70,7 +73,7 @@ struct Options {
     std::fprintf(stderr, "test_handler: %s\n", why);
     std::fprintf(stderr,
                  "usage: test_handler [--out FILE] [--ready FILE] [--env NAME] [--stderr TEXT] "
-                 "[--ignore-term] ack|ack-json|never-ack|async|exit-after N|slow MS|garbage|"
+                 "[--ignore-term] [--hold FILE] ack|ack-json|never-ack|async|exit-after N|slow MS|garbage|"
                  "exit-on-event|close-stdin|shutdown-stdin\n");
     std::exit(2);
 }
@@ -97,6 +100,7 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--env") o.env_names.emplace_back(value());
         else if (a == "--stderr") o.stderr_line = value();
         else if (a == "--ignore-term") o.ignore_term = true;
+        else if (a == "--hold") o.hold_path = value();
         else if (have_mode) usage("more than one mode");
         else {
             have_mode = true;
@@ -166,6 +170,12 @@ unsigned long long seq_of(std::string_view line) {
     return seq;
 }
 
+// Returns once `path` does not exist (at once when no path is given).
+void wait_while_exists(const std::string& path) {
+    while (!path.empty() && access(path.c_str(), F_OK) == 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
 std::string junk_chunk() {
     std::string chunk;
     for (int i = 0; i < 64; ++i) chunk += "this is not an ack {\"ack\":\"nope\"} okay\n";
@@ -221,6 +231,7 @@ int main(int argc, char** argv) {
             if (w > 0) junk_off = (junk_off + static_cast<std::size_t>(w)) % junk.size();
         }
         if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        wait_while_exists(o.hold_path);
         ssize_t r = read(STDIN_FILENO, buf, sizeof buf);
         if (r == 0) return 0;
         if (r < 0) {
@@ -256,6 +267,7 @@ int main(int argc, char** argv) {
                 case Mode::shutdown_stdin:
                     break;
             }
+            wait_while_exists(o.hold_path);
             if (!reply.empty() && !write_all(STDOUT_FILENO, reply)) return 1;
             if (o.mode == Mode::exit_after && ++acked >= o.arg) return 1;
         }

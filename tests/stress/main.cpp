@@ -1,4 +1,4 @@
-// kvd-stress: the load, memory and shutdown-under-load scenarios against the real kvd.
+// kvd-stress: the load, memory, shutdown-under-load and bounds scenarios against the real kvd.
 // GoogleTest flags (--gtest_filter=Load.* …) pick scenarios; the options below set the counts.
 #include <gtest/gtest.h>
 
@@ -27,6 +27,12 @@ constexpr Flag kFlags[] = {
     {"--shutdown-runs", &kvd::stress::StressOptions::shutdown_runs, "shutdown: SIGTERMs under load"},
     {"--shutdown-buckets", &kvd::stress::StressOptions::shutdown_buckets,
      "shutdown: buckets created before each SIGTERM"},
+    {"--big-events", &kvd::stress::StressOptions::big_events,
+     "bounds: 1 MB notifies published into the history"},
+    {"--pileup", &kvd::stress::StressOptions::pileup,
+     "bounds: requests a client pipelines without reading the replies"},
+    {"--clients-over", &kvd::stress::StressOptions::clients_over,
+     "bounds: connections opened beyond max_clients"},
 };
 
 [[noreturn]] void usage(int status) {
@@ -64,8 +70,9 @@ int main(int argc, char** argv) {
     kvd::stress::raise_fd_limit();
     kvd::stress::progress(
         "counts: load %d buckets + %d clients x %d (batch %d); memory %d cycles (batch %d); "
-        "shutdown %d runs x %d buckets",
+        "shutdown %d runs x %d buckets; bounds %d big events, %d piled-up requests, "
+        "max_clients + %d",
         o.buckets, o.clients, o.ops, o.batch, o.cycles, o.cycle_batch, o.shutdown_runs,
-        o.shutdown_buckets);
+        o.shutdown_buckets, o.big_events, o.pileup, o.clients_over);
     return RUN_ALL_TESTS();
 }

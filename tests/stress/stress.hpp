@@ -34,6 +34,9 @@ struct StressOptions {
     int cycle_batch = 32;         // memory: cycles pipelined at a time
     int shutdown_runs = 3;        // shutdown: SIGTERMs under load, each on a fresh kvd
     int shutdown_buckets = 300;   // shutdown: buckets created before the SIGTERM
+    int big_events = 400;         // bounds: 1 MB notifies into the history
+    int pileup = 4000;            // bounds: requests a client pipelines and leaves unread
+    int clients_over = 100;       // bounds: connections beyond max_clients
 };
 
 const StressOptions& options();
@@ -47,6 +50,8 @@ void raise_fd_limit();
 
 // kvd's resident set size in KiB (VmRSS), or -1 when /proc cannot tell.
 long rss_kib(pid_t pid);
+// The peak of it over the process's life (VmHWM), or -1.
+long peak_rss_kib(pid_t pid);
 
 // The kv-bucket processes whose parent is `parent` (zombies included).
 std::vector<pid_t> bucket_children(pid_t parent);

@@ -108,6 +108,20 @@ TEST(LineBuffer, ManyChunksKeepWorkingAcrossCompaction) {
     }
 }
 
+TEST(LineBuffer, GivesBackTheRoomOfALongLineOnceItWasTaken) {
+    LineBuffer buf(2 * 1024 * 1024);
+    const std::string long_line(1024 * 1024, 'l');
+    for (std::size_t at = 0; at < long_line.size(); at += 65536)
+        ASSERT_TRUE(buf.append(std::string_view(long_line).substr(at, 65536)));
+    EXPECT_GE(buf.held_bytes(), long_line.size());
+    ASSERT_TRUE(buf.append("\n"));
+    EXPECT_EQ(drain(buf), Lines{long_line});
+    EXPECT_LE(buf.held_bytes(), 128u * 1024);
+    // And it goes on as before.
+    ASSERT_TRUE(buf.append("next\n"));
+    EXPECT_EQ(drain(buf), Lines{"next"});
+}
+
 TEST(LineBuffer, CarriageReturnBeforeNewlineIsStripped) {
     LineBuffer buf(100);
     EXPECT_TRUE(buf.append("crlf\r\nplain\n\r\n"));

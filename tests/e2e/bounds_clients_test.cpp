@@ -83,7 +83,7 @@ protected:
 TEST_F(BoundsClientBuffer, FinishedRepliesWaitingBehindASlowRequestAreBounded) {
     pid_t frozen = create("frozen");
     ASSERT_GT(frozen, 0);
-    ASSERT_EQ(::kill(frozen, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(frozen));
     Client c(kvd().socket_path());
     std::string burst = Json{{"id", 0}, {"op", "get"}, {"bucket", "frozen"}, {"key", "k"}}.dump() + "\n";
     burst += gets_of_big(1, kGets);

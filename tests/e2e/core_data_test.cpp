@@ -173,7 +173,7 @@ TEST_F(Data, RequestToABucketThatDiesIsAnsweredWithAnError) {
     pid_t pid = lookup_pid("b");
     ASSERT_GT(pid, 0);
     // Freeze the bucket so the request is certainly in flight when it dies.
-    ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(pid));
     Client& c = client();
     ASSERT_TRUE(c.send_json({{"id", "pending"}, {"op", "get"}, {"bucket", "b"}, {"key", "k"}}));
     EXPECT_EQ(c.read_line(100ms), std::nullopt) << "a frozen bucket cannot have answered";

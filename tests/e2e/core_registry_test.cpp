@@ -164,7 +164,7 @@ TEST_F(Registry, StopEscalatesToSigkillAfterTheTimeout) {
     // Once kv-bucket has answered a request its SIGTERM handler is installed, so a SIGTERM
     // to the stopped process stays pending (an unhandled one would kill it at once).
     ASSERT_TRUE(is_ok(call("keys", {{"bucket", "frozen"}})));
-    ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(pid));
     auto start = std::chrono::steady_clock::now();
     Json reply = call("stop", {{"bucket", "frozen"}, {"timeout_ms", 300}}, 30s);
     auto elapsed = std::chrono::steady_clock::now() - start;

@@ -21,7 +21,7 @@ TEST_F(RequestTimeout, AFrozenBucketsRequestEndsWithTimeout) {
     pid_t pid = create("b");
     ASSERT_GT(pid, 0);
     ASSERT_TRUE(is_ok(call("put", {{"bucket", "b"}, {"key", "k"}, {"value", "first"}})));
-    ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(pid));
     Json get = call("get", {{"bucket", "b"}, {"key", "k"}}, 30s);
     EXPECT_TRUE(is_error(get, "timeout")) << get.dump();
     EXPECT_NE(get["error"]["message"].get<std::string>().find("'b'"), std::string::npos);
@@ -42,7 +42,7 @@ TEST_F(RequestTimeout, KvctlExitsOneWithTheTimeout) {
     if (!kvctl_built()) GTEST_SKIP() << "kvctl is not built";
     pid_t pid = create("b");
     ASSERT_GT(pid, 0);
-    ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(pid));
     RunResult r = run_kvctl({"--socket", kvd().socket_path(), "get", "b", "k"}, {}, 30s);
     ::kill(pid, SIGCONT);
     EXPECT_EQ(r.exit_code, 1) << r;

@@ -77,7 +77,7 @@ TEST_F(ShutdownWithShortStopTimeout, ABucketIgnoringSigtermIsKilledAfterStopTime
     // Answering a request proves kv-bucket's SIGTERM handler is in place; SIGSTOP then keeps
     // that handler from running, so only the SIGKILL after stop_timeout ends the process.
     ASSERT_TRUE(is_ok(call("keys", {{"bucket", "stubborn"}})));
-    ASSERT_EQ(::kill(stubborn, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(stubborn));
     auto start = std::chrono::steady_clock::now();
     auto status = kvd().terminate(20s);
     auto elapsed = std::chrono::steady_clock::now() - start;

@@ -36,7 +36,7 @@ TEST_F(Spawner, StoppedSpawnerDoesNotFreezeKvd) {
     ASSERT_GT(create("before"), 0);
     pid_t stopped = spawner_of(kvd().pid());
     ASSERT_GT(stopped, 0);
-    ASSERT_EQ(::kill(stopped, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(stopped));
     auto pinger = connect();
     pid_t pid = create("during");
     EXPECT_GT(pid, 0) << "create with a stopped spawner";

@@ -25,7 +25,7 @@ TEST_F(StopTimer, RunsFromTheSigtermNotFromTheStop) {
     ASSERT_TRUE(is_ok(call("keys", {{"bucket", "b"}})));
     auto c = connect();
     ASSERT_TRUE(c->connected());
-    ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(pid));
     // A put the frozen bucket cannot answer yet, then a stop with a short SIGKILL timeout.
     ASSERT_TRUE(c->send_json({{"id", 1}, {"op", "put"}, {"bucket", "b"}, {"key", "k"}, {"value", "v"}}));
     ASSERT_TRUE(c->send_json({{"id", 2}, {"op", "stop"}, {"bucket", "b"}, {"timeout_ms", 100}}));
@@ -57,7 +57,7 @@ TEST_F(StopTimer, StopOfABucketThatNeverAnswersStillEnds) {
     // An answer proves kv-bucket's SIGTERM handler is in place (before that, a SIGTERM would
     // end even a stopped process).
     ASSERT_TRUE(is_ok(c.call("keys", {{"bucket", "b"}})));
-    ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(pid));
     ASSERT_TRUE(c.send_json({{"id", 1}, {"op", "get"}, {"bucket", "b"}, {"key", "k"}}));
     ASSERT_TRUE(c.send_json({{"id", 2}, {"op", "stop"}, {"bucket", "b"}, {"timeout_ms", 100}}));
     // The get times out; then SIGTERM (the frozen bucket cannot act on it), SIGKILL.

@@ -16,7 +16,7 @@ TEST_F(CreateWhileStopping, StartsANewBucketOnceTheOldOneIsGone) {
     // end even a stopped process).
     ASSERT_TRUE(is_ok(call("keys", {{"bucket", "b"}})));
     // Frozen, the bucket cannot act on its SIGTERM: the stop lasts until the SIGKILL.
-    ASSERT_EQ(::kill(old_pid, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(old_pid));
     auto c = connect();
     ASSERT_TRUE(c->send_json({{"id", 1}, {"op", "stop"}, {"bucket", "b"}, {"timeout_ms", 300}}));
     ASSERT_TRUE(c->send_json({{"id", 2}, {"op", "create"}, {"bucket", "b"}}));

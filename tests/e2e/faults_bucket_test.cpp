@@ -49,7 +49,7 @@ TEST_F(BucketFault, EveryRequestInFlightIsUnavailableWhenTheBucketDies) {
     ASSERT_TRUE(is_ok(created));
     pid_t pid = pid_in(created);
     ASSERT_TRUE(is_ok(client_->call("put", {{"bucket", "b"}, {"key", "k"}, {"value", "v"}})));
-    ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(pid));
 
     constexpr int kInFlight = 200;
     std::string burst;
@@ -134,7 +134,7 @@ TEST_F(BucketFault, KilledWhileAStopWaitsOnIt) {
     ASSERT_GT(pid, 0);
     // Once it answers, it handles SIGTERM itself: frozen, the SIGTERM then stays pending.
     ASSERT_TRUE(is_ok(client_->call("keys", {{"bucket", "b"}})));
-    ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(pid));
     ASSERT_TRUE(client_->send_json({{"id", "stop"}, {"op", "stop"}, {"bucket", "b"},
                                     {"timeout_ms", 60000}}));
     EXPECT_EQ(client_->read_line(100ms), std::nullopt) << "stop replied before the exit";

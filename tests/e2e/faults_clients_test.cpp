@@ -86,7 +86,7 @@ TEST_F(ClientFault, ClientLeavesWhileItsStopWaits) {
     ASSERT_GT(pid, 0);
     // Once it answers, it handles SIGTERM itself (until then SIGTERM would end it at once).
     ASSERT_TRUE(is_ok(client_->call("keys", {{"bucket", "b"}})));
-    ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(pid));
     {
         Client leaving(kvd_->socket_path());
         ASSERT_TRUE(leaving.send_json(
@@ -111,7 +111,7 @@ TEST_F(ClientFault, ClientLeavesWhileItsGetWaitsOnAFrozenBucket) {
     pid_t pid = pid_in(client_->call("create", {{"bucket", "b"}}));
     ASSERT_GT(pid, 0);
     ASSERT_TRUE(is_ok(client_->call("put", {{"bucket", "b"}, {"key", "k"}, {"value", "old"}})));
-    ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+    ASSERT_TRUE(freeze(pid));
     {
         Client leaving(kvd_->socket_path());
         std::string burst;

@@ -453,6 +453,17 @@ bool process_alive(pid_t pid) {
     return st && st->state != 'Z' && st->state != 'X' && st->state != 'x';
 }
 
+::testing::AssertionResult freeze(pid_t pid) {
+    if (::kill(pid, SIGSTOP) != 0)
+        return ::testing::AssertionFailure() << "cannot SIGSTOP pid " << pid << ": " << strerror(errno);
+    return wait_until(
+        [&] {
+            auto st = read_proc_stat(pid);
+            return st && st->state == 'T';
+        },
+        5s, "pid " + std::to_string(pid) + " to be stopped");
+}
+
 std::vector<pid_t> children_of(pid_t pid) {
     std::vector<pid_t> children;
     DIR* dir = opendir("/proc");

@@ -115,6 +115,9 @@ std::ostream& operator<<(std::ostream& os, const RunResult& r);
 
 // True while `pid` exists and is not a zombie.
 bool process_alive(pid_t pid);
+// Sends SIGSTOP and waits until `pid` is stopped. A process takes the stop only when it next
+// runs, so until then it may still read (and answer) what is sent to it.
+::testing::AssertionResult freeze(pid_t pid);
 // Processes whose parent is `pid` (zombies included), from /proc/*/stat, except kvd's
 // spawner: for a kvd, its buckets and handlers.
 std::vector<pid_t> children_of(pid_t pid);

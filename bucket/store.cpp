@@ -1,5 +1,6 @@
 #include "bucket/store.hpp"
 
+#include "common/args.hpp"
 #include "common/json_scan.hpp"
 #include "common/protocol.hpp"
 
@@ -13,17 +14,6 @@ constexpr std::string_view kOkTail = "}\n";
 void error(std::string& out, std::string_view code, std::string_view message) {
     out += dump_line(Json{{"ok", false}, {"error", {{"code", code}, {"message", message}}}});
     out += '\n';
-}
-// The string field `name` of `req`, or nullptr when it is missing or not a string.
-const std::string* string_field(const Json& req, const char* name) {
-    auto it = req.find(name);
-    if (it == req.end() || !it->is_string()) return nullptr;
-    return it->get_ptr<const std::string*>();
-}
-// A plain string argument of a scanned request, or nullptr.
-const json_scan::Member* plain_string(const json_scan::Object& req, std::string_view name) {
-    const json_scan::Member* m = req.find(name);
-    return m && m->kind == json_scan::Kind::string && m->plain ? m : nullptr;
 }
 // A key as a JSON string, as nlohmann writes it: only '"', '\\' and control characters are
 // escaped (and keys are valid UTF-8, having arrived as JSON).
@@ -46,7 +36,15 @@ std::size_t json_string_size(const std::string& s) {
 }  // namespace
 
 void Store::handle_line(std::string_view line, std::string& out) {
-    if (!handle_fast(line, out)) handle_parsed(line, out);
+    // kvd's own lines take the scanner; anything else is read by nlohmann. Both give the
+    // same Args, so a request is served the same way whichever read it.
+    json_scan::Object scanned;
+    if (json_scan::scan_object(line, scanned) && Args::readable(scanned))
+        return handle(Args(scanned), out);
+    Json req = Json::parse(line.begin(), line.end(), nullptr, false);
+    if (req.is_discarded() || !req.is_object())
+        return error(out, "bad_request", "request is not a JSON object");
+    handle(Args(req), out);
 }
 
 void Store::put_value(std::string_view key, std::string_view value_json) {
@@ -104,42 +102,21 @@ void Store::apply(std::string_view op, std::string_view key, std::string_view va
     out += kOkTail;
 }
 
-bool Store::handle_fast(std::string_view line, std::string& out) {
-    json_scan::Object req;
-    if (!json_scan::scan_object(line, req)) return false;
-    const json_scan::Member* op = plain_string(req, "op");
-    if (!op) return false;
-    std::string_view name = op->text();
-    if (name == "keys") {
-        append_keys(out);
-        return true;
+void Store::handle(const Args& req, std::string& out) {
+    using Type = Args::Type;
+    if (req.type("op") != Type::string) return error(out, "bad_request", "request has no string \"op\"");
+    std::string_view op = req.str("op");
+    if (op == "keys") return append_keys(out);
+    if (req.type("key") != Type::string) return error(out, "bad_request", "\"key\" must be a string");
+    std::string_view key = req.str("key");
+    if (op == "put") {
+        if (req.type("value") != Type::string)
+            return error(out, "bad_request", "\"value\" must be a string");
+        std::string scratch;
+        return apply(op, key, req.json("value", scratch), out);
     }
-    if (name != "get" && name != "put" && name != "delete") return false;
-    // A plain string is its own canonical JSON text, and its value is raw minus the quotes.
-    const json_scan::Member* key = plain_string(req, "key");
-    const json_scan::Member* value = name == "put" ? plain_string(req, "value") : nullptr;
-    if (!key || (name == "put" && !value)) return false;
-    apply(name, key->text(), value ? value->raw : std::string_view(), out);
-    return true;
-}
-
-void Store::handle_parsed(std::string_view line, std::string& out) {
-    Json req = Json::parse(line.begin(), line.end(), nullptr, false);
-    if (req.is_discarded() || !req.is_object())
-        return error(out, "bad_request", "request is not a JSON object");
-    const std::string* op = string_field(req, "op");
-    if (!op) return error(out, "bad_request", "request has no string \"op\"");
-
-    if (*op == "keys") return append_keys(out);
-    const std::string* key = string_field(req, "key");
-    if (!key) return error(out, "bad_request", "\"key\" must be a string");
-    if (*op == "put") {
-        const std::string* value = string_field(req, "value");
-        if (!value) return error(out, "bad_request", "\"value\" must be a string");
-        return apply(*op, *key, dump_line(Json(*value)), out);
-    }
-    if (*op == "get" || *op == "delete") return apply(*op, *key, {}, out);
-    return error(out, "bad_request", "unknown op '" + *op + "'");
+    if (op == "get" || op == "delete") return apply(op, key, {}, out);
+    return error(out, "bad_request", "unknown op '" + std::string(op) + "'");
 }
 
 }  // namespace kvd

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/args.hpp"
+
 namespace kvd {
 
 class Store {
@@ -27,10 +29,8 @@ public:
     std::size_t size() const { return map_.size(); }
 
 private:
-    // The lines kvd sends, taken from the scanned line without building a JSON document;
-    // false (nothing done) for anything else, which handle_line then parses in full.
-    bool handle_fast(std::string_view line, std::string& out);
-    void handle_parsed(std::string_view line, std::string& out);
+    // One request, however its line was parsed.
+    void handle(const Args& req, std::string& out);
     // get, put or delete of a well-formed request; `value_json` (put) is canonical.
     void apply(std::string_view op, std::string_view key, std::string_view value_json,
                std::string& out);

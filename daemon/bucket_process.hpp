@@ -22,18 +22,15 @@
 
 #include "common/clock.hpp"
 #include "common/duration.hpp"
+#include "daemon/ops/host.hpp"
 #include "daemon/outcome.hpp"
 #include "daemon/uv/line_stream.hpp"
 #include "daemon/uv/timer.hpp"
 
 namespace kvd {
 
-class Bucket {
+class Bucket final : public OpBucket {
 public:
-    // Why a request got no reply line.
-    enum class NoReply { gone, timed_out, backlogged };
-    // A reply line from the process, or why there is none.
-    using ReplyFn = std::function<void(std::variant<std::string_view, NoReply> reply)>;
 
     struct Limits {
         Millis request_timeout{5000};
@@ -53,12 +50,12 @@ public:
     // when the process closes its end, which it does by exiting.
     int attach(int socket_fd, std::function<void()> on_hangup);
 
-    const std::string& name() const { return name_; }
-    pid_t pid() const { return pid_; }
-    WallTime started() const { return started_; }
+    const std::string& name() const override { return name_; }
+    pid_t pid() const override { return pid_; }
+    WallTime started() const override { return started_; }
 
     // Sends one request line; `fn` gets its reply, exactly once.
-    void request(std::string_view line, ReplyFn fn);
+    void request(std::string_view line, ReplyFn fn) override;
 
     // SIGTERM once the requests already sent to it are answered or timed out (so a `stop`
     // never overtakes a `put` pipelined before it), then SIGKILL if it is still alive
@@ -66,12 +63,12 @@ public:
     // after the stop are refused. `done` runs once the exit was handled (see Registry).
     // Asking again adds a waiter, and may only bring the SIGTERM and SIGKILL forward.
     void stop(Millis timeout, OutcomeFn done, bool now = false);
-    bool stop_requested() const { return stop_requested_; }
+    bool stop_requested() const override { return stop_requested_; }
     // `done` runs once the exit was handled, without asking for a stop.
     void when_gone(OutcomeFn done) { stop_waiters_.push_back(std::move(done)); }
     // Sends `signo` as is (the `kill` op); a libuv error code. A signal sent this way makes
     // the exit read `killed` (see exit_reason_killed).
-    int signal(int signo);
+    int signal(int signo) override;
     // Whether a `kill` op sent it a signal that ends a process by default.
     bool kill_requested() const { return kill_requested_; }
 

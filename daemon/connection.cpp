@@ -16,30 +16,6 @@ namespace {
 constexpr uint64_t kBusyBudgetMs = 20;
 }  // namespace
 
-// ---- Responder -------------------------------------------------------------------------------
-
-Responder::Responder(std::weak_ptr<Connection> conn, uint64_t serial, std::string id_json)
-    : conn_(std::move(conn)), serial_(serial), id_json_(std::move(id_json)) {}
-
-void Responder::ok(const Json& result) const {
-    if (auto c = conn_.lock()) c->complete(serial_, reply_ok_text(id_json_, dump_line(result)));
-}
-
-void Responder::ok_raw(std::string_view result_json) const {
-    if (auto c = conn_.lock()) c->complete(serial_, reply_ok_text(id_json_, result_json));
-}
-
-void Responder::fail(wire::ErrorCode code, std::string_view message) const {
-    if (auto c = conn_.lock()) c->complete(serial_, reply_error_text(id_json_, code, message));
-}
-
-void Responder::send(const Outcome& outcome) const {
-    if (const auto* f = std::get_if<Failure>(&outcome)) fail(f->code, f->message);
-    else ok(std::get<Json>(outcome));
-}
-
-bool Responder::wanted() const { return !conn_.expired(); }
-
 // ---- Connection --------------------------------------------------------------------------
 
 Connection::Connection(uv_loop_t* loop, uv::WriteBatcher& batcher, uint64_t number,

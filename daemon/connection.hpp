@@ -21,6 +21,7 @@
 
 #include "common/protocol.hpp"
 #include "daemon/outcome.hpp"
+#include "daemon/reply.hpp"
 #include "daemon/uv/line_stream.hpp"
 #include "daemon/uv/idle.hpp"
 
@@ -29,42 +30,13 @@ namespace kvd {
 class Connection;
 class Subscription;
 
-// The right to answer one request, exactly once. Safe to hold after the client left: the
-// answer is then dropped. Copyable so it can ride in std::function callbacks; the first
-// answer wins.
-class Responder {
-public:
-    Responder() = default;
-    // `id_json`: the request id as dump_line() serialises it ("null" when it had none).
-    Responder(std::weak_ptr<Connection> conn, uint64_t serial, std::string id_json);
-
-    // The same slot, answering with this request id.
-    Responder with_id(const Json& id) const { return Responder(conn_, serial_, dump_line(id)); }
-    Responder with_id_json(std::string_view id_json) const {
-        return Responder(conn_, serial_, std::string(id_json));
-    }
-
-    void ok(const Json& result) const;
-    // `result_json` is an already serialised JSON object, spliced in without re-parsing.
-    void ok_raw(std::string_view result_json) const;
-    void fail(wire::ErrorCode code, std::string_view message) const;
-    void send(const Outcome& outcome) const;
-    // True while the client that asked is still connected.
-    bool wanted() const;
-
-private:
-    std::weak_ptr<Connection> conn_;
-    uint64_t serial_ = 0;
-    std::string id_json_ = "null";
-};
-
 struct PeerCredentials {
     pid_t pid = 0;
     uid_t uid = 0;
     gid_t gid = 0;
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public ReplySink, public std::enable_shared_from_this<Connection> {
 public:
     // `dispatch` runs each well-formed request line; `on_gone` runs once when the connection
     // is finished (the owner then drops it).
@@ -93,7 +65,7 @@ public:
     bool subscribed() const { return subscription_ != nullptr; }
 
     // Called through Responder.
-    void complete(uint64_t serial, std::string&& reply_line);
+    void complete(uint64_t serial, std::string&& reply_line) override;
     // Stops taking requests and closes once every pending reply was written.
     void finish();
     void close_now();

@@ -148,7 +148,8 @@ int Daemon::run() {
     registry_->use_spawner(spawner_.get());
     server_ = std::make_unique<ControlServer>(
         &loop_, *batcher_, [this](Connection& c, std::string_view line, Responder reply) {
-            dispatch_request(*this, c, line, std::move(reply));
+            ConnectionClient client(*this, c);
+            dispatch_request(op_host_, client, line, std::move(reply));
         });
     server_->set_max_clients(config_.daemon.max_clients);
     server_->set_client_buffer_bytes(config_.daemon.client_buffer_bytes);

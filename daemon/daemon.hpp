@@ -15,6 +15,7 @@
 #include "daemon/child_reaper.hpp"
 #include "daemon/config.hpp"
 #include "daemon/log.hpp"
+#include "daemon/op_host.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/event_manager.hpp"
 #include "daemon/handler_set.hpp"
@@ -89,6 +90,7 @@ private:
     std::unique_ptr<Spawner> spawner_;
     std::unique_ptr<HandlerSet> handlers_;
     std::unique_ptr<ControlServer> server_;
+    DaemonOpHost op_host_{*this};
     uv::Handle<uv_signal_t> sigterm_, sigint_, sighup_;
     // Every bucket's stderr is the write end of one pipe; kvd logs what comes out of it.
     int bucket_stderr_fd_ = -1;

@@ -1,7 +1,8 @@
 // Fuzzes the control socket's way in: bytes framed by LineBuffer at the wire limit, each line
 // through parse_request and then check_args against every op of the table (what the op's
-// function may rely on once they pass), and the reply that echoes the request's id read back
-// by parse_reply as kvctl reads it.
+// function may rely on once they pass), the reply that echoes the request's id read back by
+// parse_reply as kvctl reads it, and the whole request run by the ops against fakes of kvd
+// through both parsers, which must agree on every answer and on what kvd is asked to do.
 #include <string>
 #include <string_view>
 #include <variant>
@@ -11,6 +12,7 @@
 #include "common/wire.hpp"
 #include "daemon/ops/ops.hpp"
 #include "fuzz/fuzz_support.hpp"
+#include "tests/unit/ops/fake_host.hpp"
 
 namespace kvd::fuzz {
 namespace {
@@ -65,7 +67,7 @@ void fuzz_line(std::string_view line) {
     FUZZ_CHECK(op != request.body.end() && op->is_string() && *op == request.op);
 
     for (const OpSpec& spec : op_table()) {
-        std::string problem = check_args(spec, request.body);
+        std::string problem = check_args(spec, Args(request.body));
         FUZZ_CHECK(problem.find('\n') == std::string::npos);
         if (!problem.empty()) {
             if (&spec == find_op(request.op)) check_echo(request.id, problem);
@@ -82,6 +84,35 @@ void fuzz_line(std::string_view line) {
     if (!find_op(request.op)) check_echo(request.id, "unknown op '" + request.op + "'");
 }
 
+// One fake kvd with a bucket `a` that answers every request.
+struct FakeKvd {
+    FakeKvd() { host.add_bucket("a", 10).answer = R"({"ok":true,"result":{}})"; }
+    testing::FakeHost host;
+    testing::FakeClient client;
+    std::shared_ptr<testing::ReplyRecorder> replies = std::make_shared<testing::ReplyRecorder>();
+};
+
+void run_both_ways(std::string_view line) {
+    FakeKvd fast, slow;
+    uint64_t a = testing::dispatch(fast.host, fast.client, fast.replies, line, Parser::fastest);
+    uint64_t b = testing::dispatch(slow.host, slow.client, slow.replies, line, Parser::nlohmann);
+    FUZZ_CHECK(fast.replies->lines.count(a) == 1 && fast.replies->answers[a] == 1,
+               "a request was not answered exactly once");
+    FUZZ_CHECK(fast.replies->lines[a] == slow.replies->lines[b], "the parsers answer differently");
+    const std::string& reply = fast.replies->lines[a];
+    FUZZ_CHECK(!reply.empty() && reply.find('\n') == reply.size() - 1, "a reply is not one line");
+    FUZZ_CHECK(parse_reply(std::string_view(reply).substr(0, reply.size() - 1)).has_value(),
+               "kvctl cannot read the reply");
+    testing::FakeBucket* fa = fast.host.bucket("a");
+    testing::FakeBucket* sa = slow.host.bucket("a");
+    FUZZ_CHECK((fa == nullptr) == (sa == nullptr));
+    if (fa) FUZZ_CHECK(fa->lines == sa->lines, "the parsers sent the bucket different lines");
+    FUZZ_CHECK(fast.host.created == slow.host.created);
+    FUZZ_CHECK(fast.host.published.size() == slow.host.published.size());
+    for (std::size_t i = 0; i < fast.host.published.size(); ++i)
+        FUZZ_CHECK(fast.host.published[i].data_json == slow.host.published[i].data_json);
+}
+
 }  // namespace
 }  // namespace kvd::fuzz
 
@@ -94,9 +125,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     std::string line;
     for (std::string_view chunk : random_chunks(stream, 64, random)) {
         if (!buffer.append(chunk)) break;
-        while (buffer.next_line(line)) fuzz_line(line);
+        while (buffer.next_line(line)) {
+            fuzz_line(line);
+            run_both_ways(line);
+        }
     }
     // And the whole input as one line, newlines and all.
     fuzz_line(stream);
+    run_both_ways(stream);
     return 0;
 }

@@ -2,12 +2,11 @@
 // up, or the request already answered with invalid_name / not_found.
 #pragma once
 
-#include "daemon/bucket_process.hpp"
 #include "daemon/ops/ops.hpp"
 
 namespace kvd {
 
-Bucket* existing_bucket(OpContext& ctx);
+OpBucket* existing_bucket(OpContext& ctx);
 // Answers invalid_name and returns false when the `bucket` argument is not a valid name.
 bool valid_bucket_arg(OpContext& ctx);
 

@@ -1,7 +1,6 @@
 // Ops about kvd itself: ping, status.
 #include <unistd.h>
 
-#include "daemon/daemon.hpp"
 #include "daemon/ops/ops.hpp"
 
 namespace kvd::ops {
@@ -9,15 +8,15 @@ namespace kvd::ops {
 void ping(OpContext& ctx) { ctx.reply.ok({{"version", KVD_VERSION}, {"pid", getpid()}}); }
 
 void status(OpContext& ctx) {
-    Daemon& d = ctx.daemon;
+    DaemonStatus s = ctx.host.status();
     ctx.reply.ok({{"version", KVD_VERSION},
                   {"pid", getpid()},
-                  {"uptime_ms", d.uptime_ms()},
-                  {"buckets", d.registry().size()},
-                  {"handlers", d.handlers().size()},
-                  {"subscriptions", d.events().subscription_count()},
-                  {"last_seq", d.events().last_seq()},
-                  {"boot", d.boot()}});
+                  {"uptime_ms", s.uptime_ms},
+                  {"buckets", s.buckets},
+                  {"handlers", s.handlers},
+                  {"subscriptions", s.subscriptions},
+                  {"last_seq", s.last_seq},
+                  {"boot", s.boot}});
 }
 
 }  // namespace kvd::ops

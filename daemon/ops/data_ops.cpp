@@ -3,7 +3,6 @@
 
 #include "common/bucket_protocol.hpp"
 #include "common/names.hpp"
-#include "daemon/daemon.hpp"
 #include "daemon/ops/bucket_lookup.hpp"
 #include "daemon/ops/ops.hpp"
 
@@ -18,25 +17,25 @@ constexpr std::string_view kOkPrefix = R"({"ok":true,"result":)";
 
 // Sends one request line to `b` and answers with its reply. `key` is the decoded key, for
 // the not_found message.
-void send_to_bucket(Bucket& b, const std::string& line, Responder reply, std::string_view key) {
+void send_to_bucket(OpBucket& b, std::string_view line, Responder reply, std::string_view key) {
     // The callback runs only from inside Bucket (a reply, or failing what is pending while it
     // goes away), so the bucket is alive whenever it runs.
     b.request(line, [reply = std::move(reply), bucket = &b, key = std::string(key)](
-                        std::variant<std::string_view, Bucket::NoReply> outcome) {
+                        std::variant<std::string_view, OpBucket::NoReply> outcome) {
         const std::string& name = bucket->name();
-        if (const auto* why = std::get_if<Bucket::NoReply>(&outcome)) {
+        if (const auto* why = std::get_if<OpBucket::NoReply>(&outcome)) {
             switch (*why) {
-                case Bucket::NoReply::gone:
+                case OpBucket::NoReply::gone:
                     reply.fail(ErrorCode::unavailable,
                                fmt::format("bucket '{}' exited before answering", name));
                     break;
-                case Bucket::NoReply::timed_out:
+                case OpBucket::NoReply::timed_out:
                     reply.fail(ErrorCode::timeout,
                                fmt::format("bucket '{}' (pid {}) did not answer within the "
                                            "request timeout",
                                            name, bucket->pid()));
                     break;
-                case Bucket::NoReply::backlogged:
+                case OpBucket::NoReply::backlogged:
                     reply.fail(ErrorCode::limit,
                                fmt::format("bucket '{}' (pid {}) is not reading its requests; "
                                            "too many bytes are waiting for it",
@@ -68,34 +67,20 @@ void send_to_bucket(Bucket& b, const std::string& line, Responder reply, std::st
     });
 }
 
+// Sends the op to the bucket: keys and values travel as the client wrote them when that is
+// already their canonical JSON, so a plain put is forwarded without decoding its value.
 void forward(OpContext& ctx, std::string_view op, bool with_key, bool with_value) {
-    Bucket* b = existing_bucket(ctx);
+    OpBucket* b = existing_bucket(ctx);
     if (!b) return;
     if (b->stop_requested()) {
         ctx.reply.fail(ErrorCode::unavailable, fmt::format("bucket '{}' is stopping", b->name()));
         return;
     }
-    const std::string* key = with_key ? &ctx.str("key") : nullptr;
-    const std::string* value = with_value ? &ctx.str("value") : nullptr;
-    send_to_bucket(*b, bucket_protocol::request_line(op, key, value), ctx.reply,
-                   key ? std::string_view(*key) : std::string_view());
-}
-
-// The fast path: plain strings are their own JSON encoding, so key and value go to the
-// bucket exactly as the client sent them. Anything that would be an error answer is left to
-// the general path.
-bool fast_forward(FastOpContext& ctx, std::string_view op, bool with_key, bool with_value) {
-    std::string_view name = ctx.text("bucket");
-    if (!is_valid_bucket_name(name)) return false;
-    Bucket* b = ctx.daemon.registry().find(name);
-    if (!b || b->stop_requested()) return false;
-    const json_scan::Member* key = with_key ? ctx.arg("key") : nullptr;
-    const json_scan::Member* value = with_value ? ctx.arg("value") : nullptr;
-    send_to_bucket(*b,
-                   bucket_protocol::request_line_json(op, key ? key->raw : std::string_view(),
-                                                      value ? value->raw : std::string_view()),
-                   std::move(ctx.reply), key ? key->text() : std::string_view());
-    return true;
+    std::string key_scratch, value_scratch;
+    std::string_view key = with_key ? ctx.args.json("key", key_scratch) : std::string_view();
+    std::string_view value = with_value ? ctx.args.json("value", value_scratch) : std::string_view();
+    send_to_bucket(*b, bucket_protocol::request_line_json(op, key, value), std::move(ctx.reply),
+                   with_key ? ctx.args.str("key") : std::string_view());
 }
 
 }  // namespace
@@ -105,10 +90,6 @@ void put(OpContext& ctx) { forward(ctx, "put", true, true); }
 void get(OpContext& ctx) { forward(ctx, "get", true, false); }
 void del(OpContext& ctx) { forward(ctx, "delete", true, false); }
 void keys(OpContext& ctx) { forward(ctx, "keys", false, false); }
-bool fast_put(FastOpContext& ctx) { return fast_forward(ctx, "put", true, true); }
-bool fast_get(FastOpContext& ctx) { return fast_forward(ctx, "get", true, false); }
-bool fast_del(FastOpContext& ctx) { return fast_forward(ctx, "delete", true, false); }
-bool fast_keys(FastOpContext& ctx) { return fast_forward(ctx, "keys", false, false); }
 }  // namespace ops
 
 }  // namespace kvd

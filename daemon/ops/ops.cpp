@@ -5,7 +5,6 @@
 #include <array>
 
 #include "common/wire.hpp"
-#include "daemon/daemon.hpp"
 
 namespace kvd {
 
@@ -41,11 +40,11 @@ constexpr std::array kOps = {
     OpSpec{wire::op::kList, {}, ops::list, false},
     OpSpec{wire::op::kStop, kStopArgs, ops::stop, true},
     OpSpec{wire::op::kKill, kKillArgs, ops::kill, true},
-    OpSpec{wire::op::kPut, kPutArgs, ops::put, true, ops::fast_put},
-    OpSpec{wire::op::kGet, kKeyArgs, ops::get, false, ops::fast_get},
-    OpSpec{wire::op::kDelete, kKeyArgs, ops::del, true, ops::fast_del},
-    OpSpec{wire::op::kKeys, kBucketArg, ops::keys, false, ops::fast_keys},
-    OpSpec{wire::op::kNotify, kNotifyArgs, ops::notify, true, ops::fast_notify},
+    OpSpec{wire::op::kPut, kPutArgs, ops::put, true},
+    OpSpec{wire::op::kGet, kKeyArgs, ops::get, false},
+    OpSpec{wire::op::kDelete, kKeyArgs, ops::del, true},
+    OpSpec{wire::op::kKeys, kBucketArg, ops::keys, false},
+    OpSpec{wire::op::kNotify, kNotifyArgs, ops::notify, true},
     OpSpec{wire::op::kSubscribe, kSubscribeArgs, ops::subscribe, true},
     OpSpec{wire::op::kHandlers, {}, ops::handlers, false},
     OpSpec{wire::op::kReload, {}, ops::reload, true},
@@ -62,63 +61,50 @@ std::string_view type_name(ArgType t) {
     return "?";
 }
 
-bool has_type(const Json& v, ArgType t) {
-    switch (t) {
-        case ArgType::string: return v.is_string();
-        case ArgType::integer: return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
-        case ArgType::boolean: return v.is_boolean();
-        case ArgType::string_list:
-            if (!v.is_array()) return false;
-            for (const auto& e : v)
-                if (!e.is_string()) return false;
-            return true;
+bool has_type(Args::Type got, ArgType wanted) {
+    switch (wanted) {
+        case ArgType::string: return got == Args::Type::string;
+        case ArgType::integer: return got == Args::Type::uint;
+        case ArgType::boolean: return got == Args::Type::boolean;
+        case ArgType::string_list: return got == Args::Type::string_list;
         case ArgType::any: return true;
     }
     return false;
 }
 
-// Whether the scanned request satisfies `spec` in a way the fast path handles; false for
-// anything check_args would complain about and for argument forms the fast path leaves to
-// the general one (escaped strings, integers, lists).
-bool fast_args_hold(const OpSpec& spec, const json_scan::Object& request) {
-    using json_scan::Kind;
-    for (const auto& arg : spec.args) {
-        const json_scan::Member* m = request.find(arg.name);
-        if (!m || m->kind == Kind::null) {
-            if (arg.required) return false;
-            continue;
-        }
-        switch (arg.type) {
-            case ArgType::string:
-                if (m->kind != Kind::string || !m->plain) return false;
-                break;
-            case ArgType::boolean:
-                if (m->kind != Kind::literal_true && m->kind != Kind::literal_false) return false;
-                break;
-            case ArgType::any: break;
-            case ArgType::integer:
-            case ArgType::string_list: return false;
-        }
+// Runs the op `name` with arguments `args` once they pass its checks.
+void run(OpHost& host, OpClient& client, std::string_view name, const Args& args,
+         Responder answer) {
+    const OpSpec* spec = find_op(name);
+    if (!spec) {
+        answer.fail(ErrorCode::bad_request, fmt::format("unknown op '{}'", name));
+        return;
     }
-    return true;
+    if (std::string problem = check_args(*spec, args); !problem.empty()) {
+        answer.fail(ErrorCode::bad_request, problem);
+        return;
+    }
+    if (spec->changes_state && host.shutting_down()) {
+        answer.fail(ErrorCode::unavailable, "kvd is shutting down");
+        return;
+    }
+    OpContext ctx{host, client, args, std::move(answer)};
+    spec->run(ctx);
 }
 
-// The fast path: a request line the scanner takes, for an op that has one, whose id can be
-// echoed as sent. True when it was answered (or the op started).
-bool dispatch_fast(Daemon& daemon, Connection& connection, std::string_view line,
-                   const Responder& reply) {
+// The scanner's way in: a line it takes, whose members all read the same through Args as
+// through nlohmann, whose op is a plain string and whose id can be echoed as sent. True
+// when it ran the request.
+bool dispatch_scanned(OpHost& host, OpClient& client, std::string_view line,
+                      const Responder& reply) {
     json_scan::Object request;
-    if (!json_scan::scan_object(line, request)) return false;
+    if (!json_scan::scan_object(line, request) || !Args::readable(request)) return false;
     const json_scan::Member* op = request.find("op");
-    if (!op || op->kind != json_scan::Kind::string || !op->plain) return false;
-    const OpSpec* spec = find_op(op->text());
-    if (!spec || !spec->fast || !fast_args_hold(*spec, request)) return false;
-    if (spec->changes_state && daemon.shutting_down()) return false;
+    if (!op || op->kind != json_scan::Kind::string) return false;
     const json_scan::Member* id = request.find("id");
     if (id && !id->canonical) return false;
-    Responder answer = reply.with_id_json(id ? id->raw : "null");
-    FastOpContext ctx{daemon, connection, request, answer};
-    return spec->fast(ctx);
+    run(host, client, op->text(), Args(request), reply.with_id_json(id ? id->raw : "null"));
+    return true;
 }
 
 }  // namespace
@@ -131,66 +117,33 @@ const OpSpec* find_op(std::string_view name) {
     return nullptr;
 }
 
-std::string check_args(const OpSpec& spec, const Json& request) {
+std::string check_args(const OpSpec& spec, const Args& args) {
     for (const auto& arg : spec.args) {
-        auto it = request.find(arg.name);
-        if (it == request.end() || (it->is_null() && !arg.required)) {
+        Args::Type got = args.type(arg.name);
+        if (got == Args::Type::absent || (got == Args::Type::null && !arg.required)) {
             if (arg.required)
                 return fmt::format("op '{}' needs \"{}\" ({})", spec.name, arg.name, type_name(arg.type));
             continue;
         }
-        if (!has_type(*it, arg.type))
+        if (!has_type(got, arg.type))
             return fmt::format("\"{}\" must be {}", arg.name, type_name(arg.type));
-        if (arg.type == ArgType::integer && it->get<uint64_t>() > arg.max)
+        if (arg.type == ArgType::integer && args.uint(arg.name) > arg.max)
             return fmt::format("\"{}\" must be a non-negative integer of at most {}", arg.name,
                                arg.max);
     }
     return {};
 }
 
-const std::string& OpContext::str(std::string_view name) const {
-    return *request.find(name)->get_ptr<const std::string*>();
-}
-
-bool OpContext::has(std::string_view name) const {
-    auto it = request.find(name);
-    return it != request.end() && !it->is_null();
-}
-
-std::string_view FastOpContext::text(std::string_view name) const {
-    const json_scan::Member* m = arg(name);
-    return m ? m->text() : std::string_view();
-}
-
-const json_scan::Member* FastOpContext::arg(std::string_view name) const {
-    const json_scan::Member* m = request.find(name);
-    return m && m->kind != json_scan::Kind::null ? m : nullptr;
-}
-
-void dispatch_request(Daemon& daemon, Connection& connection, std::string_view line, Responder reply) {
-    if (dispatch_fast(daemon, connection, line, reply)) return;
+void dispatch_request(OpHost& host, OpClient& client, std::string_view line, Responder reply,
+                      Parser parser) {
+    if (parser == Parser::fastest && dispatch_scanned(host, client, line, reply)) return;
     auto parsed = parse_request(line);
     if (auto* err = std::get_if<RequestError>(&parsed)) {
         reply.with_id(err->id).fail(ErrorCode::bad_request, err->message);
         return;
     }
     auto& request = std::get<Request>(parsed);
-    Responder answer = reply.with_id(request.id);
-    const OpSpec* spec = find_op(request.op);
-    if (!spec) {
-        answer.fail(ErrorCode::bad_request, fmt::format("unknown op '{}'", request.op));
-        return;
-    }
-    if (std::string problem = check_args(*spec, request.body); !problem.empty()) {
-        answer.fail(ErrorCode::bad_request, problem);
-        return;
-    }
-    if (spec->changes_state && daemon.shutting_down()) {
-        answer.fail(ErrorCode::unavailable, "kvd is shutting down");
-        return;
-    }
-    OpContext ctx{daemon, connection, request.body, std::move(answer)};
-    spec->run(ctx);
+    run(host, client, request.op, Args(request.body), reply.with_id(request.id));
 }
 
 }  // namespace kvd

@@ -1,0 +1,152 @@
+// Fakes of what the ops reach (daemon/ops/host.hpp), for the ops' unit tests and the request
+// fuzzer: buckets that record the lines sent to them and answer as told, a registry that
+// creates and stops at once, and an event log.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/ops/ops.hpp"
+
+namespace kvd::testing {
+
+class FakeBucket final : public OpBucket {
+public:
+    FakeBucket(std::string name, pid_t pid) : name_(std::move(name)), pid_(pid) {}
+
+    const std::string& name() const override { return name_; }
+    pid_t pid() const override { return pid_; }
+    WallTime started() const override { return WallTime{}; }
+    bool stop_requested() const override { return stopping; }
+    void request(std::string_view line, ReplyFn fn) override {
+        lines.emplace_back(line);
+        if (answer) fn(std::string_view(*answer));
+        else if (no_reply) fn(*no_reply);
+        else pending.push_back(std::move(fn));
+    }
+    int signal(int signo) override {
+        signals.push_back(signo);
+        return signal_result;
+    }
+
+    // How it answers: with `answer` when set, else with `no_reply` when set, else not yet
+    // (the reply function waits in `pending`).
+    std::optional<std::string> answer;
+    std::optional<NoReply> no_reply;
+    bool stopping = false;
+    int signal_result = 0;
+
+    std::vector<std::string> lines;
+    std::vector<ReplyFn> pending;
+    std::vector<int> signals;
+
+private:
+    std::string name_;
+    pid_t pid_;
+};
+
+class FakeHost final : public OpHost {
+public:
+    FakeBucket& add_bucket(const std::string& name, pid_t pid) {
+        auto& slot = buckets_[name];
+        slot = std::make_unique<FakeBucket>(name, pid);
+        return *slot;
+    }
+    FakeBucket* bucket(std::string_view name) {
+        auto it = buckets_.find(name);
+        return it == buckets_.end() ? nullptr : it->second.get();
+    }
+
+    bool shutting_down() const override { return shutting; }
+    OpBucket* find_bucket(std::string_view name) override { return bucket(name); }
+    std::vector<const OpBucket*> buckets() const override {
+        std::vector<const OpBucket*> all;
+        for (const auto& [name, b] : buckets_) all.push_back(b.get());
+        return all;
+    }
+    void create_bucket(const std::string& name, OutcomeFn done) override {
+        created.push_back(name);
+        bool fresh = !bucket(name);
+        FakeBucket& b = fresh ? add_bucket(name, next_pid++) : *bucket(name);
+        done(Json{{"bucket", name}, {"pid", b.pid()}, {"created", fresh}});
+    }
+    void stop_bucket(OpBucket& b, std::optional<Millis> timeout, OutcomeFn done) override {
+        stopped.push_back({b.name(), timeout});
+        Json result{{"bucket", b.name()}, {"pid", b.pid()}, {"reason", "stopped"}};
+        buckets_.erase(b.name());
+        done(std::move(result));
+    }
+    uint64_t last_seq() const override { return seq; }
+    std::variant<uint64_t, Failure> publish(Event event, std::function<void()> delivered) override {
+        if (refuse_publish) return *refuse_publish;
+        event.seq = ++seq;
+        published.push_back(event);
+        if (hold_delivery) undelivered.push_back(std::move(delivered));
+        else delivered();
+        return event.seq;
+    }
+    Json handlers_info() const override { return handlers; }
+    DaemonStatus status() const override {
+        return {1234, buckets_.size(), 2, 3, seq, "00112233445566778899aabbccddeeff"};
+    }
+    Outcome reload() override {
+        ++reloads;
+        return reload_result;
+    }
+
+    bool shutting = false;
+    pid_t next_pid = 1000;
+    std::vector<std::string> created;
+    std::vector<std::pair<std::string, std::optional<Millis>>> stopped;
+    uint64_t seq = 0;
+    std::vector<Event> published;
+    std::optional<Failure> refuse_publish;
+    // Sync receivers that have not released the events yet: each event's `delivered`.
+    bool hold_delivery = false;
+    std::vector<std::function<void()>> undelivered;
+    Json handlers = Json::array();
+    Outcome reload_result = Json{{"started", Json::array()}, {"stopped", Json::array()},
+                                 {"restarted", Json::array()}};
+    int reloads = 0;
+
+private:
+    std::map<std::string, std::unique_ptr<FakeBucket>, std::less<>> buckets_;
+};
+
+class FakeClient final : public OpClient {
+public:
+    uint64_t number() const override { return 7; }
+    std::optional<Failure> subscribe(const SubscribeRequest& request) override {
+        if (refuse) return refuse;
+        subscriptions.push_back(request);
+        return std::nullopt;
+    }
+
+    std::optional<Failure> refuse;
+    std::vector<SubscribeRequest> subscriptions;
+};
+
+// Takes the reply lines of the requests it numbered.
+class ReplyRecorder final : public ReplySink {
+public:
+    void complete(uint64_t serial, std::string&& line) override {
+        ++answers[serial];
+        lines[serial] = std::move(line);
+    }
+    std::map<uint64_t, std::string> lines;
+    std::map<uint64_t, int> answers;
+};
+
+// Runs one request line; the recorder gets its reply (now, or when the fake answers later).
+inline uint64_t dispatch(FakeHost& host, FakeClient& client,
+                         const std::shared_ptr<ReplyRecorder>& recorder, std::string_view line,
+                         Parser parser = Parser::fastest) {
+    static uint64_t serial = 0;
+    uint64_t mine = ++serial;
+    dispatch_request(host, client, line, Responder(recorder, mine, "null"), parser);
+    return mine;
+}
+
+}  // namespace kvd::testing

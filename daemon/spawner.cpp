@@ -19,6 +19,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "daemon/proc/spawn_protocol.hpp"
 #include "daemon/spawn.hpp"
 
 extern char** environ;
@@ -27,19 +28,13 @@ namespace kvd {
 
 namespace {
 
-// One request is one datagram: two uint32 counts (argv, env entries to add), then that many
-// NUL-terminated strings, with the child's stdio and stderr fds attached. One reply: Reply.
-constexpr std::size_t kMaxRequest = 64 * 1024;
+using spawn_protocol::Reply;
+
 constexpr int kSpawnerSocket = 3;  // the spawner's only fd besides 0, 1 and 2
 // How long kvd waits for the spawner's answer (it comes once the child has exec'd, normally
 // within milliseconds). A spawner that does not answer in time (stopped, or stuck) is
 // killed and replaced, so it can never hold kvd's loop for longer.
 constexpr int kReplyTimeoutMs = 2000;
-
-struct Reply {
-    int32_t pid;
-    int32_t error;  // errno; 0 on success
-};
 
 // ---- the spawner process ----
 
@@ -80,45 +75,14 @@ Reply start_child(std::vector<char*>& argv, std::vector<char*>& envp, int stdio_
     return Reply{pid, args.error};
 }
 
-// Parses one request; false if it is malformed (kvd and the spawner are one build, so that
-// would be a bug: it is refused, never guessed at).
-bool parse_request(std::string_view msg, std::vector<std::string>& argv,
-                   std::map<std::string, std::string>& env_add) {
-    uint32_t counts[2];
-    if (msg.size() < sizeof counts) return false;
-    std::memcpy(counts, msg.data(), sizeof counts);
-    msg.remove_prefix(sizeof counts);
-    auto next = [&msg](std::string& out) {
-        auto nul = msg.find('\0');
-        if (nul == std::string_view::npos) return false;
-        out.assign(msg.substr(0, nul));
-        msg.remove_prefix(nul + 1);
-        return true;
-    };
-    if (counts[0] == 0 || counts[0] > 1024 || counts[1] > 1024) return false;
-    argv.resize(counts[0]);
-    for (auto& a : argv)
-        if (!next(a)) return false;
-    std::string entry;
-    for (uint32_t i = 0; i < counts[1]; ++i) {
-        if (!next(entry)) return false;
-        auto eq = entry.find('=');
-        if (eq == std::string::npos) return false;
-        env_add[entry.substr(0, eq)] = entry.substr(eq + 1);
-    }
-    return msg.empty();
-}
-
 void serve_one(const char* msg, std::size_t len, int stdio_fd, int stderr_fd) {
-    std::vector<std::string> argv_s;
-    std::map<std::string, std::string> env_add;
     Reply reply{0, EINVAL};
-    if (parse_request(std::string_view(msg, len), argv_s, env_add)) {
+    if (auto request = spawn_protocol::decode(std::string_view(msg, len))) {
         std::vector<char*> argv;
-        for (auto& a : argv_s) argv.push_back(a.data());
+        for (auto& a : request->argv) argv.push_back(a.data());
         argv.push_back(nullptr);
         // The environment inherited at fork is kvd's.
-        std::vector<std::string> env = child_environment(environ, env_add);
+        std::vector<std::string> env = child_environment(environ, request->env_add);
         std::vector<char*> envp;
         for (auto& e : env) envp.push_back(e.data());
         envp.push_back(nullptr);
@@ -137,7 +101,7 @@ void serve_one(const char* msg, std::size_t len, int stdio_fd, int stderr_fd) {
     // Each child unblocks them before its exec.
     for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
 
-    static char msg[kMaxRequest];
+    static char msg[spawn_protocol::kMaxRequestBytes];
     alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
     for (;;) {
         iovec iov{msg, sizeof msg};
@@ -244,15 +208,15 @@ Spawner::Result Spawner::spawn_once(const std::vector<std::string>& argv,
                                     const std::map<std::string, std::string>& env_add,
                                     int stdio_fd, int stderr_fd) {
     Result result;
-    std::string msg(2 * sizeof(uint32_t), '\0');
-    uint32_t counts[2] = {static_cast<uint32_t>(argv.size()), static_cast<uint32_t>(env_add.size())};
-    std::memcpy(msg.data(), counts, sizeof counts);
-    for (const auto& a : argv) msg.append(a).push_back('\0');
-    for (const auto& [k, v] : env_add) msg.append(k).append("=").append(v).push_back('\0');
-    if (msg.size() > kMaxRequest) {
-        result.error = UV_E2BIG;
+    spawn_protocol::Request request{argv, env_add};
+    if (std::string problem = spawn_protocol::request_problem(request); !problem.empty()) {
+        spdlog::warn("cannot start {}: {}", argv.empty() ? "a child" : argv[0], problem);
+        result.error = spawn_protocol::encode(request).size() > spawn_protocol::kMaxRequestBytes
+                           ? UV_E2BIG
+                           : UV_EINVAL;
         return result;
     }
+    std::string msg = spawn_protocol::encode(request);
 
     iovec iov{msg.data(), msg.size()};
     alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};

@@ -22,6 +22,7 @@ targets=(
     "config 4096 toml"
     "helpers 512 helpers"
     "json_scan 4096 json"
+    "spawn_request 8192 spawn"
 )
 
 wanted=("$@")

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstdint>
 
+#include "common/utf8.hpp"
+
 namespace kvd::json_scan {
 
 namespace {
@@ -123,27 +125,9 @@ private:
         return true;
     }
 
-    // One multi-byte UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, at most
-    // U+10FFFF), as nlohmann checks it.
+    // One multi-byte UTF-8 sequence, as nlohmann checks it (common/utf8.hpp).
     bool utf8_sequence() {
-        auto b = [&](std::ptrdiff_t i) { return static_cast<unsigned char>(p_[i]); };
-        auto cont = [&](std::ptrdiff_t i, unsigned char lo, unsigned char hi) {
-            return i < end_ - p_ && b(i) >= lo && b(i) <= hi;
-        };
-        unsigned char c = b(0);
-        std::ptrdiff_t n;
-        if (c >= 0xC2 && c <= 0xDF) n = cont(1, 0x80, 0xBF) ? 2 : 0;
-        else if (c == 0xE0) n = cont(1, 0xA0, 0xBF) && cont(2, 0x80, 0xBF) ? 3 : 0;
-        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-            n = cont(1, 0x80, 0xBF) && cont(2, 0x80, 0xBF) ? 3 : 0;
-        else if (c == 0xED) n = cont(1, 0x80, 0x9F) && cont(2, 0x80, 0xBF) ? 3 : 0;
-        else if (c == 0xF0)
-            n = cont(1, 0x90, 0xBF) && cont(2, 0x80, 0xBF) && cont(3, 0x80, 0xBF) ? 4 : 0;
-        else if (c >= 0xF1 && c <= 0xF3)
-            n = cont(1, 0x80, 0xBF) && cont(2, 0x80, 0xBF) && cont(3, 0x80, 0xBF) ? 4 : 0;
-        else if (c == 0xF4)
-            n = cont(1, 0x80, 0x8F) && cont(2, 0x80, 0xBF) && cont(3, 0x80, 0xBF) ? 4 : 0;
-        else n = 0;
+        std::size_t n = utf8::sequence_length(p_, end_);
         p_ += n;
         return n != 0;
     }

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "common/signals.hpp"
+#include "common/utf8.hpp"
 #include "common/wire.hpp"
 #include "ctl/client.hpp"
 #include "ctl/exit_status.hpp"
@@ -101,12 +102,7 @@ std::optional<Json> parse_json_argument(std::string_view text, std::string* erro
 }
 
 bool is_json_text(std::string_view text) {
-    try {
-        Json(text).dump(-1, ' ', false, Json::error_handler_t::strict);
-        return true;
-    } catch (const Json::exception&) {
-        return false;
-    }
+    return utf8::is_valid(text);
 }
 
 std::optional<std::string> read_value(int fd, std::string* error) {

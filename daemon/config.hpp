@@ -1,5 +1,7 @@
-// kvd's configuration as a plain struct, and the TOML loader that fills it (SPEC §6).
-// The loader does no I/O besides reading the file; every error names FILE:LINE:COLUMN.
+// kvd's configuration as a plain struct, and the loader that fills it (SPEC §6): the TOML
+// front end (config/toml_front.hpp) parses the text, the schema (config/schema.cpp) checks
+// kvd's keys. The loader does no I/O besides reading the file; every error names
+// FILE:LINE:COLUMN.
 // What only the system can tell (does the group exist, can the programs run) is checked
 // after loading by check_runnable (daemon/config_check.hpp).
 #pragma once
@@ -26,7 +28,7 @@ std::string_view restart_policy_name(RestartPolicy p);
 
 struct HandlerConfig {
     std::string name;
-    std::vector<std::string> command;  // argv; command[0] resolved as described in config.cpp
+    std::vector<std::string> command;  // argv; command[0] resolved as config/schema.cpp says
     HandlerMode mode = HandlerMode::sync;
     std::optional<std::vector<std::string>> events;  // nullopt: every type
     Millis ack_timeout{5000};

@@ -1,14 +1,20 @@
 // Fuzzes the config loader (parse_config) on arbitrary text: it never throws and never
-// crashes, every error is one line with a position inside the text, and a config it accepts
-// keeps every rule the loader enforces.
+// crashes, every error is one line with a position inside the text, a config it accepts
+// keeps every rule the loader enforces, and the TOML front end's syntax scan never refuses
+// text that toml11 reads.
 #include <exception>
 #include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
+#include <toml.hpp>
 #include <variant>
 
 #include "common/names.hpp"
+#include "common/utf8.hpp"
 #include "daemon/config.hpp"
+#include "daemon/config/toml_front.hpp"
+#include "daemon/config/toml_scan.hpp"
 #include "fuzz/fuzz_support.hpp"
 
 namespace kvd::fuzz {
@@ -74,6 +80,23 @@ void check_config(const Config& config) {
     }
 }
 
+// The front end gives toml11 only text the scan accepted, so a scan that refused valid TOML
+// would refuse a valid config. Only text toml11 may safely be given is tried.
+void check_scan_agrees(std::string_view text) {
+    if (text.size() > kMaxConfigBytes || !utf8::is_valid(text)) return;
+    TomlScan scan = scan_toml(text);
+    if (!scan.problem || scan.over_limit) return;
+    std::istringstream stream{std::string(text)};
+    bool toml11_accepts = true;
+    try {
+        toml::parse(stream, kFile);
+    } catch (const std::exception&) {
+        toml11_accepts = false;
+    }
+    FUZZ_CHECK(!toml11_accepts,
+               "the scan refused TOML that toml11 reads: " + scan.problem->message);
+}
+
 }  // namespace
 }  // namespace kvd::fuzz
 
@@ -92,5 +115,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         check_errors(*errors, text);
     else
         check_config(std::get<kvd::Config>(result));
+    check_scan_agrees(text);
     return 0;
 }

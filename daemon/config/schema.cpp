@@ -1,23 +1,22 @@
-// The TOML loader for kvd's config (SPEC §6): strict schema, every error with FILE:LINE:COLUMN.
+// The schema of kvd's config (SPEC §6): its keys, their types, ranges and defaults, checked on
+// the document the TOML front end (toml_front.hpp) parsed; every error with FILE:LINE:COLUMN.
 #include "daemon/config.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <initializer_list>
 #include <limits>
 #include <optional>
-#include <sstream>
 #include <toml.hpp>
 #include <tuple>
 #include <utility>
+#include <variant>
 
 #include "common/names.hpp"
 #include "common/socket_path.hpp"
+#include "daemon/config/toml_front.hpp"
 
 namespace kvd {
 
@@ -210,206 +209,6 @@ std::string resolve_beside(const std::string& path, const std::filesystem::path&
     if (path.empty() || path.front() == '/' || path.find('/') == std::string::npos) return path;
     if (config_dir.empty()) return path;
     return (config_dir / path).lexically_normal().string();
-}
-
-// toml11 parses arrays and inline tables by recursion, one level of the stack per level of
-// nesting: "a = [[[[…" 10 000 deep (20 KB) overflowed the stack, so --check-config and reload
-// crashed instead of reporting an error. No kvd key takes values nested more than two deep,
-// so anything beyond this is refused before toml11 sees it.
-constexpr int kMaxNesting = 64;
-
-// toml11's time grows faster than the file: measured here, an array of 64 KiB parsed in
-// 1.8 s and one of 128 KiB in 21 s, and `reload` parses on kvd's only thread. A config of a
-// hundred handlers is ~10 KiB; anything over this is refused before toml11 sees it.
-constexpr std::size_t kMaxConfigBytes = 64 * 1024;
-
-// toml11 reads a binary integer by doubling a signed 64-bit place value once per digit: from
-// the 63rd digit on that overflows, which is undefined behaviour (the sanitizer build aborted
-// on `max_clients = 0b` and 65 digits). No kvd key takes a number that needs more than 62
-// binary digits, so a longer binary literal is refused before toml11 sees it.
-constexpr int kMaxBinaryDigits = 62;
-
-// What toml11 must not be given, and where: the first '[' or '{' nested deeper than
-// kMaxNesting, or the first binary integer of more than kMaxBinaryDigits digits; nullopt when
-// there is neither. Brackets and digits inside strings and comments do not count; table
-// headers count like arrays (at most two levels).
-std::optional<std::pair<Position, std::string>> unparseable_at(std::string_view text) {
-    enum class In { code, comment, basic, literal, multiline_basic, multiline_literal };
-    In in = In::code;
-    int depth = 0;
-    Position at{1, 0};
-    std::size_t line_start = 0;
-    auto starts_with = [&](std::size_t i, std::string_view s) {
-        return text.substr(i, s.size()) == s;
-    };
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (c == '\n') {
-            ++at.line;
-            line_start = i + 1;
-            // Single-line strings and comments end here, also when unterminated.
-            if (in == In::comment || in == In::basic || in == In::literal) in = In::code;
-            continue;
-        }
-        switch (in) {
-            case In::code:
-                if (c == '#') {
-                    in = In::comment;
-                } else if (c == '"' || c == '\'') {
-                    bool triple = starts_with(i, c == '"' ? "\"\"\"" : "'''");
-                    if (triple) i += 2;
-                    in = c == '"' ? (triple ? In::multiline_basic : In::basic)
-                                  : (triple ? In::multiline_literal : In::literal);
-                } else if (c == '[' || c == '{') {
-                    if (++depth > kMaxNesting) {
-                        at.column = static_cast<int>(i - line_start) + 1;
-                        return std::make_pair(
-                            at, fmt::format("arrays and inline tables nested more than {} deep",
-                                            kMaxNesting));
-                    }
-                } else if ((c == ']' || c == '}') && depth > 0) {
-                    --depth;
-                } else if (starts_with(i, "0b") && (i == 0 || !is_bare_key_char(text[i - 1]))) {
-                    int digits = 0;
-                    std::size_t end = i + 2;
-                    for (; end < text.size() &&
-                           (text[end] == '0' || text[end] == '1' || text[end] == '_');
-                         ++end)
-                        digits += text[end] != '_';
-                    if (digits > kMaxBinaryDigits) {
-                        at.column = static_cast<int>(i - line_start) + 1;
-                        return std::make_pair(
-                            at, fmt::format("a binary integer of {} digits; at most {} are read",
-                                            digits, kMaxBinaryDigits));
-                    }
-                    i = end - 1;
-                }
-                break;
-            case In::comment:
-                break;
-            case In::basic:
-            case In::multiline_basic:
-                // An escaped character is skipped, but never a newline (it is counted above).
-                if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') {
-                    ++i;
-                } else if (c == '"' && (in == In::basic || starts_with(i, "\"\"\""))) {
-                    // A multi-line string may end in up to five quotes: it closes after the run.
-                    while (in == In::multiline_basic && i + 1 < text.size() && text[i + 1] == '"')
-                        ++i;
-                    in = In::code;
-                }
-                break;
-            case In::literal:
-            case In::multiline_literal:
-                if (c == '\'' && (in == In::literal || starts_with(i, "'''"))) {
-                    while (in == In::multiline_literal && i + 1 < text.size() &&
-                           text[i + 1] == '\'')
-                        ++i;
-                    in = In::code;
-                }
-                break;
-        }
-    }
-    return std::nullopt;
-}
-
-// A TOML document must be UTF-8. toml11 checks that per string, and its error path for a
-// literal ('…' or '''…''') string with a bad byte reads outside the text: a debug build
-// aborted on an assertion, a release build reported "basic_string::_M_create" at 0:0 or could
-// crash. The whole text is checked first, as strictly as toml11 does (no overlong forms, no
-// surrogates, nothing past U+10FFFF), so that path is never taken.
-std::optional<std::pair<Position, unsigned char>> invalid_utf8_at(std::string_view text) {
-    int line = 1;
-    std::size_t line_start = 0;
-    for (std::size_t i = 0; i < text.size();) {
-        auto byte = [&](std::size_t k) {
-            return k < text.size() ? static_cast<unsigned char>(text[k]) : 0;
-        };
-        unsigned char c = byte(i);
-        std::size_t length = c < 0x80                 ? 1
-                             : c >= 0xC2 && c <= 0xDF ? 2
-                             : c >= 0xE0 && c <= 0xEF ? 3
-                             : c >= 0xF0 && c <= 0xF4 ? 4
-                                                      : 0;
-        // The second byte's range rules out overlong forms (after E0 and F0), surrogates
-        // (after ED) and code points past U+10FFFF (after F4).
-        unsigned char low = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
-        unsigned char high = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
-        bool valid = length > 0 && (length == 1 || (byte(i + 1) >= low && byte(i + 1) <= high));
-        for (std::size_t k = 2; valid && k < length; ++k)
-            valid = byte(i + k) >= 0x80 && byte(i + k) <= 0xBF;
-        // Columns count bytes, as toml11's do.
-        if (!valid) return std::make_pair(Position{line, static_cast<int>(i - line_start) + 1}, c);
-        i += length;
-        if (c == '\n') {
-            ++line;
-            line_start = i;
-        }
-    }
-    return std::nullopt;
-}
-
-// Turns toml11's multi-line syntax error (message, then a source excerpt with a caret under
-// the culprit) into one ConfigError. The excerpt's last caret is the place to point at: for
-// "defined twice" errors it marks the second definition.
-ConfigError syntax_error_to_config_error(const toml::exception& e, const std::string& file) {
-    ConfigError error{
-        file, static_cast<int>(e.location().line()), static_cast<int>(e.location().column()), {}};
-    std::istringstream lines(e.what());
-    std::string text;
-    std::string note;
-    int previous_line = 0;
-    std::string line;
-    bool first = true;
-    while (std::getline(lines, line)) {
-        if (first) {
-            first = false;
-            text = line;
-            if (text.rfind("[error] ", 0) == 0) text.erase(0, 8);
-            // Drop the parser function's name ("toml::parse_key_value_pair: ").
-            if (text.rfind("toml::", 0) == 0) {
-                std::size_t colon = text.find(": ");
-                if (colon != std::string::npos) text.erase(0, colon + 2);
-            }
-            continue;
-        }
-        std::size_t bar = line.find(" | ");
-        if (bar == std::string::npos) continue;
-        std::string gutter = line.substr(0, bar);
-        std::string rest = line.substr(bar + 3);
-        std::size_t digits = gutter.find_first_not_of(' ');
-        if (digits != std::string::npos &&
-            gutter.find_first_not_of("0123456789", digits) == std::string::npos) {
-            previous_line = std::stoi(gutter.substr(digits));
-            continue;
-        }
-        std::size_t caret = rest.find_first_of("^~");
-        if (caret == std::string::npos || previous_line == 0) continue;
-        error.line = previous_line;
-        error.column = static_cast<int>(caret) + 1;
-        std::size_t note_start = rest.find_first_not_of("^~-", caret);
-        note = note_start == std::string::npos ? std::string() : rest.substr(note_start);
-        note.erase(0, std::min(note.find_first_not_of(' '), note.size()));
-    }
-    for (std::string* part : {&text, &note}) {
-        while (!part->empty() && (part->back() == '.' || part->back() == ' ')) part->pop_back();
-    }
-    if (text.empty()) text = "TOML syntax error";
-    error.message = note.empty() || note == "here" ? text : fmt::format("{} ({})", text, note);
-    return error;
-}
-
-// toml11 appends a '\n' to text that does not end in one, so an error at the very end of such
-// text points at the line after the last. It is moved to just past the last character.
-ConfigError within_text(ConfigError error, std::string_view text) {
-    int lines = 1 + static_cast<int>(std::count(text.begin(), text.end(), '\n'));
-    if (error.line > lines) {
-        std::size_t newline = text.rfind('\n');
-        std::size_t last_line_start = newline == std::string_view::npos ? 0 : newline + 1;
-        error.line = lines;
-        error.column = static_cast<int>(text.size() - last_line_start) + 1;
-    }
-    return error;
 }
 
 // The text of a scalar value as written in the file, or "" when toml11 cannot say.
@@ -978,36 +777,15 @@ class Loader {
 }  // namespace
 
 ConfigResult parse_config(std::string_view text, const std::string& filename) {
-    if (text.size() > kMaxConfigBytes) {
-        return std::vector<ConfigError>{ConfigError{
-            filename, 0, 0,
-            fmt::format("larger than {} KiB, the most a config may be", kMaxConfigBytes / 1024)}};
+    TomlResult document = parse_toml(text, filename);
+    if (auto* problem = std::get_if<TomlProblem>(&document)) {
+        return std::vector<ConfigError>{ConfigError{filename, problem->at.line, problem->at.column,
+                                                    config_message_line(problem->message)}};
     }
-    if (auto bad = invalid_utf8_at(text)) {
-        return std::vector<ConfigError>{
-            ConfigError{filename, bad->first.line, bad->first.column,
-                        fmt::format("invalid UTF-8 (byte 0x{:02x}); a config must be UTF-8 text",
-                                    bad->second)}};
-    }
-    if (auto refused = unparseable_at(text)) {
-        return std::vector<ConfigError>{ConfigError{
-            filename, refused->first.line, refused->first.column, std::move(refused->second)}};
-    }
-    std::istringstream stream{std::string(text)};
-    Value root;
-    try {
-        root = toml::parse(stream, filename);
-    } catch (const toml::exception& e) {
-        return std::vector<ConfigError>{
-            within_text(syntax_error_to_config_error(e, filename), text)};
-    } catch (const std::exception& e) {
-        return std::vector<ConfigError>{ConfigError{filename, 0, 0, e.what()}};
-    }
-
     Config config;
     config.path = filename;
     Loader loader(filename, std::filesystem::path(filename).parent_path());
-    loader.load(root, config);
+    loader.load(std::get<toml::value>(document), config);
     auto errors = loader.take_errors();
     if (!errors.empty()) return errors;
     config.sources = loader.take_sources();
@@ -1015,22 +793,10 @@ ConfigResult parse_config(std::string_view text, const std::string& filename) {
 }
 
 ConfigResult load_config_file(const std::string& path) {
-    auto cannot_read = [&](int err) {
-        return std::vector<ConfigError>{
-            ConfigError{path, 0, 0, fmt::format("cannot read: {}", std::strerror(err))}};
-    };
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (!file) return cannot_read(errno);
-    std::string text;
-    char buffer[8192];
-    std::size_t n;
-    // One byte past the limit is enough for parse_config to refuse it.
-    while (text.size() <= kMaxConfigBytes && (n = std::fread(buffer, 1, sizeof buffer, file)) > 0)
-        text.append(buffer, n);
-    int read_errno = std::ferror(file) ? (errno != 0 ? errno : EIO) : 0;
-    std::fclose(file);
-    if (read_errno != 0) return cannot_read(read_errno);
-    return parse_config(text, path);
+    auto text = read_toml_text(path);
+    if (auto* problem = std::get_if<TomlProblem>(&text))
+        return std::vector<ConfigError>{ConfigError{path, 0, 0, problem->message}};
+    return parse_config(std::get<std::string>(text), path);
 }
 
 }  // namespace kvd

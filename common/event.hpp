@@ -1,5 +1,5 @@
 // An event as the event manager publishes it: create / exit / custom / dropped, with its
-// global seq and wall-clock time. Serialises to the one-line JSON of SPEC §2. Pure.
+// global seq and wall-clock time. Serialises to the one-line JSON of README "Writing a handler". Pure.
 #pragma once
 
 #include <sys/types.h>
@@ -32,7 +32,7 @@ struct Event {
     // dropped
     uint64_t count = 0;
 
-    // The JSON line, ending in '\n', keys in SPEC order.
+    // The JSON line, ending in '\n', keys in the order of README "Writing a handler".
     std::string to_line() const;
 };
 

@@ -1,4 +1,4 @@
-// kvctl's command line: every command and option of SPEC §5 with its help text, and the
+// kvctl's command line: every command and option with its help text, and the
 // SIGINT/SIGTERM handling that lets `events` end cleanly.
 #include "ctl/cli.hpp"
 

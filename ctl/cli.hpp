@@ -1,4 +1,4 @@
-// kvctl's command line (SPEC §5): parses the arguments with CLI11, resolves the socket path
+// kvctl's command line: parses the arguments with CLI11, resolves the socket path
 // and runs one command. main() is this plus the real streams.
 #pragma once
 

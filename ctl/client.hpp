@@ -23,7 +23,7 @@ enum class ClientErrorKind {
     path_too_long,  // the path does not fit in a sockaddr_un
     timeout,        // no connection or no reply before the deadline
     closed,         // kvd closed the connection before replying
-    rejected,       // kvd answered `permission_denied` (SPEC §6 peer credential check)
+    rejected,       // kvd answered `permission_denied` (the peer credential check)
     protocol,       // a reply that is not a reply: not JSON, too long, wrong id
     interrupted,    // the wake fd became readable (kvctl got SIGINT or SIGTERM)
     too_long,       // a request longer than kvd accepts in one line; it was not sent

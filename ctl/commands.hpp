@@ -1,4 +1,4 @@
-// kvctl's commands: one short function per command of SPEC §5, each building its request,
+// kvctl's commands: one short function per command, each building its request,
 // talking to kvd through a Client and printing the reply; each returns the exit status.
 // The request builders are separate and pure so they can be tested without a socket.
 #pragma once

@@ -1,4 +1,4 @@
-// kvctl's exit statuses (SPEC §5): the part of kvctl that scripts rely on most.
+// kvctl's exit statuses: the part of kvctl that scripts rely on most.
 #pragma once
 
 namespace kvd::ctl {

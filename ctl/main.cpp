@@ -1,4 +1,4 @@
-// kvctl: the command-line client of kvd (see cli.hpp and SPEC §5).
+// kvctl: the command-line client of kvd (see cli.hpp).
 #include <iostream>
 
 #include "ctl/cli.hpp"

@@ -1,4 +1,4 @@
-// kvd's configuration as a plain struct, and the loader that fills it (SPEC §6): the TOML
+// kvd's configuration as a plain struct, and the loader that fills it (README "Configuration"): the TOML
 // front end (config/toml_front.hpp) parses the text, the schema (config/schema.cpp) checks
 // kvd's keys. The loader does no I/O besides reading the file; every error names
 // FILE:LINE:COLUMN.

@@ -23,7 +23,7 @@
 #include "daemon/outcome.hpp"
 #include "daemon/reply.hpp"
 #include "daemon/uv/line_stream.hpp"
-#include "daemon/uv/idle.hpp"
+#include "daemon/uv/next_tick.hpp"
 
 namespace kvd {
 

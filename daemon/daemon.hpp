@@ -52,7 +52,7 @@ public:
     const Config& config() const { return config_; }
     bool shutting_down() const { return shutting_down_; }
     uint64_t uptime_ms() const;
-    // This run's identity (SPEC §7): 32 lowercase hex digits, random at each start. seq
+    // This run's identity (README "The control protocol"): 32 lowercase hex digits, random at each start. seq
     // restarts at 1 with every run, so (boot, seq) is what names an event.
     const std::string& boot() const { return boot_; }
 

@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "daemon/bucket_process.hpp"
+#include "daemon/bucket.hpp"
 #include "daemon/child_reaper.hpp"
 #include "daemon/config.hpp"
 #include "daemon/event_manager.hpp"

@@ -1,4 +1,4 @@
-// The schema of kvd's config (SPEC §6): its keys, their types, ranges and defaults, checked on
+// The schema of kvd's config (README "Configuration"): its keys, their types, ranges and defaults, checked on
 // the document the TOML front end (toml_front.hpp) parsed; every error with FILE:LINE:COLUMN.
 #include "daemon/config.hpp"
 

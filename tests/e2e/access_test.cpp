@@ -1,4 +1,4 @@
-// Who may use kvd, and how its socket file is made (SPEC §6): the file's mode and group,
+// Who may use kvd, and how its socket file is made (README "Configuration"): the file's mode and group,
 // SO_PEERCRED checks that hold even when the file is opened up, one kvd per socket, stale
 // files replaced, unsafe directories refused. Tests that need another user run as root and
 // become `nobody` in a forked child.

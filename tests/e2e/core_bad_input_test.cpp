@@ -1,5 +1,5 @@
 // Whatever a client sends, kvd answers it correctly, keeps the connection where the spec
-// says so, and keeps serving everyone else (SPEC §4).
+// says so, and keeps serving everyone else (README "The control protocol").
 #include <random>
 
 #include "tests/e2e/harness.hpp"

@@ -1,5 +1,5 @@
 // Pipelining: a client may send many requests without waiting; replies come in request
-// order and echo each request's id, even when later requests finish first (SPEC §4).
+// order and echo each request's id, even when later requests finish first (README "The control protocol").
 #include <thread>
 
 #include "tests/e2e/harness.hpp"

@@ -175,7 +175,7 @@ TEST_F(Registry, StopEscalatesToSigkillAfterTheTimeout) {
     if (reply["result"].contains("signal")) {
         EXPECT_EQ(reply["result"]["signal"], "SIGKILL");
     }
-    // Asked to stop, so "stopped" even though it took a SIGKILL (SPEC §2).
+    // Asked to stop, so "stopped" even though it took a SIGKILL (README "Stopping, timeouts and exit reasons").
     if (reply["result"].contains("reason")) {
         EXPECT_EQ(reply["result"]["reason"], "stopped");
     }

@@ -1,5 +1,5 @@
 // How kvd ends: graceful on SIGTERM/SIGINT, no orphans after SIGKILL, and careful with the
-// socket path of a previous or a still running kvd (SPEC §6).
+// socket path of a previous or a still running kvd (README "Stopping, timeouts and exit reasons").
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -122,7 +122,7 @@ TEST_F(Shutdown, SigkillOfKvdLeavesNoBucketBehind) {
     auto pids = create_some(client(), 10);
     for (pid_t pid : pids) ASSERT_TRUE(process_alive(pid));
     kvd().kill9();
-    // SPEC §6: every bucket process ends within a second.
+    // README "Stopping, timeouts and exit reasons": every bucket process ends within a second.
     EXPECT_TRUE(wait_until(
         [&] {
             for (pid_t pid : pids)

@@ -1,4 +1,4 @@
-// The event format of SPEC §2, as a handler that receives everything sees it: one JSON object
+// The event format of README "Writing a handler", as a handler that receives everything sees it: one JSON object
 // per line, seq strictly increasing by one from 1, an RFC 3339 UTC time, and exactly the
 // keys of its type. Custom events carry `data`; the reserved types cannot be published.
 #include <map>

@@ -1,4 +1,4 @@
-// kvctl against a real kvd: exit statuses 0/1/2/3, human and --json output (SPEC §5).
+// kvctl against a real kvd: exit statuses 0/1/2/3, human and --json output (README "A five-minute tour").
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-// kvd under systemd (SPEC §6), with the test playing systemd: a datagram socket of its own as
+// kvd under systemd (README "Install as a service"), with the test playing systemd: a datagram socket of its own as
 // $NOTIFY_SOCKET (READY=1, STATUS=, STOPPING=1, WATCHDOG=1), and a listening socket passed as
 // fd 3 with $LISTEN_FDS/$LISTEN_PID (socket activation). Also the command line the service
 // relies on: --check-config and --version.

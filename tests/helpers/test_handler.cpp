@@ -1,4 +1,4 @@
-// test_handler: plays every handler of the end-to-end tests (SPEC §3). stdin and stdout are
+// test_handler: plays every handler of the end-to-end tests (README "Writing a handler"). stdin and stdout are
 // its end of the socket pair with kvd: one JSON event per line in, acks out. What it does
 // with each event is chosen on the command line:
 //

@@ -1,4 +1,4 @@
-// Events serialise to exactly the JSON line of SPEC §2: key order, nulls and time format.
+// Events serialise to exactly the JSON line of README "Writing a handler": key order, nulls and time format.
 #include "common/event.hpp"
 
 #include "common/signals.hpp"

@@ -150,7 +150,7 @@ TEST(Client, ConnectErrnoIsClassified) {
 }
 
 TEST(Client, PermissionDeniedLineFromKvdIsRejected) {
-    // SPEC §6: a refused peer gets one error line and the connection is closed, without
+    // README "Configuration": a refused peer gets one error line and the connection is closed, without
     // kvd reading what the client sent.
     FakeKvd kvd([](ServerConnection& c) {
         c.write(

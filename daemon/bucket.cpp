@@ -1,4 +1,4 @@
-#include "daemon/bucket_process.hpp"
+#include "daemon/bucket.hpp"
 
 #include <spdlog/spdlog.h>
 

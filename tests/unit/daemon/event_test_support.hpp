@@ -133,19 +133,36 @@ class EventLoopTest : public ::testing::Test {
         EXPECT_EQ(uv_loop_close(&loop_), 0) << "a handle was left open";
     }
 
-    // Runs the loop until `done()` holds, or for at most `limit`; returns done().
+    // Runs the loop until `done()` holds, or for at most `limit`; returns done(). The
+    // condition is looked at before each time the loop would wait for I/O, so that the wait
+    // does not outlast it.
     bool run_until(const std::function<bool()>& done,
                    std::chrono::milliseconds limit = std::chrono::seconds(5)) {
         if (done()) return true;
-        // A timer at the deadline, so that a wait for a later timer ends in time.
-        auto* guard = new uv_timer_t;
-        uv_timer_init(&loop_, guard);
+        struct Wait {
+            uv_prepare_t prepare;
+            uv_timer_t deadline;
+            const std::function<bool()>* done;
+            int open = 2;
+        };
+        auto* wait = new Wait;
+        wait->done = &done;
+        uv_prepare_init(&loop_, &wait->prepare);
+        uv_timer_init(&loop_, &wait->deadline);
+        wait->prepare.data = wait->deadline.data = wait;
+        uv_prepare_start(&wait->prepare, [](uv_prepare_t* p) {
+            if ((*static_cast<Wait*>(p->data)->done)()) uv_stop(p->loop);
+        });
         uv_timer_start(
-            guard, [](uv_timer_t*) {}, static_cast<uint64_t>(limit.count()), 0);
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!done() && std::chrono::steady_clock::now() < deadline) uv_run(&loop_, UV_RUN_ONCE);
-        uv_close(reinterpret_cast<uv_handle_t*>(guard),
-                 [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+            &wait->deadline, [](uv_timer_t* t) { uv_stop(t->loop); },
+            static_cast<uint64_t>(limit.count()), 0);
+        uv_run(&loop_, UV_RUN_DEFAULT);
+        auto closed = [](uv_handle_t* h) {
+            auto* w = static_cast<Wait*>(h->data);
+            if (--w->open == 0) delete w;
+        };
+        uv_close(reinterpret_cast<uv_handle_t*>(&wait->prepare), closed);
+        uv_close(reinterpret_cast<uv_handle_t*>(&wait->deadline), closed);
         uv_run(&loop_, UV_RUN_NOWAIT);
         return done();
     }

@@ -134,38 +134,46 @@ class EventLoopTest : public ::testing::Test {
     }
 
     // Runs the loop until `done()` holds, or for at most `limit`; returns done(). The
-    // condition is looked at before each time the loop would wait for I/O, so that the wait
-    // does not outlast it.
+    // condition is looked at before each wait for I/O, so that a wait does not outlast it,
+    // and every few milliseconds for what no callback of the loop tells (a peer that reads).
     bool run_until(const std::function<bool()>& done,
                    std::chrono::milliseconds limit = std::chrono::seconds(5)) {
         if (done()) return true;
         struct Wait {
             uv_prepare_t prepare;
-            uv_timer_t deadline;
+            uv_timer_t tick;
             const std::function<bool()>* done;
+            std::chrono::steady_clock::time_point deadline;
             int open = 2;
         };
         auto* wait = new Wait;
         wait->done = &done;
+        wait->deadline = std::chrono::steady_clock::now() + limit;
         uv_prepare_init(&loop_, &wait->prepare);
-        uv_timer_init(&loop_, &wait->deadline);
-        wait->prepare.data = wait->deadline.data = wait;
+        uv_timer_init(&loop_, &wait->tick);
+        wait->prepare.data = wait->tick.data = wait;
         uv_prepare_start(&wait->prepare, [](uv_prepare_t* p) {
             if ((*static_cast<Wait*>(p->data)->done)()) uv_stop(p->loop);
         });
         uv_timer_start(
-            &wait->deadline, [](uv_timer_t* t) { uv_stop(t->loop); },
-            static_cast<uint64_t>(limit.count()), 0);
+            &wait->tick,
+            [](uv_timer_t* t) {
+                if (std::chrono::steady_clock::now() >= static_cast<Wait*>(t->data)->deadline)
+                    uv_stop(t->loop);
+            },
+            kTick, kTick);
         uv_run(&loop_, UV_RUN_DEFAULT);
         auto closed = [](uv_handle_t* h) {
             auto* w = static_cast<Wait*>(h->data);
             if (--w->open == 0) delete w;
         };
         uv_close(reinterpret_cast<uv_handle_t*>(&wait->prepare), closed);
-        uv_close(reinterpret_cast<uv_handle_t*>(&wait->deadline), closed);
+        uv_close(reinterpret_cast<uv_handle_t*>(&wait->tick), closed);
         uv_run(&loop_, UV_RUN_NOWAIT);
         return done();
     }
+
+    static constexpr uint64_t kTick = 2;  // ms
 
     uv_loop_t loop_;
 };

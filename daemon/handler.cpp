@@ -141,6 +141,7 @@ void Handler::spawn_now() {
             });
     }
 
+    peer_.reset();  // the previous run's, over the previous socket
     socket_ = std::make_unique<uv::LineStream>(env_.loop, env_.batcher, kMaxHandlerLineBytes);
     if (int rc = socket_->open(spawned.socket_fd); rc != 0) {
         kill_for(fmt::format("cannot use its socket: {}", uv_strerror(rc)));
@@ -166,7 +167,8 @@ void Handler::spawn_now() {
                    });
     spdlog::info("handler {} started (pid {}, {} mode)", config_.name, pid_,
                  handler_mode_name(config_.mode));
-    receiver_.attach(socket_.get());
+    peer_ = std::make_unique<UvPeerStream>(*socket_);
+    receiver_.attach(peer_.get());
 }
 
 void Handler::report_suppressed(uint64_t lines) {

@@ -78,6 +78,7 @@ private:
     pid_t pid_ = 0;
     bool killed_by_us_ = false;
     std::unique_ptr<uv::LineStream> socket_;
+    std::unique_ptr<UvPeerStream> peer_;  // socket_, as the receiver writes to it
     std::unique_ptr<uv::LineStream> stderr_;
     std::unique_ptr<uv::Timer> timer_;  // restart backoff, or the stop grace period
     std::function<void()> stopped_;

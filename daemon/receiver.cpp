@@ -154,7 +154,7 @@ void Receiver::write_line(std::string_view line, bool event) {
     if (event) ++written_events_;
 }
 
-void Receiver::attach(uv::LineStream* stream) {
+void Receiver::attach(PeerStream* stream) {
     stream_ = stream;
     in_flight_ = false;
     waiting_for_drain_ = false;

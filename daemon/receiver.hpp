@@ -1,6 +1,6 @@
 // One destination of events: a handler process or a subscribed client. It owns the queue of
 // events not yet written (async) or not yet acknowledged (sync) and talks to the peer over a
-// LineStream that may come and go (a handler restarts; a client leaves).
+// PeerStream that may come and go (a handler restarts; a client leaves).
 //
 // sync:  one event in flight; the next is written only after its ack (`ok` / {"ack":SEQ}).
 //        An event stays queued until acked, so a restarted handler gets it again (at least
@@ -9,7 +9,7 @@
 //        ever dropped: the event manager refuses new work while the backlog is at its bound
 //        (backlog_limit(); see event_manager.hpp).
 // async: events are written as fast as the peer's socket takes them, and the receiver keeps
-//        count of those the peer has not read yet (LineStream::unread_by_peer). Events not
+//        count of those the peer has not read yet (PeerStream::unread_by_peer). Events not
 //        yet read, written or not, are at most `queue` and at most backlog_limit() bytes: on
 //        overflow the oldest not yet written is dropped, and once the peer has read one of
 //        those written before, it first gets one `dropped` event with the count (its seq is
@@ -28,7 +28,7 @@
 #include "common/duration.hpp"
 #include "daemon/config.hpp"
 #include "daemon/event_manager.hpp"
-#include "daemon/uv/line_stream.hpp"
+#include "daemon/peer_stream.hpp"
 #include "daemon/uv/timer.hpp"
 
 namespace kvd {
@@ -83,8 +83,9 @@ public:
     // A replayed event: nobody waits on it.
     void enqueue_replayed(const EventPtr& e);
 
-    // The peer is reachable through `stream` (not owned) from now on.
-    void attach(uv::LineStream* stream);
+    // The peer is reachable through `stream` (not owned; it must stay valid until detach(),
+    // close(), take_backlog() or the receiver's end) from now on.
+    void attach(PeerStream* stream);
     // The peer is gone for now (a handler exited): queued sync events stay for redelivery,
     // but nobody waits on them any more.
     void detach();
@@ -152,7 +153,7 @@ private:
     std::deque<Written> written_;  // async, oldest first
     std::size_t written_bytes_ = 0;
     std::size_t written_events_ = 0;
-    uv::LineStream* stream_ = nullptr;
+    PeerStream* stream_ = nullptr;
     bool in_flight_ = false;  // sync: the head was written and awaits its ack
     uint64_t dropped_pending_ = 0;
     uint64_t dropped_last_seq_ = 0;

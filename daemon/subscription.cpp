@@ -8,7 +8,9 @@ namespace kvd {
 
 Subscription::Subscription(EventManager& events, uv_loop_t* loop, Connection& connection,
                            ReceiverOptions options)
-    : connection_(connection), receiver_(events, loop, std::move(options)) {
+    : connection_(connection),
+      peer_(connection.stream()),
+      receiver_(events, loop, std::move(options)) {
     receiver_.on_ack_timeout = [this] {
         spdlog::warn("client {} did not acknowledge an event within {}; closing its subscription",
                      connection_.number(), format_duration(receiver_.options().ack_timeout));
@@ -20,6 +22,6 @@ Subscription::Subscription(EventManager& events, uv_loop_t* loop, Connection& co
     };
 }
 
-void Subscription::go_live() { receiver_.attach(&connection_.stream()); }
+void Subscription::go_live() { receiver_.attach(&peer_); }
 
 }  // namespace kvd

@@ -23,6 +23,7 @@ public:
 
 private:
     Connection& connection_;
+    UvPeerStream peer_;  // the connection's stream, once live
     Receiver receiver_;
 };
 

@@ -58,11 +58,13 @@ class HandlerTest : public EventLoopTest {
 
     bool wait(const std::function<bool()>& done) { return run_until(done, kProcessDeadline); }
 
-    // Stops `h` (end of file on its stdin) and waits until its process is gone.
+    // Stops `h` (end of file on its stdin, if it runs) and waits until its process is gone.
     void stop(Handler& h) {
         bool stopped = false;
+        const bool was_running = h.state() == Handler::State::running;
         h.stop(milliseconds(5000), [&] { stopped = true; });
-        EXPECT_EQ(h.state(), Handler::State::stopping);
+        // A running handler stops once its process is gone; one between runs, at once.
+        EXPECT_EQ(h.state(), was_running ? Handler::State::stopping : Handler::State::stopped);
         ASSERT_TRUE(wait([&] { return stopped; }));
         EXPECT_EQ(h.state(), Handler::State::stopped);
         EXPECT_EQ(h.pid(), 0);
@@ -114,10 +116,8 @@ TEST_F(HandlerTest, AnExitedHandlerIsRestartedAndGetsWhatItHadNotAcked) {
     EXPECT_GE(info(h, "restarts"), 2u);
     EXPECT_EQ(info(h, "queued"), 0u);
 
-    // The third run exits after its ack too, and is restarted again.
-    ASSERT_TRUE(wait([&] { return info(h, "restarts") == 3 && h.pid() > 0; }));
-    EXPECT_NE(h.pid(), first);
-    EXPECT_EQ(h.state(), Handler::State::running);
+    // Every run exits after its ack (or at once when nothing is queued) and is restarted.
+    ASSERT_TRUE(wait([&] { return info(h, "restarts") >= 3 && h.pid() > 0 && h.pid() != first; }));
     stop(h);
 }
 

@@ -26,12 +26,17 @@ TEST_F(StopTimer, RunsFromTheSigtermNotFromTheStop) {
     auto c = connect();
     ASSERT_TRUE(c->connected());
     ASSERT_TRUE(freeze(pid));
-    // A put the frozen bucket cannot answer yet, then a stop with a short SIGKILL timeout.
+    // A put the frozen bucket cannot answer yet, then a stop whose SIGKILL timeout is short
+    // against the freeze below, yet long enough for a bucket to exit after its SIGTERM (a
+    // sanitized one checks for leaks as it exits).
+    const auto kill_after = scaled(1000ms);
     ASSERT_TRUE(c->send_json({{"id", 1}, {"op", "put"}, {"bucket", "b"}, {"key", "k"}, {"value", "v"}}));
-    ASSERT_TRUE(c->send_json({{"id", 2}, {"op", "stop"}, {"bucket", "b"}, {"timeout_ms", 100}}));
-    // Far past the stop's 100 ms: were the timer running, the bucket would be SIGKILLed by
-    // now and both replies would be here. It waits for its put to be answered instead.
-    EXPECT_FALSE(c->read_json(scaled(1500ms)).has_value()) << "kvd answered while the bucket is frozen";
+    ASSERT_TRUE(c->send_json(
+        {{"id", 2}, {"op", "stop"}, {"bucket", "b"}, {"timeout_ms", kill_after.count()}}));
+    // Three times the stop's timeout (read_json scales its wait as scaled() does): were the
+    // timer running, the bucket would be SIGKILLed by now and both replies would be here. It
+    // waits for its put to be answered instead.
+    EXPECT_FALSE(c->read_json(3000ms).has_value()) << "kvd answered while the bucket is frozen";
     EXPECT_TRUE(process_alive(pid));
     ASSERT_EQ(::kill(pid, SIGCONT), 0);
     auto put = c->read_json(30s);

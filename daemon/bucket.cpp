@@ -16,29 +16,32 @@ namespace {
 constexpr std::size_t kReplyFramingBytes = 4096;
 }  // namespace
 
-Bucket::Bucket(uv_loop_t* loop, uv::WriteBatcher& batcher, std::string name, pid_t pid,
-               Limits limits)
+Bucket::Bucket(uv_loop_t* loop, uv::WriteBatcher& batcher, proc::ProcessTable& processes,
+               std::string name, Limits limits)
     : loop_(loop),
       name_(std::move(name)),
-      pid_(pid),
-      started_(std::chrono::system_clock::now()),
+      child_(processes),
       stream_(loop, batcher, limits.max_reply_bytes + kReplyFramingBytes),
       limits_(limits) {}
 
 Bucket::~Bucket() {
     stream_.close();
     if (request_timer_) request_timer_->close();
-    if (kill_timer_) kill_timer_->close();
     fail_pending();
 }
 
-int Bucket::attach(int socket_fd, std::function<void()> on_hangup) {
-    int rc = stream_.open(socket_fd);
-    if (rc != 0) return rc;
+int Bucket::start(const proc::Command& command, proc::Child::ExitFn on_exit) {
+    if (int rc = child_.start(command, std::move(on_exit)); rc != 0) return rc;
+    if (int rc = stream_.open(child_.take_stdio()); rc != 0) {
+        // Useless without its socket: ended, and reaped by the process table.
+        child_.kill();
+        return rc;
+    }
     stream_.start(
         [this](std::string_view line) {
             if (pending_.empty()) {
-                spdlog::warn("bucket {} (pid {}) sent an unrequested line; ignored", name_, pid_);
+                spdlog::warn("bucket {} (pid {}) sent an unrequested line; ignored", name_,
+                             pid());
                 return;
             }
             ReplyFn fn = std::move(pending_.front().fn);
@@ -52,19 +55,19 @@ int Bucket::attach(int socket_fd, std::function<void()> on_hangup) {
             if (live_requests_ == 0 && request_timer_) request_timer_->stop();
             send_term_if_idle();
         },
-        [this, on_hangup = std::move(on_hangup)](uv::StreamEnd why, int err) {
-            // The process closed its end: it is exiting. Nothing more will be answered.
+        [this](uv::StreamEnd why, int err) {
+            // The process closed its end (kv-bucket does as it exits): nothing more will be
+            // answered. Its exit comes from its Child.
             if (why == uv::StreamEnd::line_too_long)
                 spdlog::error("bucket {} (pid {}) sent a reply longer than {} bytes; closing "
                               "its socket",
-                              name_, pid_, limits_.max_reply_bytes);
+                              name_, pid(), limits_.max_reply_bytes);
             else if (why == uv::StreamEnd::error)
-                spdlog::warn("bucket {} (pid {}): socket error: {}", name_, pid_,
+                spdlog::warn("bucket {} (pid {}): socket error: {}", name_, pid(),
                              uv_strerror(err));
             stream_ended_ = true;
             stream_.close();
             fail_pending();
-            on_hangup();  // may reap this bucket (and destroy it): nothing after this
         });
     return 0;
 }
@@ -114,7 +117,7 @@ void Bucket::expire_requests() {
         --live_requests_;
     }
     if (!expired.empty())
-        spdlog::warn("bucket {} (pid {}) did not answer {} request(s) within {}", name_, pid_,
+        spdlog::warn("bucket {} (pid {}) did not answer {} request(s) within {}", name_, pid(),
                      expired.size(), format_duration(limits_.request_timeout));
     arm_request_timer();
     send_term_if_idle();
@@ -139,46 +142,25 @@ void Bucket::stop(Millis timeout, OutcomeFn done, bool now) {
     } else if (timeout < kill_after_) {
         kill_after_ = timeout;
     }
-    if (now && !term_sent_) send_term();
+    // Once SIGTERM went, asking again may bring the SIGKILL forward (see Child::stop).
+    if (now || child_.stopping()) child_.stop(SIGTERM, kill_after_);
     else send_term_if_idle();
-    if (term_sent_) arm_kill_timer();
 }
 
+// SIGTERM waits for the requests sent before the stop: the SIGKILL's timer runs from the
+// SIGTERM, so time the bucket spent answering them is not counted against its exit.
 void Bucket::send_term_if_idle() {
-    if (!stop_requested_ || term_sent_ || has_live_requests()) return;
-    send_term();
-    arm_kill_timer();
-}
-
-void Bucket::send_term() {
-    term_sent_ = true;
-    uv_kill(pid_, SIGTERM);
-    kill_at_ms_ = uv_now(loop_) + static_cast<uint64_t>(kill_after_.count());
-}
-
-// The SIGKILL timer runs from the SIGTERM, not from the `stop`: time the bucket spent
-// answering the requests sent before the stop is not counted against its exit. A later,
-// shorter stop (shutdown) brings it forward.
-void Bucket::arm_kill_timer() {
-    uint64_t now = uv_now(loop_);
-    uint64_t deadline = std::min(kill_at_ms_, now + static_cast<uint64_t>(kill_after_.count()));
-    kill_at_ms_ = deadline;
-    if (!kill_timer_) kill_timer_ = std::make_unique<uv::Timer>(loop_);
-    kill_timer_->start(Millis(deadline > now ? deadline - now : 0), [this] {
-        spdlog::warn("bucket {} (pid {}) still running {} after SIGTERM; sending SIGKILL", name_,
-                     pid_, format_duration(kill_after_));
-        uv_kill(pid_, SIGKILL);
-    });
+    if (!stop_requested_ || child_.stopping() || has_live_requests()) return;
+    child_.stop(SIGTERM, kill_after_);
 }
 
 int Bucket::signal(int signo) {
-    int rc = uv_kill(pid_, signo);
+    int rc = child_.signal(signo);
     if (rc == 0 && ends_process_by_default(signo)) kill_requested_ = true;
     return rc;
 }
 
 std::vector<OutcomeFn> Bucket::on_exited() {
-    if (kill_timer_) kill_timer_->close();
     if (request_timer_) request_timer_->close();
     stream_ended_ = true;
     stream_.close();

@@ -1,4 +1,4 @@
-// One live bucket: a kv-bucket child process and kvd's end of its socket pair.
+// One live bucket: its child process (by default kv-bucket) and kvd's end of its socket pair.
 //
 // Requests are pipelined to the process and answered strictly in order, so each reply is
 // matched to the oldest pending request. When the process goes away every pending request
@@ -6,7 +6,8 @@
 // no request waits forever. Its late reply, if one comes, is read and discarded, so replies
 // stay matched to requests. Stopping is a small state machine: SIGTERM, a timer, SIGKILL;
 // the reason is recorded when the stop is asked for, so the exit event says `stopped`
-// truthfully.
+// truthfully. The process itself, its stop sequence and its exit notice are its Child's
+// (daemon/proc/child.hpp).
 #pragma once
 
 #include <sys/types.h>
@@ -24,6 +25,7 @@
 #include "common/duration.hpp"
 #include "daemon/ops/host.hpp"
 #include "daemon/outcome.hpp"
+#include "daemon/proc/child.hpp"
 #include "daemon/uv/line_stream.hpp"
 #include "daemon/uv/timer.hpp"
 
@@ -40,19 +42,21 @@ public:
         std::size_t max_unsent_bytes = 16 * 1024 * 1024;
     };
 
-    Bucket(uv_loop_t* loop, uv::WriteBatcher& batcher, std::string name, pid_t pid,
-           Limits limits);
+    Bucket(uv_loop_t* loop, uv::WriteBatcher& batcher, proc::ProcessTable& processes,
+           std::string name, Limits limits);
     ~Bucket();
     Bucket(const Bucket&) = delete;
     Bucket& operator=(const Bucket&) = delete;
 
-    // Takes kvd's end of the socket pair; a libuv error code, 0 on success. `on_hangup` runs
-    // when the process closes its end, which it does by exiting.
-    int attach(int socket_fd, std::function<void()> on_hangup);
+    // Starts its process and opens kvd's end of its socket: 0, or a libuv error code (then no
+    // process is left running). `on_exit` runs once the process has ended and was reaped;
+    // its socket closing (kv-bucket's does as it exits) fails what is pending but is not
+    // taken for the exit.
+    int start(const proc::Command& command, proc::Child::ExitFn on_exit);
 
     const std::string& name() const override { return name_; }
-    pid_t pid() const override { return pid_; }
-    WallTime started() const override { return started_; }
+    pid_t pid() const override { return child_.pid(); }
+    WallTime started() const override { return child_.started(); }
 
     // Sends one request line; `fn` gets its reply, exactly once.
     void request(std::string_view line, ReplyFn fn) override;
@@ -83,16 +87,13 @@ private:
 
     void fail_pending();
     void send_term_if_idle();
-    void send_term();
-    void arm_kill_timer();
     void arm_request_timer();
     void expire_requests();
     bool has_live_requests() const { return live_requests_ > 0; }
 
     uv_loop_t* loop_;
     std::string name_;
-    pid_t pid_;
-    WallTime started_;
+    proc::Child child_;
     uv::LineStream stream_;
     bool stream_ended_ = false;
     Limits limits_;
@@ -101,11 +102,7 @@ private:
     std::unique_ptr<uv::Timer> request_timer_;
     bool stop_requested_ = false;
     bool kill_requested_ = false;
-    bool term_sent_ = false;
-    Millis kill_after_{0};
-    // Loop time at which SIGKILL goes, once SIGTERM was sent.
-    uint64_t kill_at_ms_ = 0;
-    std::unique_ptr<uv::Timer> kill_timer_;
+    Millis kill_after_{0};  // the shortest stop timeout asked for
     std::vector<OutcomeFn> stop_waiters_;
 };
 

@@ -24,10 +24,9 @@ namespace kvd {
 
 namespace {
 
-// Each bucket holds one fd in kvd (its socket: its exit is learnt from the socket's end of
-// file, not from a pidfd), so 10,000 buckets need far more than the usual soft limit of
-// 1024. Raise the soft limit to what is needed, and the hard limit too when kvd may (root,
-// or CAP_SYS_RESOURCE).
+// Each bucket holds two fds in kvd (its socket and its pidfd, see proc/process_table.hpp),
+// so 10,000 buckets need far more than the usual soft limit of 1024. Raise the soft limit to
+// what is needed, and the hard limit too when kvd may (root, or CAP_SYS_RESOURCE).
 void raise_fd_limit() {
     constexpr rlim_t kWanted = 65536;
     rlimit rl{};
@@ -39,9 +38,10 @@ void raise_fd_limit() {
     rl.rlim_cur = std::min(rl.rlim_max, std::max(rl.rlim_cur, kWanted));
     setrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur < kWanted)
-        spdlog::info("open file limit is {}: each bucket takes one descriptor and each client "
-                     "and handler some, so fewer than {} buckets fit",
-                     rl.rlim_cur, rl.rlim_cur);
+        spdlog::info("open file limit is {}: each bucket takes two descriptors (its socket and "
+                     "its pidfd) and each client and handler some; the first {} children get a "
+                     "pidfd, the exits of the rest are found at SIGCHLD",
+                     rl.rlim_cur, proc::pidfd_budget(rl.rlim_cur));
 }
 
 // 128 random bits as 32 lowercase hex digits: getrandom(2), else /dev/urandom. Should both
@@ -101,11 +101,11 @@ Daemon::~Daemon() {
     server_.reset();
     handlers_.reset();
     registry_.reset();
-    spawner_.reset();
     events_.reset();
     bucket_log_.reset();
-    if (reaper_) reaper_->close();
-    reaper_.reset();
+    // Last of the children's owners gone: whatever still runs is killed and reaped.
+    if (processes_) processes_->close();
+    processes_.reset();
     shutdown_deadline_.reset();
     final_flush_.reset();
     log_flush_.reset();
@@ -137,15 +137,14 @@ int Daemon::run() {
     uv_disable_stdio_inheritance();
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
-    spawner_ = std::make_unique<Spawner>();
 
     batcher_ = std::make_unique<uv::WriteBatcher>(&loop_);
-    reaper_ = std::make_unique<ChildReaper>(&loop_);
+    processes_ = std::make_unique<proc::ProcessTable>(&loop_);
     events_ = std::make_unique<EventManager>(event_bounds(config_.daemon));
     start_bucket_log();
-    registry_ = std::make_unique<Registry>(&loop_, *batcher_, *reaper_, *events_, bucket_stderr_fd_);
+    registry_ =
+        std::make_unique<Registry>(&loop_, *batcher_, *processes_, *events_, bucket_stderr_fd_);
     registry_->configure(config_);
-    registry_->use_spawner(spawner_.get());
     server_ = std::make_unique<ControlServer>(
         &loop_, *batcher_, [this](Connection& c, std::string_view line, Responder reply) {
             ConnectionClient client(*this, c);
@@ -163,7 +162,7 @@ int Daemon::run() {
     }
     // Handlers start before kvd accepts clients, so they see every event from the first.
     handlers_ = std::make_unique<HandlerSet>(
-        HandlerEnv{&loop_, *batcher_, *reaper_, *events_, socket_path_});
+        HandlerEnv{&loop_, *batcher_, *processes_, *events_, socket_path_});
     handlers_->start_all(config_.handlers);
     start_signals();
     log_flush_ = std::make_unique<uv::Timer>(&loop_);
@@ -178,7 +177,7 @@ int Daemon::run() {
                            events_->handler_count(), server_->connection_count());
     });
     // The spawner forks now: kvd is small, and the systemd variables are consumed.
-    spawner_->start();
+    processes_->start_spawner();
     systemd_->ready();
 
     uv_run(&loop_, UV_RUN_DEFAULT);

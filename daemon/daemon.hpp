@@ -12,7 +12,6 @@
 #include <optional>
 #include <string>
 
-#include "daemon/child_reaper.hpp"
 #include "daemon/config.hpp"
 #include "daemon/log.hpp"
 #include "daemon/op_host.hpp"
@@ -21,7 +20,7 @@
 #include "daemon/handler_set.hpp"
 #include "daemon/outcome.hpp"
 #include "daemon/registry.hpp"
-#include "daemon/spawner.hpp"
+#include "daemon/proc/process_table.hpp"
 #include "daemon/systemd.hpp"
 #include "daemon/uv/handle.hpp"
 #include "daemon/uv/line_stream.hpp"
@@ -84,10 +83,9 @@ private:
     bool finishing_ = false;
 
     std::unique_ptr<uv::WriteBatcher> batcher_;
-    std::unique_ptr<ChildReaper> reaper_;
+    std::unique_ptr<proc::ProcessTable> processes_;
     std::unique_ptr<EventManager> events_;
     std::unique_ptr<Registry> registry_;
-    std::unique_ptr<Spawner> spawner_;
     std::unique_ptr<HandlerSet> handlers_;
     std::unique_ptr<ControlServer> server_;
     DaemonOpHost op_host_{*this};

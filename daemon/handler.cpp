@@ -1,6 +1,5 @@
 #include "daemon/handler.hpp"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -8,7 +7,6 @@
 #include <csignal>
 
 #include "common/signals.hpp"
-#include "daemon/spawn.hpp"
 
 namespace kvd {
 
@@ -67,6 +65,7 @@ Handler::Handler(HandlerEnv env, HandlerConfig config)
     : env_(std::move(env)),
       config_(std::move(config)),
       receiver_(env_.events, env_.loop, receiver_options(config_)),
+      child_(env_.processes),
       stderr_logged_(kStderrLinesPerSecond, 1000) {
     timer_ = std::make_unique<uv::Timer>(env_.loop);
     receiver_.on_ack_timeout = [this] {
@@ -80,8 +79,7 @@ Handler::~Handler() {
     receiver_.detach();
     if (socket_) socket_->close();
     if (stderr_) stderr_->close();
-    // Only reached with the process alive when kvd gives up waiting on it.
-    if (pid_ > 0 && state_ != State::stopped) uv_kill(pid_, SIGKILL);
+    // A process still running (kvd gave up waiting on it) is killed by its Child.
 }
 
 void Handler::start() {
@@ -90,34 +88,22 @@ void Handler::start() {
 }
 
 void Handler::spawn_now() {
-    int err_pipe[2];
-    if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-        after_failure(fmt::format("cannot create its stderr pipe: {}", std::strerror(errno)), true);
-        return;
-    }
-    SpawnRequest req;
-    req.argv = config_.command;
-    req.env_add = config_.env;
-    req.env_add["KVD_HANDLER"] = config_.name;
-    req.env_add["KVD_SOCKET"] = env_.socket_path;
+    proc::Command command;
+    command.label = "handler " + config_.name;
+    command.argv = config_.command;
+    command.env_add = config_.env;
+    command.env_add["KVD_HANDLER"] = config_.name;
+    command.env_add["KVD_SOCKET"] = env_.socket_path;
     // Lets one script serve both modes: ack only when sync.
-    req.env_add["KVD_HANDLER_MODE"] = std::string(handler_mode_name(config_.mode));
-    req.stderr_fd = err_pipe[1];
-    std::weak_ptr<char> alive = alive_;
-    SpawnResult spawned =
-        spawn_child(env_.loop, env_.reaper, req, [this, alive](const ChildExit& e) {
-            if (!alive.expired()) on_exit(e);
-        });
-    ::close(err_pipe[1]);
-    if (spawned.error != 0) {
-        ::close(err_pipe[0]);
+    command.env_add["KVD_HANDLER_MODE"] = std::string(handler_mode_name(config_.mode));
+    command.capture_stderr = true;
+    if (int rc = child_.start(command, [this](const proc::Exit& e) { on_exit(e); }); rc != 0) {
         after_failure(fmt::format("cannot start {}: {}", config_.command[0],
-                                  describe_spawn_error(spawned.error)),
+                                  proc::describe_spawn_error(rc)),
                       true);
         return;
     }
 
-    pid_ = spawned.pid;
     state_ = State::running;
     killed_by_us_ = false;
     unexpected_lines_ = 0;
@@ -125,7 +111,7 @@ void Handler::spawn_now() {
     started_at_ = std::chrono::steady_clock::now();
 
     stderr_ = std::make_unique<uv::LineStream>(env_.loop, env_.batcher, kMaxHandlerLineBytes);
-    if (stderr_->open(err_pipe[0]) == 0) {
+    if (stderr_->open(child_.take_stderr()) == 0) {
         stderr_->start(
             [this](std::string_view line) {
                 uint64_t suppressed = 0;
@@ -143,7 +129,7 @@ void Handler::spawn_now() {
 
     peer_.reset();  // the previous run's, over the previous socket
     socket_ = std::make_unique<uv::LineStream>(env_.loop, env_.batcher, kMaxHandlerLineBytes);
-    if (int rc = socket_->open(spawned.socket_fd); rc != 0) {
+    if (int rc = socket_->open(child_.take_stdio()); rc != 0) {
         kill_for(fmt::format("cannot use its socket: {}", uv_strerror(rc)));
         return;
     }
@@ -165,7 +151,7 @@ void Handler::spawn_now() {
                            });
                        }
                    });
-    spdlog::info("handler {} started (pid {}, {} mode)", config_.name, pid_,
+    spdlog::info("handler {} started (pid {}, {} mode)", config_.name, child_.pid(),
                  handler_mode_name(config_.mode));
     peer_ = std::make_unique<UvPeerStream>(*socket_);
     receiver_.attach(peer_.get());
@@ -179,11 +165,11 @@ void Handler::report_suppressed(uint64_t lines) {
 }
 
 void Handler::kill_for(const std::string& why) {
-    if (pid_ <= 0 || killed_by_us_) return;
-    spdlog::warn("handler {} (pid {}) {}; killing it", config_.name, pid_, why);
+    if (!child_.running() || killed_by_us_) return;
+    spdlog::warn("handler {} (pid {}) {}; killing it", config_.name, child_.pid(), why);
     killed_by_us_ = true;
     receiver_.detach();
-    uv_kill(pid_, SIGKILL);
+    child_.kill();
 }
 
 void Handler::on_unexpected_line(std::string_view line) {
@@ -206,13 +192,12 @@ void Handler::on_unexpected_line(std::string_view line) {
     }
 }
 
-void Handler::on_exit(const ChildExit& exit) {
+void Handler::on_exit(const proc::Exit& exit) {
     timer_->stop();
     receiver_.detach();
     if (socket_) socket_->close();
     // stderr_ is left to drain: its last lines often say why the handler died.
-    pid_t pid = pid_;
-    pid_ = 0;
+    pid_t pid = exit.pid;
     std::string how = exit.signaled ? fmt::format("killed by {}", signal_name(exit.signal))
                                     : fmt::format("exited with code {}", exit.code);
 
@@ -268,7 +253,7 @@ void Handler::stop(Millis grace, std::function<void()> done) {
         return;
     }
     timer_->stop();
-    if (state_ != State::running || pid_ <= 0) {
+    if (state_ != State::running || !child_.running()) {
         state_ = State::stopped;
         receiver_.close();
         done();
@@ -279,24 +264,20 @@ void Handler::stop(Millis grace, std::function<void()> done) {
     receiver_.detach();
     // End of file on its stdin is the handler's signal to exit.
     if (socket_) socket_->shutdown_write();
-    timer_->start(grace, [this, grace] {
-        if (state_ != State::stopping || pid_ <= 0) return;
-        spdlog::warn("handler {} (pid {}) still running {} after end of file; sending SIGKILL",
-                     config_.name, pid_, format_duration(grace));
-        uv_kill(pid_, SIGKILL);
-    });
+    child_.stop(0, grace);
 }
 
 void Handler::kill_now() {
-    if (pid_ <= 0) return;
-    spdlog::warn("handler {} (pid {}) still running; sending SIGKILL", config_.name, pid_);
-    uv_kill(pid_, SIGKILL);
+    if (!child_.running()) return;
+    spdlog::warn("handler {} (pid {}) still running; sending SIGKILL", config_.name,
+                 child_.pid());
+    child_.kill();
 }
 
 Json Handler::info() const {
     const auto& c = receiver_.counters();
     return {{"name", config_.name},
-            {"pid", pid_ > 0 ? Json(pid_) : Json(nullptr)},
+            {"pid", pid() > 0 ? Json(pid()) : Json(nullptr)},
             {"state", handler_state_name(state_)},
             {"mode", handler_mode_name(config_.mode)},
             {"delivered", c.delivered},

@@ -15,11 +15,11 @@
 #include <memory>
 #include <string>
 
-#include "daemon/child_reaper.hpp"
 #include "daemon/config.hpp"
 #include "daemon/event_manager.hpp"
 #include "daemon/outcome.hpp"
 #include "daemon/log.hpp"
+#include "daemon/proc/process_table.hpp"
 #include "daemon/receiver.hpp"
 #include "daemon/uv/line_stream.hpp"
 #include "daemon/uv/timer.hpp"
@@ -29,7 +29,7 @@ namespace kvd {
 struct HandlerEnv {
     uv_loop_t* loop;
     uv::WriteBatcher& batcher;
-    ChildReaper& reaper;
+    proc::ProcessTable& processes;
     EventManager& events;
     std::string socket_path;  // passed on as $KVD_SOCKET so a handler can call kvctl
 };
@@ -59,13 +59,14 @@ public:
     const HandlerConfig& config() const { return config_; }
     const std::string& name() const { return config_.name; }
     State state() const { return state_; }
-    pid_t pid() const { return pid_; }
+    // Its process, while it runs; 0 otherwise.
+    pid_t pid() const { return child_.running() ? child_.pid() : 0; }
     // One row of the `handlers` op.
     Json info() const;
 
 private:
     void spawn_now();
-    void on_exit(const ChildExit& exit);
+    void on_exit(const proc::Exit& exit);
     void after_failure(const std::string& why, bool failed);
     void on_unexpected_line(std::string_view line);
     void kill_for(const std::string& why);
@@ -75,12 +76,12 @@ private:
     HandlerConfig config_;
     Receiver receiver_;
     State state_ = State::stopped;
-    pid_t pid_ = 0;
+    proc::Child child_;
     bool killed_by_us_ = false;
     std::unique_ptr<uv::LineStream> socket_;
     std::unique_ptr<UvPeerStream> peer_;  // socket_, as the receiver writes to it
     std::unique_ptr<uv::LineStream> stderr_;
-    std::unique_ptr<uv::Timer> timer_;  // restart backoff, or the stop grace period
+    std::unique_ptr<uv::Timer> timer_;  // restart backoff, or the grace after its socket closed
     std::function<void()> stopped_;
     uint64_t restarts_ = 0;
     unsigned consecutive_failures_ = 0;
@@ -90,7 +91,6 @@ private:
     std::chrono::steady_clock::time_point started_at_;
     // Its stderr lines in kvd's log, rate-limited: a flooding handler costs bounded log.
     log::RepeatLimiter stderr_logged_;
-    std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
 
 std::string_view handler_state_name(Handler::State s);

@@ -189,10 +189,10 @@ void Receiver::release(Entry& e) {
 }
 
 void Receiver::release_all() {
-    std::weak_ptr<char> alive = alive_;
+    Lifetime::Watch alive = lifetime_.watch();
     for (std::size_t i = 0; i < queue_.size(); ++i) {
         release(queue_[i]);
-        if (alive.expired()) return;
+        if (alive.ended()) return;
     }
 }
 
@@ -210,9 +210,9 @@ void Receiver::pump() {
         if (stream_->queued_bytes() >= kAsyncHighWaterBytes) {
             if (!waiting_for_drain_) {
                 waiting_for_drain_ = true;
-                std::weak_ptr<char> alive = alive_;
+                Lifetime::Watch alive = lifetime_.watch();
                 stream_->when_drained([this, alive] {
-                    if (alive.expired()) return;
+                    if (alive.ended()) return;
                     waiting_for_drain_ = false;
                     pump();
                 });
@@ -262,9 +262,9 @@ void Receiver::start_ack_timer() {
         in_flight_ = false;
         // Whoever waits on this event goes on; the event stays first in line for the peer's
         // next incarnation.
-        std::weak_ptr<char> alive = alive_;
+        Lifetime::Watch alive = lifetime_.watch();
         release(queue_.front());
-        if (alive.expired()) return;
+        if (alive.ended()) return;
         if (on_ack_timeout) on_ack_timeout();  // may destroy this receiver: nothing after
     });
 }
@@ -281,9 +281,9 @@ void Receiver::on_line(std::string_view line) {
     in_flight_ = false;
     ++counters_.acked;
     Entry done = pop_front();
-    std::weak_ptr<char> alive = alive_;
+    Lifetime::Watch alive = lifetime_.watch();
     release(done);
-    if (!alive.expired()) pump();
+    if (!alive.ended()) pump();
 }
 
 Receiver::Backlog Receiver::take_backlog() {
@@ -330,10 +330,10 @@ void Receiver::adopt(Backlog backlog) {
             if (!stream_) e.released = true;
     }
     // Released last, and each only once: a release may complete a caller's operation.
-    std::weak_ptr<char> alive = alive_;
+    Lifetime::Watch alive = lifetime_.watch();
     for (auto& e : to_release) {
         if (!e.released) events_.release(*e.event);
-        if (alive.expired()) return;
+        if (alive.ended()) return;
     }
     pump();
 }

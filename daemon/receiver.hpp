@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/duration.hpp"
+#include "common/lifetime.hpp"
 #include "daemon/config.hpp"
 #include "daemon/event_manager.hpp"
 #include "daemon/peer_stream.hpp"
@@ -162,7 +163,7 @@ private:
     // async: polls for the peer to read while a `dropped` event waits for room (a socket
     // says when it can take more bytes, not when the peer has read some).
     std::unique_ptr<uv::Timer> reader_timer_;
-    std::shared_ptr<char> alive_ = std::make_shared<char>();
+    Lifetime lifetime_;  // see common/lifetime.hpp
 };
 
 }  // namespace kvd

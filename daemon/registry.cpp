@@ -8,7 +8,6 @@
 
 #include "common/signals.hpp"
 #include "common/wire.hpp"
-#include "daemon/spawn.hpp"
 
 namespace kvd {
 
@@ -25,11 +24,11 @@ std::string resolve_bucket_program(const std::string& program) {
     return program;
 }
 
-Registry::Registry(uv_loop_t* loop, uv::WriteBatcher& batcher, ChildReaper& reaper,
+Registry::Registry(uv_loop_t* loop, uv::WriteBatcher& batcher, proc::ProcessTable& processes,
                    EventManager& events, int bucket_stderr_fd)
     : loop_(loop),
       batcher_(batcher),
-      reaper_(reaper),
+      processes_(processes),
       events_(events),
       bucket_stderr_fd_(bucket_stderr_fd) {}
 
@@ -71,46 +70,33 @@ void Registry::create(const std::string& name, OutcomeFn done) {
         return;
     }
 
-    SpawnRequest req;
-    req.argv = {program_, name};
-    req.env_add = {{"KVD_PID", std::to_string(getpid())},
-                   {"KVD_BUCKET", name},
-                   {"KVD_MAX_REPLY_BYTES", std::to_string(bucket_limits_.max_reply_bytes)}};
-    req.stderr_fd = bucket_stderr_fd_;
-    req.watch = ChildReaper::Watch::hint;
-    req.spawner = spawner_;
-    // The child cannot be reaped before this function returns (reaping runs from the loop),
-    // so the exit callback always finds it registered, unless it was never registered.
-    SpawnResult spawned = spawn_child(loop_, reaper_, req, [this, name](const ChildExit& e) {
-        Bucket* b = find(name);
-        if (b && b->pid() == e.pid) on_exit(b, e);
-    });
-    if (spawned.error != 0) {
-        std::string why = describe_spawn_error(spawned.error);
+    proc::Command command;
+    command.label = "bucket " + name;
+    command.argv = {program_, name};
+    command.env_add = {{"KVD_PID", std::to_string(getpid())},
+                       {"KVD_BUCKET", name},
+                       {"KVD_MAX_REPLY_BYTES", std::to_string(bucket_limits_.max_reply_bytes)}};
+    command.stderr_fd = bucket_stderr_fd_;
+    auto owned = std::make_unique<Bucket>(loop_, batcher_, processes_, name, bucket_limits_);
+    Bucket* bucket = owned.get();
+    // The exit notice comes from the loop, never from inside start(), and only while the
+    // bucket exists: it always finds the bucket registered.
+    if (int rc = owned->start(command, [this, bucket](const proc::Exit& e) { on_exit(bucket, e); });
+        rc != 0) {
+        std::string why = proc::describe_spawn_error(rc);
         spdlog::error("cannot start bucket {}: {}: {}", name, program_, why);
         done(Failure{wire::ErrorCode::spawn_failed,
                      fmt::format("cannot start '{}' for bucket '{}': {}", program_, name, why)});
         return;
     }
-    auto owned = std::make_unique<Bucket>(loop_, batcher_, name, spawned.pid, bucket_limits_);
-    pid_t child = spawned.pid;
-    if (int rc = owned->attach(spawned.socket_fd, [this, child] { reaper_.hint(child); });
-        rc != 0) {
-        // Without its socket the bucket is useless: end it; the reaper will find nothing
-        // registered under its name and just reap it.
-        uv_kill(spawned.pid, SIGKILL);
-        done(Failure{wire::ErrorCode::spawn_failed,
-                     fmt::format("cannot talk to bucket '{}': {}", name, uv_strerror(rc))});
-        return;
-    }
+    pid_t pid = bucket->pid();
     buckets_.emplace(name, std::move(owned));
-    spdlog::info("bucket {} started (pid {})", name, spawned.pid);
+    spdlog::info("bucket {} started (pid {})", name, pid);
 
     Event ev;
     ev.type = wire::event::kCreate;
     ev.bucket = name;
-    ev.pid = spawned.pid;
-    pid_t pid = spawned.pid;
+    ev.pid = pid;
     events_.publish(std::move(ev), [done = std::move(done), name, pid] {
         done(Json{{"bucket", name}, {"pid", pid}, {"created", true}});
     });
@@ -124,7 +110,7 @@ void Registry::stop(Bucket& bucket, std::optional<Millis> timeout, OutcomeFn don
     bucket.stop(kill_after, std::move(done));
 }
 
-void Registry::on_exit(Bucket* bucket, const ChildExit& exit) {
+void Registry::on_exit(Bucket* bucket, const proc::Exit& exit) {
     auto it = buckets_.find(bucket->name());
     if (it == buckets_.end() || it->second.get() != bucket) return;
     std::unique_ptr<Bucket> owned = std::move(it->second);

@@ -12,26 +12,22 @@
 #include <vector>
 
 #include "daemon/bucket.hpp"
-#include "daemon/child_reaper.hpp"
 #include "daemon/config.hpp"
 #include "daemon/event_manager.hpp"
 #include "daemon/outcome.hpp"
+#include "daemon/proc/process_table.hpp"
 
 namespace kvd {
 
-class Spawner;
-
 class Registry {
 public:
-    Registry(uv_loop_t* loop, uv::WriteBatcher& batcher, ChildReaper& reaper, EventManager& events,
-             int bucket_stderr_fd);
+    Registry(uv_loop_t* loop, uv::WriteBatcher& batcher, proc::ProcessTable& processes,
+             EventManager& events, int bucket_stderr_fd);
     Registry(const Registry&) = delete;
     Registry& operator=(const Registry&) = delete;
 
     // Applies the bucket settings and limits of a (re)loaded config; live buckets keep going.
     void configure(const Config& config);
-    // Buckets are started through `spawner` (see spawner.hpp); null: kvd spawns them itself.
-    void use_spawner(Spawner* spawner) { spawner_ = spawner; }
 
     // Ensures a bucket named `name` exists. `done` gets {"bucket","pid","created"} after the
     // create event was delivered, or a Failure (limit, spawn_failed). A bucket of that name
@@ -54,15 +50,14 @@ public:
     const std::string& program() const { return program_; }
 
 private:
-    void on_exit(Bucket* bucket, const ChildExit& exit);
+    void on_exit(Bucket* bucket, const proc::Exit& exit);
     void check_all_stopped();
 
     uv_loop_t* loop_;
     uv::WriteBatcher& batcher_;
-    ChildReaper& reaper_;
+    proc::ProcessTable& processes_;
     EventManager& events_;
     int bucket_stderr_fd_;
-    Spawner* spawner_ = nullptr;
     std::string program_ = "kv-bucket";
     Millis stop_timeout_{5000};
     Bucket::Limits bucket_limits_;

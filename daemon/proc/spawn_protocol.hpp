@@ -1,4 +1,4 @@
-// The spawner's datagrams (daemon/spawner.hpp), apart from the sockets that carry them. Pure.
+// The spawner's datagrams (daemon/proc/spawner.hpp), apart from the sockets that carry them. Pure.
 //
 // A request is one SOCK_SEQPACKET datagram: two uint32 counts in host order (argv entries,
 // environment entries to add), then that many NUL-terminated strings, argv first, each

@@ -123,9 +123,9 @@ void LineStream::pause() {
 void LineStream::resume() {
     if (!paused_) return;
     paused_ = false;
-    std::weak_ptr<char> alive = alive_;
+    Lifetime::Watch alive = lifetime_.watch();
     deliver_lines();
-    if (alive.expired()) return;
+    if (alive.ended()) return;
     if (reading_ && !paused_ && !handle_.closed())
         uv_read_start(handle_.stream(), on_alloc, on_read);
 }
@@ -140,9 +140,9 @@ void LineStream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     if (!self || nread == 0) return;
     if (nread < 0) {
         // Lines complete before end of file are still delivered.
-        std::weak_ptr<char> alive = self->alive_;
+        Lifetime::Watch alive = self->lifetime_.watch();
         self->deliver_lines();
-        if (alive.expired() || !self->reading_) return;
+        if (alive.ended() || !self->reading_) return;
         if (nread == UV_EOF) self->end(StreamEnd::eof, 0);
         else self->end(StreamEnd::error, static_cast<int>(nread));
         return;
@@ -152,13 +152,13 @@ void LineStream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 }
 
 void LineStream::deliver_lines() {
-    std::weak_ptr<char> alive = alive_;
+    Lifetime::Watch alive = lifetime_.watch();
     // One buffer for the whole batch (lines are handed out as views). Local, not a member:
     // a callback may resume() and so re-enter this function while its view is in use.
     std::string line;
     while (reading_ && !paused_ && in_.next_line(line)) {
         on_line_(line);
-        if (alive.expired()) return;
+        if (alive.ended()) return;
     }
     if (reading_ && in_.overflowed()) end(StreamEnd::line_too_long, 0);
 }
@@ -225,10 +225,10 @@ void LineStream::flush() {
     if (!drained_.empty()) {
         auto fns = std::move(drained_);
         drained_.clear();
-        std::weak_ptr<char> alive = alive_;
+        Lifetime::Watch alive = lifetime_.watch();
         for (auto& fn : fns) {
             fn();
-            if (alive.expired()) return;
+            if (alive.ended()) return;
         }
     }
     if (shutdown_pending_ && queued_bytes() == 0) shutdown_write();
@@ -244,9 +244,9 @@ void LineStream::on_write_done(int status) {
 }
 
 void LineStream::fail_write(int err) {
-    std::weak_ptr<char> alive = alive_;
+    Lifetime::Watch alive = lifetime_.watch();
     end(StreamEnd::error, err);  // its callback may destroy this object
-    if (!alive.expired()) close();  // also when reading had ended already
+    if (!alive.ended()) close();  // also when reading had ended already
 }
 
 std::size_t LineStream::unread_by_peer() const {

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/lifetime.hpp"
 #include "common/line_buffer.hpp"
 #include "daemon/uv/handle.hpp"
 
@@ -115,7 +116,7 @@ private:
     std::size_t in_flight_ = 0;
     std::vector<std::function<void()>> drained_;
     // Expires when this object dies, so a callback that destroyed it can tell.
-    std::shared_ptr<char> alive_ = std::make_shared<char>();
+    Lifetime lifetime_;  // see common/lifetime.hpp
 };
 
 }  // namespace kvd::uv

@@ -1,4 +1,4 @@
-// Buckets are started by kvd's spawner (daemon/spawner.hpp): a small helper process that
+// Buckets are started by kvd's spawner (daemon/proc/spawner.hpp): a small helper process that
 // holds none of kvd's descriptors, yet every bucket is kvd's own child. It is replaced if it
 // dies, and it never outlives kvd.
 #include <signal.h>

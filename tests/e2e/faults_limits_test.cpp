@@ -142,8 +142,9 @@ TEST_F(LimitFault, OpenFileLimit) {
     options.rlimits = {{RLIMIT_NOFILE, kLimit}};
     start(options);
     ASSERT_LT(before_.fds, kLimit - 8) << "kvd needs too many descriptors to start with";
-    EXPECT_NE(kvd_->log().find("open file limit is 64: each bucket takes one descriptor and "
-                               "each client and handler some, so fewer than 64 buckets fit"),
+    EXPECT_NE(kvd_->log().find("open file limit is 64: each bucket takes two descriptors (its "
+                               "socket and its pidfd) and each client and handler some; the "
+                               "first 0 children get a pidfd"),
               std::string::npos);
 
     Json failure;

@@ -121,7 +121,7 @@ bool process_alive(pid_t pid);
 // Processes whose parent is `pid` (zombies included), from /proc/*/stat, except kvd's
 // spawner: for a kvd, its buckets and handlers.
 std::vector<pid_t> children_of(pid_t pid);
-// kvd's bucket spawner (daemon/spawner.hpp), the child named kvd-spawner; 0 if there is none.
+// kvd's bucket spawner (daemon/proc/spawner.hpp), the child named kvd-spawner; 0 if there is none.
 pid_t spawner_of(pid_t pid);
 inline constexpr const char* kSpawnerName = "kvd-spawner";
 // The number of open file descriptors of `pid`, or -1 if /proc cannot tell.

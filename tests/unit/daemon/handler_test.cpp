@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/child_reaper.hpp"
+#include "daemon/proc/process_table.hpp"
 #include "daemon/handler_set.hpp"
 #include "daemon/uv/line_stream.hpp"
 #include "tests/unit/daemon/event_test_support.hpp"
@@ -30,18 +30,18 @@ class HandlerTest : public EventLoopTest {
     void SetUp() override {
         EventLoopTest::SetUp();
         batcher_ = std::make_unique<uv::WriteBatcher>(&loop_);
-        reaper_ = std::make_unique<ChildReaper>(&loop_);
+        processes_ = std::make_unique<proc::ProcessTable>(&loop_);
     }
 
     void TearDown() override {
-        reaper_->close();
+        processes_->close();
         batcher_->close();
-        reaper_.reset();
+        processes_.reset();
         batcher_.reset();
         EventLoopTest::TearDown();
     }
 
-    HandlerEnv env() { return HandlerEnv{&loop_, *batcher_, *reaper_, events_, "/nonexistent"}; }
+    HandlerEnv env() { return HandlerEnv{&loop_, *batcher_, *processes_, events_, "/nonexistent"}; }
 
     // A handler running test_handler with `args`, restarted after 1 ms (doubling to 20 ms).
     static HandlerConfig config(std::string name, std::vector<std::string> args,
@@ -82,7 +82,7 @@ class HandlerTest : public EventLoopTest {
 
     EventManager events_{EventBounds{}};
     std::unique_ptr<uv::WriteBatcher> batcher_;
-    std::unique_ptr<ChildReaper> reaper_;
+    std::unique_ptr<proc::ProcessTable> processes_;
     Seqs delivered_;  // the seqs whose `delivered` ran, in that order
 };
 

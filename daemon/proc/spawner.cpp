@@ -1,4 +1,4 @@
-#include "daemon/spawner.hpp"
+#include "daemon/proc/spawner.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -20,11 +20,11 @@
 #include <string_view>
 
 #include "daemon/proc/spawn_protocol.hpp"
-#include "daemon/spawn.hpp"
+#include "daemon/proc/launch.hpp"
 
 extern char** environ;
 
-namespace kvd {
+namespace kvd::proc {
 
 namespace {
 
@@ -180,7 +180,6 @@ void Spawner::stop() {
     if (pid_ > 0) {
         // End of file would make a running spawner exit, but a stopped one would not: it
         // holds no state worth a goodbye, so it is killed, and the wait is short either way.
-        // ECHILD: kvd's reaper already swept it.
         ::kill(pid_, SIGKILL);
         while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
         }
@@ -286,4 +285,4 @@ Spawner::Result Spawner::spawn_once(const std::vector<std::string>& argv,
     return result;
 }
 
-}  // namespace kvd
+}  // namespace kvd::proc

@@ -13,8 +13,8 @@
 // child kvd's own: kvd reaps it, gets its SIGCHLD, and kv-bucket's PR_SET_PDEATHSIG watches
 // kvd, exactly as if kvd had spawned it. The reply is the pid, once the child has exec'd.
 //
-// If the spawner is gone, kvd starts a new one; if that fails too, spawn_child() falls back
-// to uv_spawn from kvd.
+// If the spawner is gone, kvd starts a new one; if that fails too, launch() falls back
+// to uv_spawn from kvd (launch.hpp). Private to daemon/proc/.
 #pragma once
 
 #include <sys/types.h>
@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-namespace kvd {
+namespace kvd::proc {
 
 class Spawner {
 public:
@@ -58,4 +58,4 @@ private:
     int fd_ = -1;
 };
 
-}  // namespace kvd
+}  // namespace kvd::proc

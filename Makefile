@@ -7,7 +7,7 @@ DESTDIR   ?=
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build programs test test-asan fuzz run install clean stress
+.PHONY: all deps build programs test test-asan fuzz run install clean stress format format-check
 MAKEFLAGS += --no-print-directory
 
 all: build
@@ -78,6 +78,15 @@ stress: $(BUILD)/CMakeCache.txt
 	@scripts/deps.sh
 	cmake --build $(BUILD) -j $(JOBS) --target kvd-stress
 	$(BUILD)/bin/kvd-stress $(STRESS_ARGS)
+
+# .clang-format applied to every C++ file (format), or checked as CI does (format-check).
+format:
+	@scripts/deps.sh format
+	scripts/format.sh
+
+format-check:
+	@scripts/deps.sh format
+	scripts/format.sh --check
 
 install: programs
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)

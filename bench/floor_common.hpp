@@ -1,7 +1,8 @@
 // What the two floor programs share: spawning kv-bucket as kvd's uv_spawn path does
 // (daemon/proc/launch.cpp: uv_spawn, stdin and stdout one end of a socket pair whose other
-// end is kept, stderr inherited), but with an ordinary libuv exit callback per child, and the line protocol by
-// which the benchmark drives them over stdin/stdout, one command per line, one JSON reply:
+// end is kept, stderr inherited), but with an ordinary libuv exit callback per child, and the line
+// protocol by which the benchmark drives them over stdin/stdout, one command per line, one JSON
+// reply:
 //   grow N   keep N background children alive (not measured); reply {"alive":N}
 //   spawn N  spawn N children one after another; reply {"seconds":S,"lat_us":[...]} with
 //            the duration of each spawn (socketpair + uv_spawn)

@@ -56,7 +56,8 @@ void run_scale(Bench& b) {
 
         rss_mib.push_back(static_cast<double>(proc_status_kib(server.pid(), "VmRSS")) / 1024);
         if (pid_t spawner = kvd_spawner_of(server.pid()))
-            spawner_rss_mib.push_back(static_cast<double>(proc_status_kib(spawner, "VmRSS")) / 1024);
+            spawner_rss_mib.push_back(static_cast<double>(proc_status_kib(spawner, "VmRSS")) /
+                                      1024);
         long long pss = 0;
         for (pid_t pid : pids) {
             long kib = proc_smaps_rollup_kib(pid, "Pss");

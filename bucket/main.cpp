@@ -21,7 +21,9 @@ namespace {
 
 volatile sig_atomic_t g_stop = 0;
 
-void on_term(int) { g_stop = 1; }
+void on_term(int) {
+    g_stop = 1;
+}
 
 bool write_all(int fd, const std::string& data) {
     std::size_t off = 0;

@@ -48,8 +48,10 @@ void Store::handle_line(std::string_view line, std::string& out) {
 }
 
 void Store::put_value(std::string_view key, std::string_view value_json) {
-    if (auto it = map_.find(key); it != map_.end()) it->second.assign(value_json);
-    else map_.emplace(std::string(key), std::string(value_json));
+    if (auto it = map_.find(key); it != map_.end())
+        it->second.assign(value_json);
+    else
+        map_.emplace(std::string(key), std::string(value_json));
 }
 
 void Store::append_keys(std::string& out) const {
@@ -104,10 +106,12 @@ void Store::apply(std::string_view op, std::string_view key, std::string_view va
 
 void Store::handle(const Args& req, std::string& out) {
     using Type = Args::Type;
-    if (req.type("op") != Type::string) return error(out, "bad_request", "request has no string \"op\"");
+    if (req.type("op") != Type::string)
+        return error(out, "bad_request", "request has no string \"op\"");
     std::string_view op = req.str("op");
     if (op == "keys") return append_keys(out);
-    if (req.type("key") != Type::string) return error(out, "bad_request", "\"key\" must be a string");
+    if (req.type("key") != Type::string)
+        return error(out, "bad_request", "\"key\" must be a string");
     std::string_view key = req.str("key");
     if (op == "put") {
         if (req.type("value") != Type::string)

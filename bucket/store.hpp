@@ -11,7 +11,7 @@
 namespace kvd {
 
 class Store {
-public:
+  public:
     // `max_reply_bytes`: the most one reply may carry; a `keys` list that would be longer is
     // answered with a `limit` error instead (the data stays as it is).
     static constexpr std::size_t kDefaultMaxReplyBytes = 64 * 1024 * 1024;
@@ -28,7 +28,7 @@ public:
 
     std::size_t size() const { return map_.size(); }
 
-private:
+  private:
     // One request, however its line was parsed.
     void handle(const Args& req, std::string& out);
     // get, put or delete of a well-formed request; `value_json` (put) is canonical.

@@ -70,13 +70,19 @@ Args::Type Args::type(std::string_view name) const {
     const json_scan::Member* m = scanned_member(name);
     if (!m) return Type::absent;
     switch (m->kind) {
-        case Kind::string: return Type::string;
-        case Kind::number: return Type::uint;  // readable() let only these through
+        case Kind::string:
+            return Type::string;
+        case Kind::number:
+            return Type::uint;  // readable() let only these through
         case Kind::literal_true:
-        case Kind::literal_false: return Type::boolean;
-        case Kind::null: return Type::null;
-        case Kind::object: return Type::other;
-        case Kind::array: return is_string_list(parse_scanned(*m)) ? Type::string_list : Type::other;
+        case Kind::literal_false:
+            return Type::boolean;
+        case Kind::null:
+            return Type::null;
+        case Kind::object:
+            return Type::other;
+        case Kind::array:
+            return is_string_list(parse_scanned(*m)) ? Type::string_list : Type::other;
     }
     return Type::other;
 }

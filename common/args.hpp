@@ -15,13 +15,13 @@
 namespace kvd {
 
 class Args {
-public:
+  public:
     enum class Type {
-        absent,       // no such member
+        absent,  // no such member
         null,
         string,
-        uint,         // an integer from 0 to 2^64 - 1
-        number,       // any other number
+        uint,    // an integer from 0 to 2^64 - 1
+        number,  // any other number
         boolean,
         string_list,  // an array of strings only
         other,        // any other array, or an object
@@ -52,7 +52,7 @@ public:
     // when that is already so, else written into `scratch`.
     std::string_view json(std::string_view name, std::string& scratch) const;
 
-private:
+  private:
     const json_scan::Member* scanned_member(std::string_view name) const;
     const Json* json_member(std::string_view name) const;
 

@@ -1,7 +1,8 @@
 // What kvd and a kv-bucket process say to each other over the socket pair on the bucket's
 // stdin/stdout: one JSON request per line, answered in order by one JSON reply per line.
 //   → {"op":"put","key":"k","value":"v"}     ← {"ok":true,"result":{}}
-//   → {"op":"get","key":"nope"}              ← {"ok":false,"error":{"code":"not_found","message":"…"}}
+//   → {"op":"get","key":"nope"}              ←
+//   {"ok":false,"error":{"code":"not_found","message":"…"}}
 // The result objects are exactly what the control protocol returns for the same op, so kvd
 // forwards them untouched. Pure.
 #pragma once

@@ -30,9 +30,9 @@ void append_rfc3339(std::string& out, WallTime t) {
     if (secs != cached_secs || cached_size == 0) {
         std::tm tm{};
         gmtime_r(&secs, &tm);
-        auto r = fmt::format_to_n(cached_prefix, sizeof cached_prefix, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.",
-                                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                  tm.tm_min, tm.tm_sec);
+        auto r = fmt::format_to_n(cached_prefix, sizeof cached_prefix,
+                                  "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.", tm.tm_year + 1900,
+                                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
         cached_size = std::min(r.size, sizeof cached_prefix);
         cached_secs = secs;
     }

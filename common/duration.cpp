@@ -15,7 +15,8 @@ std::optional<Millis> parse_duration(std::string_view text, std::string* error) 
     };
     if (text.empty()) return fail("empty duration");
     std::size_t digits = 0;
-    while (digits < text.size() && ((text[digits] >= '0' && text[digits] <= '9') || text[digits] == '.'))
+    while (digits < text.size() &&
+           ((text[digits] >= '0' && text[digits] <= '9') || text[digits] == '.'))
         ++digits;
     if (digits == 0)
         return fail(fmt::format("'{}' is not a duration (expected e.g. 250ms, 5s, 1m)", text));
@@ -25,11 +26,16 @@ std::optional<Millis> parse_duration(std::string_view text, std::string* error) 
         return fail(fmt::format("'{}' is not a duration (expected e.g. 250ms, 5s, 1m)", text));
     std::string_view unit = text.substr(digits);
     double scale;
-    if (unit.empty() || unit == "ms") scale = 1;
-    else if (unit == "s") scale = 1000;
-    else if (unit == "m" || unit == "min") scale = 60'000;
-    else if (unit == "h") scale = 3'600'000;
-    else if (unit == "us") scale = 0.001;
+    if (unit.empty() || unit == "ms")
+        scale = 1;
+    else if (unit == "s")
+        scale = 1000;
+    else if (unit == "m" || unit == "min")
+        scale = 60'000;
+    else if (unit == "h")
+        scale = 3'600'000;
+    else if (unit == "us")
+        scale = 0.001;
     else
         return fail(fmt::format("'{}' has unknown unit '{}' (use ms, s, m or h)", text, unit));
     double ms = value * scale;

@@ -47,11 +47,15 @@ std::string Event::to_line() const {
     }
     if (type == wire::event::kExit) {
         out += R"(,"code":)";
-        if (code) append_int(out, *code);
-        else out += "null";
+        if (code)
+            append_int(out, *code);
+        else
+            out += "null";
         out += R"(,"signal":)";
-        if (signal) append_string(out, signal_name(*signal));
-        else out += "null";
+        if (signal)
+            append_string(out, signal_name(*signal));
+        else
+            out += "null";
         out += R"(,"reason":)";
         append_string(out, reason);
     } else if (type == wire::event::kDropped) {
@@ -59,8 +63,10 @@ std::string Event::to_line() const {
         append_int(out, count);
     } else if (type != wire::event::kCreate) {
         out += R"(,"data":)";
-        if (!data_json.empty()) out += data_json;
-        else out += dump_line(data);
+        if (!data_json.empty())
+            out += data_json;
+        else
+            out += dump_line(data);
     }
     out += R"(,"time":")";
     append_rfc3339(out, time);

@@ -1,5 +1,6 @@
 // An event as the event manager publishes it: create / exit / custom / dropped, with its
-// global seq and wall-clock time. Serialises to the one-line JSON of README "Writing a handler". Pure.
+// global seq and wall-clock time. Serialises to the one-line JSON of README "Writing a handler".
+// Pure.
 #pragma once
 
 #include <sys/types.h>

@@ -9,7 +9,9 @@ namespace kvd::json_scan {
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -19,7 +21,7 @@ int hex_value(char c) {
 }
 
 class Scanner {
-public:
+  public:
     explicit Scanner(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
 
     const char* pos() const { return p_; }
@@ -46,12 +48,24 @@ public:
                 if (!string(m.plain)) return false;
                 m.canonical = m.plain;
                 return true;
-            case '{': m.kind = Kind::object; return container(depth, m.canonical);
-            case '[': m.kind = Kind::array; return container(depth, m.canonical);
-            case 't': m.kind = Kind::literal_true; return literal("true");
-            case 'f': m.kind = Kind::literal_false; return literal("false");
-            case 'n': m.kind = Kind::null; return literal("null");
-            default: m.kind = Kind::number; return number(m.canonical);
+            case '{':
+                m.kind = Kind::object;
+                return container(depth, m.canonical);
+            case '[':
+                m.kind = Kind::array;
+                return container(depth, m.canonical);
+            case 't':
+                m.kind = Kind::literal_true;
+                return literal("true");
+            case 'f':
+                m.kind = Kind::literal_false;
+                return literal("false");
+            case 'n':
+                m.kind = Kind::null;
+                return literal("null");
+            default:
+                m.kind = Kind::number;
+                return number(m.canonical);
         }
     }
 
@@ -78,7 +92,7 @@ public:
         return false;
     }
 
-private:
+  private:
     bool literal(std::string_view word) {
         if (static_cast<std::size_t>(end_ - p_) < word.size() ||
             std::string_view(p_, word.size()) != word)
@@ -93,7 +107,14 @@ private:
         ++p_;
         if (p_ >= end_) return false;
         switch (*p_) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't':
                 ++p_;
                 return true;
             case 'u': {
@@ -109,7 +130,8 @@ private:
                 }
                 return true;
             }
-            default: return false;
+            default:
+                return false;
         }
     }
 
@@ -140,7 +162,8 @@ private:
         if (negative) ++p_;
         if (p_ >= end_ || !is_digit(*p_)) return false;
         const char* int_start = p_;
-        if (*p_ == '0') ++p_;
+        if (*p_ == '0')
+            ++p_;
         else
             while (p_ < end_ && is_digit(*p_)) ++p_;
         const char* int_end = p_;
@@ -172,8 +195,10 @@ private:
         }
         uint64_t v = 0;
         auto [end, ec] = std::from_chars(int_start, int_end, v);
-        if (ec != std::errc() || end != int_end) canonical = false;  // a double for nlohmann
-        else if (negative) canonical = v != 0 && v <= (uint64_t{1} << 63);
+        if (ec != std::errc() || end != int_end)
+            canonical = false;  // a double for nlohmann
+        else if (negative)
+            canonical = v != 0 && v <= (uint64_t{1} << 63);
         return true;
     }
 
@@ -210,7 +235,8 @@ private:
                     const char* key_start = p_;
                     bool key_plain = false;
                     if (!string(key_plain)) return false;
-                    std::string_view key(key_start + 1, static_cast<std::size_t>(p_ - key_start - 2));
+                    std::string_view key(key_start + 1,
+                                         static_cast<std::size_t>(p_ - key_start - 2));
                     // nlohmann keeps keys sorted (and the last of duplicates).
                     if (!key_plain ||
                         (level.has_key && !(level.last_key_plain && level.last_key < key)))

@@ -33,14 +33,14 @@ struct Member {
 
 // The top-level members of one scanned object, in the order sent.
 class Object {
-public:
+  public:
     static constexpr std::size_t kMaxMembers = 16;
 
     const Member* find(std::string_view key) const;
     std::size_t size() const { return count_; }
     const Member& operator[](std::size_t i) const { return members_[i]; }
 
-private:
+  private:
     friend bool scan_object(std::string_view, Object&);
     std::array<Member, kMaxMembers> members_{};
     std::size_t count_ = 0;

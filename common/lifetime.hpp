@@ -18,12 +18,12 @@
 namespace kvd {
 
 class Lifetime {
-public:
+  public:
     class Watch {
-    public:
+      public:
         bool ended() const { return token_.expired(); }
 
-    private:
+      private:
         friend class Lifetime;
         explicit Watch(const std::shared_ptr<char>& token) : token_(token) {}
         std::weak_ptr<char> token_;
@@ -35,7 +35,7 @@ public:
 
     Watch watch() const { return Watch(token_); }
 
-private:
+  private:
     std::shared_ptr<char> token_ = std::make_shared<char>();
 };
 

@@ -9,7 +9,7 @@
 namespace kvd {
 
 class LineBuffer {
-public:
+  public:
     explicit LineBuffer(std::size_t max_line_bytes) : max_line_(max_line_bytes) {}
 
     // Appends bytes. Returns false once the pending (unterminated) line exceeds the limit;
@@ -27,11 +27,11 @@ public:
     // needed is given back.
     std::size_t held_bytes() const { return data_.capacity(); }
 
-private:
+  private:
     std::size_t max_line_;
     std::string data_;
-    std::size_t start_ = 0;       // first byte not yet returned
-    std::size_t scanned_ = 0;     // bytes before this offset hold no '\n' past start_
+    std::size_t start_ = 0;    // first byte not yet returned
+    std::size_t scanned_ = 0;  // bytes before this offset hold no '\n' past start_
     bool overflowed_ = false;
 };
 

@@ -6,8 +6,8 @@ namespace kvd {
 
 namespace {
 bool allowed(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == ':' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
 }
 }  // namespace
 
@@ -22,10 +22,10 @@ std::string bucket_name_problem(std::string_view name) {
         unsigned char c = static_cast<unsigned char>(name[i]);
         if (!allowed(name[i])) {
             if (c >= 0x20 && c < 0x7f)
-                return fmt::format("bucket name has '{}' at byte {}; allowed are A-Z a-z 0-9 . _ : -",
-                                   name[i], i);
-            return fmt::format("bucket name has byte 0x{:02x} at {}; allowed are A-Z a-z 0-9 . _ : -",
-                               c, i);
+                return fmt::format(
+                    "bucket name has '{}' at byte {}; allowed are A-Z a-z 0-9 . _ : -", name[i], i);
+            return fmt::format(
+                "bucket name has byte 0x{:02x} at {}; allowed are A-Z a-z 0-9 . _ : -", c, i);
         }
     }
     return {};

@@ -10,9 +10,12 @@ bool nests_deeper_than(std::string_view text, std::size_t max_depth) {
     bool in_string = false, escaped = false;
     for (char c : text) {
         if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
         } else if (c == '"') {
             in_string = true;
         } else if (c == '[' || c == '{') {
@@ -102,11 +105,15 @@ std::optional<Reply> parse_reply(std::string_view line) {
         if (err == j.end() || !err->is_object()) return std::nullopt;
         // Checked by hand: json::value() throws when the field has another type.
         auto code = err->find("code");
-        if (code == err->end()) r.error.code = "internal";
-        else if (code->is_string()) r.error.code = code->get<std::string>();
-        else return std::nullopt;
+        if (code == err->end())
+            r.error.code = "internal";
+        else if (code->is_string())
+            r.error.code = code->get<std::string>();
+        else
+            return std::nullopt;
         auto message = err->find("message");
-        if (message != err->end() && message->is_string()) r.error.message = message->get<std::string>();
+        if (message != err->end() && message->is_string())
+            r.error.message = message->get<std::string>();
     }
     r.raw = std::move(j);
     return r;

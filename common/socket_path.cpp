@@ -36,6 +36,8 @@ SocketPathInputs socket_path_inputs_from_environment() {
     return in;
 }
 
-std::size_t max_socket_path_bytes() { return sizeof(sockaddr_un{}.sun_path) - 1; }
+std::size_t max_socket_path_bytes() {
+    return sizeof(sockaddr_un{}.sun_path) - 1;
+}
 
 }  // namespace kvd

@@ -181,8 +181,8 @@ std::string human_event(const Json& event, std::string_view line) {
     if (event.is_discarded() || !event.is_object()) return std::string(line) + '\n';
     std::string out = fmt::format("#{} {}", text(event, "seq"), text(event, "type"));
     if (has(event, "bucket")) out += ' ' + text(event, "bucket");
-    // Only the fields an event type carries, in README "Writing a handler" order; a null code or signal of an
-    // exit event says nothing, so it is left out.
+    // Only the fields an event type carries, in README "Writing a handler" order; a null code or
+    // signal of an exit event says nothing, so it is left out.
     for (std::string_view key : {"pid", "code", "signal", "reason", "count"}) {
         if (has(event, key)) out += fmt::format(" {}={}", key, text(event, key));
     }

@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 
 #include "common/signals.hpp"
@@ -40,8 +40,7 @@ int Bucket::start(const proc::Command& command, proc::Child::ExitFn on_exit) {
     stream_.start(
         [this](std::string_view line) {
             if (pending_.empty()) {
-                spdlog::warn("bucket {} (pid {}) sent an unrequested line; ignored", name_,
-                             pid());
+                spdlog::warn("bucket {} (pid {}) sent an unrequested line; ignored", name_, pid());
                 return;
             }
             ReplyFn fn = std::move(pending_.front().fn);
@@ -59,9 +58,10 @@ int Bucket::start(const proc::Command& command, proc::Child::ExitFn on_exit) {
             // The process closed its end (kv-bucket does as it exits): nothing more will be
             // answered. Its exit comes from its Child.
             if (why == uv::StreamEnd::line_too_long)
-                spdlog::error("bucket {} (pid {}) sent a reply longer than {} bytes; closing "
-                              "its socket",
-                              name_, pid(), limits_.max_reply_bytes);
+                spdlog::error(
+                    "bucket {} (pid {}) sent a reply longer than {} bytes; closing "
+                    "its socket",
+                    name_, pid(), limits_.max_reply_bytes);
             else if (why == uv::StreamEnd::error)
                 spdlog::warn("bucket {} (pid {}): socket error: {}", name_, pid(),
                              uv_strerror(err));
@@ -83,8 +83,8 @@ void Bucket::request(std::string_view line, ReplyFn fn) {
         fn(NoReply::backlogged);
         return;
     }
-    pending_.push_back({std::move(fn), uv_now(loop_) + static_cast<uint64_t>(
-                                                           limits_.request_timeout.count())});
+    pending_.push_back(
+        {std::move(fn), uv_now(loop_) + static_cast<uint64_t>(limits_.request_timeout.count())});
     ++live_requests_;
     stream_.write(line);
     if (!request_timer_ || !request_timer_->active()) arm_request_timer();
@@ -143,8 +143,10 @@ void Bucket::stop(Millis timeout, OutcomeFn done, bool now) {
         kill_after_ = timeout;
     }
     // Once SIGTERM went, asking again may bring the SIGKILL forward (see Child::stop).
-    if (now || child_.stopping()) child_.stop(SIGTERM, kill_after_);
-    else send_term_if_idle();
+    if (now || child_.stopping())
+        child_.stop(SIGTERM, kill_after_);
+    else
+        send_term_if_idle();
 }
 
 // SIGTERM waits for the requests sent before the stop: the SIGKILL's timer runs from the

@@ -12,8 +12,8 @@
 
 #include <sys/types.h>
 
-#include <functional>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,8 +32,7 @@
 namespace kvd {
 
 class Bucket final : public OpBucket {
-public:
-
+  public:
     struct Limits {
         Millis request_timeout{5000};
         // The longest reply line accepted from the process.
@@ -79,7 +78,7 @@ public:
     // The process was reaped: fail what is pending and hand the stop waiters to the caller.
     std::vector<OutcomeFn> on_exited();
 
-private:
+  private:
     struct Pending {
         ReplyFn fn;  // empty once answered with `timeout`: its late reply is discarded
         uint64_t deadline_ms;

@@ -1,5 +1,5 @@
-// kvd's configuration as a plain struct, and the loader that fills it (README "Configuration"): the TOML
-// front end (config/toml_front.hpp) parses the text, the schema (config/schema.cpp) checks
+// kvd's configuration as a plain struct, and the loader that fills it (README "Configuration"): the
+// TOML front end (config/toml_front.hpp) parses the text, the schema (config/schema.cpp) checks
 // kvd's keys. The loader does no I/O besides reading the file; every error names
 // FILE:LINE:COLUMN.
 // What only the system can tell (does the group exist, can the programs run) is checked

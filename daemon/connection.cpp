@@ -35,7 +35,9 @@ void Connection::attach_subscription(std::unique_ptr<Subscription> subscription)
     subscription_ = std::move(subscription);
 }
 
-int Connection::accept_from(uv_stream_t* server) { return stream_.accept_from(server); }
+int Connection::accept_from(uv_stream_t* server) {
+    return stream_.accept_from(server);
+}
 
 std::optional<PeerCredentials> Connection::peer() const {
     struct ucred cred {};
@@ -65,8 +67,10 @@ void Connection::start(DispatchFn dispatch, GoneFn on_gone) {
                           spdlog::debug("client {}: {}", number_, uv_strerror(err));
                       // End of file: the client may have only half-closed; still answer it.
                       // A subscriber that hangs up is gone, though.
-                      if (why == uv::StreamEnd::eof && !subscription_) finish();
-                      else close_now();
+                      if (why == uv::StreamEnd::eof && !subscription_)
+                          finish();
+                      else
+                          close_now();
                   });
 }
 
@@ -127,8 +131,10 @@ void Connection::complete(uint64_t serial, std::string&& reply_line) {
     answered_bytes_ += reply_line.size();
     reply_room_ = std::max(reply_room_, reply_line.size());
     slots_[index].line = std::move(reply_line);
-    if (index == 0) flush_ready();
-    else update_backpressure();  // it waits behind an earlier one: counted by its own size now
+    if (index == 0)
+        flush_ready();
+    else
+        update_backpressure();  // it waits behind an earlier one: counted by its own size now
 }
 
 void Connection::push_answered(std::string line) {
@@ -142,7 +148,9 @@ std::size_t Connection::held_bytes() const {
 
 // Takes effect at the next request, reply or drain: a paused connection always has one
 // coming, and resuming here could run this client's requests inside someone else's.
-void Connection::set_buffer_limit(std::size_t bytes) { buffer_limit_ = bytes; }
+void Connection::set_buffer_limit(std::size_t bytes) {
+    buffer_limit_ = bytes;
+}
 
 void Connection::flush_ready() {
     while (!slots_.empty() && slots_.front().line) {

@@ -37,7 +37,7 @@ struct PeerCredentials {
 };
 
 class Connection : public ReplySink, public std::enable_shared_from_this<Connection> {
-public:
+  public:
     // `dispatch` runs each well-formed request line; `on_gone` runs once when the connection
     // is finished (the owner then drops it).
     using DispatchFn = std::function<void(Connection&, std::string_view line, Responder reply)>;
@@ -75,7 +75,7 @@ public:
     // The bytes counted against it now.
     std::size_t held_bytes() const;
 
-private:
+  private:
     void on_line(std::string_view line);
     // A reply that is ready at once (not through a Responder), in order after the others.
     void push_answered(std::string line);
@@ -98,7 +98,7 @@ private:
     std::deque<Slot> slots_;
     uint64_t next_serial_ = 0;
     std::size_t buffer_limit_;
-    std::size_t unanswered_ = 0;     // slots without a reply yet
+    std::size_t unanswered_ = 0;      // slots without a reply yet
     std::size_t answered_bytes_ = 0;  // the replies in slots_
     std::size_t reply_room_ = kMinReplyRoom;
     bool finishing_ = false;

@@ -46,9 +46,10 @@ std::optional<std::string> unsafe_directory(const std::string& socket_path) {
     if (stat(dir.c_str(), &st) != 0)
         return fmt::format("cannot inspect directory {}: {}", dir, std::strerror(errno));
     if (st.st_uid != getuid() && st.st_uid != 0)
-        return fmt::format("directory {} belongs to uid {}, not to kvd's user or root; not "
-                           "putting the socket there",
-                           dir, st.st_uid);
+        return fmt::format(
+            "directory {} belongs to uid {}, not to kvd's user or root; not "
+            "putting the socket there",
+            dir, st.st_uid);
     if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
         return fmt::format("directory {} is writable by everyone; not putting the socket there",
                            dir);
@@ -124,8 +125,9 @@ ControlServer::~ControlServer() {
 std::optional<std::string> ControlServer::listen_path(const std::string& path, mode_t mode,
                                                       std::optional<gid_t> group) {
     if (path.size() > max_socket_path_bytes())
-        return fmt::format("socket path {} is {} bytes long; at most {} fit in a Unix socket address",
-                           path, path.size(), max_socket_path_bytes());
+        return fmt::format(
+            "socket path {} is {} bytes long; at most {} fit in a Unix socket address", path,
+            path.size(), max_socket_path_bytes());
     std::string error;
     if (!make_parent_dirs(path, error)) return error;
     if (auto unsafe = unsafe_directory(path)) return unsafe;
@@ -140,9 +142,10 @@ std::optional<std::string> ControlServer::listen_path(const std::string& path, m
             case SocketUse::live:
                 return fmt::format("another kvd is already serving on {}", path);
             case SocketUse::unknown:
-                return fmt::format("cannot tell whether {} is in use ({}); remove it if no kvd "
-                                   "runs there",
-                                   path, std::strerror(probe_error));
+                return fmt::format(
+                    "cannot tell whether {} is in use ({}); remove it if no kvd "
+                    "runs there",
+                    path, std::strerror(probe_error));
             case SocketUse::stale:
                 break;
         }
@@ -220,8 +223,9 @@ void ControlServer::on_connection() {
     auto peer = conn->peer();
     if (!peer || !allowed(raw->stream().fd(), *peer)) {
         if (peer)
-            log_refusal("refused client pid {} uid {} gid {}: not kvd's user, root or the socket group",
-                        peer->pid, peer->uid, peer->gid);
+            log_refusal(
+                "refused client pid {} uid {} gid {}: not kvd's user, root or the socket group",
+                peer->pid, peer->uid, peer->gid);
         else
             log_refusal("refused a client whose credentials cannot be read");
         conn->start([](Connection&, std::string_view, Responder) {}, gone);
@@ -231,9 +235,10 @@ void ControlServer::on_connection() {
     }
     // The one just accepted is counted: max_clients are served, the next is refused.
     if (connections_.size() > max_clients_) {
-        log_refusal("refused client pid {} uid {}: {} clients are connected, the limit "
-                    "(max_clients)",
-                    peer->pid, peer->uid, max_clients_);
+        log_refusal(
+            "refused client pid {} uid {}: {} clients are connected, the limit "
+            "(max_clients)",
+            peer->pid, peer->uid, max_clients_);
         conn->start([](Connection&, std::string_view, Responder) {}, gone);
         conn->refuse(reply_error(nullptr, wire::ErrorCode::limit,
                                  fmt::format("too many clients: {} are connected, the limit "

@@ -24,7 +24,7 @@ struct AccessPolicy {
 };
 
 class ControlServer {
-public:
+  public:
     ControlServer(uv_loop_t* loop, uv::WriteBatcher& batcher, Connection::DispatchFn dispatch);
     ~ControlServer();
     ControlServer(const ControlServer&) = delete;
@@ -54,7 +54,7 @@ public:
     // own user, and members (primary or supplementary) of the allowed group.
     bool allowed(int fd, const PeerCredentials& peer) const;
 
-private:
+  private:
     void on_connection();
     // Logs a refusal, rate-limited: an unwelcome peer can connect as fast as it likes.
     template <typename... Args>

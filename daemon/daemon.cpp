@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include <fcntl.h>
+#include <fmt/ranges.h>
 #include <grp.h>
 #include <spdlog/spdlog.h>
 #include <sys/random.h>
@@ -17,7 +18,6 @@
 #include "common/socket_path.hpp"
 #include "daemon/config_check.hpp"
 #include "daemon/log.hpp"
-#include <fmt/ranges.h>
 #include "daemon/ops/ops.hpp"
 
 namespace kvd {
@@ -38,10 +38,11 @@ void raise_fd_limit() {
     rl.rlim_cur = std::min(rl.rlim_max, std::max(rl.rlim_cur, kWanted));
     setrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur < kWanted)
-        spdlog::info("open file limit is {}: each bucket takes two descriptors (its socket and "
-                     "its pidfd) and each client and handler some; the first {} children get a "
-                     "pidfd, the exits of the rest are found at SIGCHLD",
-                     rl.rlim_cur, proc::pidfd_budget(rl.rlim_cur));
+        spdlog::info(
+            "open file limit is {}: each bucket takes two descriptors (its socket and "
+            "its pidfd) and each client and handler some; the first {} children get a "
+            "pidfd, the exits of the rest are found at SIGCHLD",
+            rl.rlim_cur, proc::pidfd_budget(rl.rlim_cur));
 }
 
 // 128 random bits as 32 lowercase hex digits: getrandom(2), else /dev/urandom. Should both
@@ -52,15 +53,18 @@ std::string random_boot_id() {
     std::size_t got = 0;
     while (got < sizeof bytes) {
         ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
-        if (n > 0) got += static_cast<std::size_t>(n);
-        else if (n < 0 && errno != EINTR) break;
+        if (n > 0)
+            got += static_cast<std::size_t>(n);
+        else if (n < 0 && errno != EINTR)
+            break;
     }
     if (got < sizeof bytes) {
         std::ifstream urandom("/dev/urandom", std::ios::binary);
         if (urandom.read(reinterpret_cast<char*>(bytes), sizeof bytes)) got = sizeof bytes;
     }
     if (got < sizeof bytes) {
-        auto now = static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+        auto now =
+            static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
         std::seed_seq seed{static_cast<uint32_t>(now), static_cast<uint32_t>(now >> 32),
                            static_cast<uint32_t>(getpid())};
         std::mt19937 fallback(seed);
@@ -166,7 +170,8 @@ int Daemon::run() {
     handlers_->start_all(config_.handlers);
     start_signals();
     log_flush_ = std::make_unique<uv::Timer>(&loop_);
-    log_flush_->start(kLogFlushInterval, [] { log::flush_pending(); }, kLogFlushInterval);
+    log_flush_->start(
+        kLogFlushInterval, [] { log::flush_pending(); }, kLogFlushInterval);
     log_flush_->unref();
     spdlog::info("kvd {} ready on {} (pid {}, buckets run {})", KVD_VERSION, socket_path_, getpid(),
                  registry_->program());
@@ -203,8 +208,10 @@ std::optional<Daemon::StartFailure> Daemon::start_listening() {
         const std::string& name = *config_.daemon.socket_group;
         // check_runnable refused a config naming a group that does not exist; this is for
         // one removed since.
-        if (struct group* gr = getgrnam(name.c_str())) group = gr->gr_gid;
-        else return StartFailure{fmt::format("socket_group '{}' does not exist", name), 2};
+        if (struct group* gr = getgrnam(name.c_str()))
+            group = gr->gr_gid;
+        else
+            return StartFailure{fmt::format("socket_group '{}' does not exist", name), 2};
     }
 
     // Socket activation: systemd created the file with kvd.socket's mode and group and owns
@@ -213,9 +220,10 @@ std::optional<Daemon::StartFailure> Daemon::start_listening() {
     if (activation.error) return failed(activation.error);
     if (const auto& passed = activation.socket) {
         if (!passed->path.empty() && passed->path != socket_path_) {
-            spdlog::warn("socket activation: serving on {}, not on {} (clients may need "
-                         "--socket or $KVD_SOCKET)",
-                         passed->path, socket_path_);
+            spdlog::warn(
+                "socket activation: serving on {}, not on {} (clients may need "
+                "--socket or $KVD_SOCKET)",
+                passed->path, socket_path_);
             socket_path_ = passed->path;
         }
         // Without a socket_group in the config, the group kvd.socket gave the file
@@ -241,8 +249,8 @@ void Daemon::start_signals() {
                 if (!self) return;
                 if (signum == SIGHUP) {
                     spdlog::info("SIGHUP: reloading {}", self->options_.config_path.empty()
-                                                            ? "(no config file)"
-                                                            : self->options_.config_path);
+                                                             ? "(no config file)"
+                                                             : self->options_.config_path);
                     if (!self->shutting_down_) self->reload();
                     return;
                 }
@@ -295,9 +303,10 @@ void Daemon::begin_shutdown(const char* why) {
     // deadline after that.
     shutdown_deadline_ = std::make_unique<uv::Timer>(&loop_);
     shutdown_deadline_->start(config_.bucket.stop_timeout + kShutdownSlack, [this] {
-        spdlog::error("shutdown deadline passed with {} bucket(s) left; killing what is "
-                      "left and exiting",
-                      registry_->size());
+        spdlog::error(
+            "shutdown deadline passed with {} bucket(s) left; killing what is "
+            "left and exiting",
+            registry_->size());
         // No child outlives kvd: a frozen bucket ignores SIGTERM, and one that kvd stopped
         // watching would be nobody's.
         registry_->kill_all();

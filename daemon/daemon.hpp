@@ -13,14 +13,14 @@
 #include <string>
 
 #include "daemon/config.hpp"
-#include "daemon/log.hpp"
-#include "daemon/op_host.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/event_manager.hpp"
 #include "daemon/handler_set.hpp"
+#include "daemon/log.hpp"
+#include "daemon/op_host.hpp"
 #include "daemon/outcome.hpp"
-#include "daemon/registry.hpp"
 #include "daemon/proc/process_table.hpp"
+#include "daemon/registry.hpp"
 #include "daemon/systemd.hpp"
 #include "daemon/uv/handle.hpp"
 #include "daemon/uv/line_stream.hpp"
@@ -29,13 +29,13 @@
 namespace kvd {
 
 struct DaemonOptions {
-    std::string config_path;                // empty: built-in defaults
+    std::string config_path;                 // empty: built-in defaults
     std::optional<std::string> socket_flag;  // --socket
     bool log_level_from_flag = false;        // --log-level given: the config does not override
 };
 
 class Daemon {
-public:
+  public:
     Daemon(DaemonOptions options, Config config);
     ~Daemon();
     Daemon(const Daemon&) = delete;
@@ -51,8 +51,8 @@ public:
     const Config& config() const { return config_; }
     bool shutting_down() const { return shutting_down_; }
     uint64_t uptime_ms() const;
-    // This run's identity (README "The control protocol"): 32 lowercase hex digits, random at each start. seq
-    // restarts at 1 with every run, so (boot, seq) is what names an event.
+    // This run's identity (README "The control protocol"): 32 lowercase hex digits, random at each
+    // start. seq restarts at 1 with every run, so (boot, seq) is what names an event.
     const std::string& boot() const { return boot_; }
 
     void begin_shutdown(const char* why);
@@ -60,7 +60,7 @@ public:
     // {"started","stopped","restarted"} or bad_request with the config's errors.
     Outcome reload();
 
-private:
+  private:
     // Why kvd cannot serve, and the exit status that says whose fault it is: 2 when the
     // config's content is (restarting cannot help), 1 otherwise.
     struct StartFailure {

@@ -122,11 +122,15 @@ void EventManager::release(PublishedEvent& e) {
 }
 
 void EventManager::when_idle(std::function<void()> fn) {
-    if (unreleased_events_ == 0) fn();
-    else idle_waiters_.push_back(std::move(fn));
+    if (unreleased_events_ == 0)
+        fn();
+    else
+        idle_waiters_.push_back(std::move(fn));
 }
 
-void EventManager::add(Receiver* r) { receivers_.push_back(r); }
+void EventManager::add(Receiver* r) {
+    receivers_.push_back(r);
+}
 
 void EventManager::remove(Receiver* r) {
     receivers_.erase(std::remove(receivers_.begin(), receivers_.end(), r), receivers_.end());

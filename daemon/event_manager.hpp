@@ -52,7 +52,7 @@ struct EventBounds {
 };
 
 class EventManager {
-public:
+  public:
     explicit EventManager(EventBounds bounds);
     EventManager(const EventManager&) = delete;
     EventManager& operator=(const EventManager&) = delete;
@@ -90,7 +90,7 @@ public:
     std::size_t subscription_count() const;
     std::size_t unreleased_events() const { return unreleased_events_; }
 
-private:
+  private:
     EventPtr make_event(Event& event, std::function<void()> delivered);
     uint64_t fan_out(EventPtr e);
     void trim_history();

@@ -32,8 +32,10 @@ constexpr std::size_t kMaxHandlerLineBytes = 64 * 1024;
 std::string printable(std::string_view line, std::size_t max) {
     std::string out;
     for (unsigned char c : line.substr(0, max)) {
-        if ((c < 0x20 && c != '\t') || c == 0x7f) out += fmt::format("\\x{:02x}", c);
-        else out += static_cast<char>(c);
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            out += fmt::format("\\x{:02x}", c);
+        else
+            out += static_cast<char>(c);
     }
     if (line.size() > max) out += "...";
     return out;
@@ -53,10 +55,14 @@ ReceiverOptions receiver_options(const HandlerConfig& c) {
 
 std::string_view handler_state_name(Handler::State s) {
     switch (s) {
-        case Handler::State::running: return "running";
-        case Handler::State::restarting: return "restarting";
-        case Handler::State::stopping: return "stopping";
-        case Handler::State::stopped: return "stopped";
+        case Handler::State::running:
+            return "running";
+        case Handler::State::restarting:
+            return "restarting";
+        case Handler::State::stopping:
+            return "stopping";
+        case Handler::State::stopped:
+            return "stopped";
     }
     return "?";
 }
@@ -69,7 +75,8 @@ Handler::Handler(HandlerEnv env, HandlerConfig config)
       stderr_logged_(kStderrLinesPerSecond, 1000) {
     timer_ = std::make_unique<uv::Timer>(env_.loop);
     receiver_.on_ack_timeout = [this] {
-        kill_for(fmt::format("did not acknowledge within {}", format_duration(config_.ack_timeout)));
+        kill_for(
+            fmt::format("did not acknowledge within {}", format_duration(config_.ack_timeout)));
     };
     receiver_.on_unexpected_line = [this](std::string_view line) { on_unexpected_line(line); };
 }
@@ -98,9 +105,9 @@ void Handler::spawn_now() {
     command.env_add["KVD_HANDLER_MODE"] = std::string(handler_mode_name(config_.mode));
     command.capture_stderr = true;
     if (int rc = child_.start(command, [this](const proc::Exit& e) { on_exit(e); }); rc != 0) {
-        after_failure(fmt::format("cannot start {}: {}", config_.command[0],
-                                  proc::describe_spawn_error(rc)),
-                      true);
+        after_failure(
+            fmt::format("cannot start {}: {}", config_.command[0], proc::describe_spawn_error(rc)),
+            true);
         return;
     }
 
@@ -159,9 +166,10 @@ void Handler::spawn_now() {
 
 void Handler::report_suppressed(uint64_t lines) {
     if (lines > 0)
-        spdlog::warn("handler {}: {} similar lines suppressed (more than {} a second on its "
-                     "stderr)",
-                     config_.name, lines, kStderrLinesPerSecond);
+        spdlog::warn(
+            "handler {}: {} similar lines suppressed (more than {} a second on its "
+            "stderr)",
+            config_.name, lines, kStderrLinesPerSecond);
 }
 
 void Handler::kill_for(const std::string& why) {
@@ -180,7 +188,8 @@ void Handler::on_unexpected_line(std::string_view line) {
         unexpected_since_ack_ = 0;
     }
     if (++unexpected_since_ack_ == kUnexpectedLinesTolerated) {
-        kill_for(fmt::format("wrote {} lines in a row that are not acks", kUnexpectedLinesTolerated));
+        kill_for(
+            fmt::format("wrote {} lines in a row that are not acks", kUnexpectedLinesTolerated));
         return;
     }
     if (unexpected_lines_ <= kUnexpectedLinesLogged) {
@@ -269,8 +278,7 @@ void Handler::stop(Millis grace, std::function<void()> done) {
 
 void Handler::kill_now() {
     if (!child_.running()) return;
-    spdlog::warn("handler {} (pid {}) still running; sending SIGKILL", config_.name,
-                 child_.pid());
+    spdlog::warn("handler {} (pid {}) still running; sending SIGKILL", config_.name, child_.pid());
     child_.kill();
 }
 

@@ -17,8 +17,8 @@
 
 #include "daemon/config.hpp"
 #include "daemon/event_manager.hpp"
-#include "daemon/outcome.hpp"
 #include "daemon/log.hpp"
+#include "daemon/outcome.hpp"
 #include "daemon/proc/process_table.hpp"
 #include "daemon/receiver.hpp"
 #include "daemon/uv/line_stream.hpp"
@@ -35,7 +35,7 @@ struct HandlerEnv {
 };
 
 class Handler {
-public:
+  public:
     enum class State { running, restarting, stopping, stopped };
 
     Handler(HandlerEnv env, HandlerConfig config);
@@ -64,7 +64,7 @@ public:
     // One row of the `handlers` op.
     Json info() const;
 
-private:
+  private:
     void spawn_now();
     void on_exit(const proc::Exit& exit);
     void after_failure(const std::string& why, bool failed);
@@ -85,9 +85,9 @@ private:
     std::function<void()> stopped_;
     uint64_t restarts_ = 0;
     unsigned consecutive_failures_ = 0;
-    unsigned unexpected_lines_ = 0;        // this run, for the log
-    unsigned unexpected_since_ack_ = 0;    // lines in a row with no ack between them
-    uint64_t acked_at_unexpected_ = 0;     // the receiver's ack count at the last such line
+    unsigned unexpected_lines_ = 0;      // this run, for the log
+    unsigned unexpected_since_ack_ = 0;  // lines in a row with no ack between them
+    uint64_t acked_at_unexpected_ = 0;   // the receiver's ack count at the last such line
     std::chrono::steady_clock::time_point started_at_;
     // Its stderr lines in kvd's log, rate-limited: a flooding handler costs bounded log.
     log::RepeatLimiter stderr_logged_;

@@ -69,8 +69,10 @@ void HandlerSet::stop_all(Millis grace, std::function<void()> done) {
     };
     for (auto& [name, h] : handlers_) h->stop(grace, one_done);
     for (auto& h : retiring_)
-        if (h->state() != Handler::State::stopped) h->stop(grace, one_done);
-        else one_done();
+        if (h->state() != Handler::State::stopped)
+            h->stop(grace, one_done);
+        else
+            one_done();
     one_done();
 }
 

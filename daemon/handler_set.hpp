@@ -17,7 +17,7 @@ struct ReloadSummary {
 };
 
 class HandlerSet {
-public:
+  public:
     explicit HandlerSet(HandlerEnv env) : env_(std::move(env)) {}
     HandlerSet(const HandlerSet&) = delete;
     HandlerSet& operator=(const HandlerSet&) = delete;
@@ -33,7 +33,7 @@ public:
     Json info() const;
     std::size_t size() const { return handlers_.size(); }
 
-private:
+  private:
     void retire(std::unique_ptr<Handler> h);
 
     HandlerEnv env_;

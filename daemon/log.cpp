@@ -1,9 +1,9 @@
 #include "daemon/log.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,7 +33,7 @@ bool stderr_is_journal() {
 
 // "%*" in the pattern: the sd-daemon priority prefix for the message's level.
 class SyslogPriorityFlag : public spdlog::custom_flag_formatter {
-public:
+  public:
     void format(const spdlog::details::log_msg& msg, const std::tm&,
                 spdlog::memory_buf_t& dest) override {
         static constexpr const char* kPrefix[] = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>", "<6>"};
@@ -50,7 +50,7 @@ constexpr std::size_t kMaxPendingLogBytes = 1024 * 1024;
 
 // Writes formatted lines to stderr without ever blocking (see log.hpp).
 class NonBlockingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
-public:
+  public:
     NonBlockingStderrSink() {
         struct stat st {};
         if (fstat(STDERR_FILENO, &st) == 0) {
@@ -91,7 +91,7 @@ public:
         }
     }
 
-protected:
+  protected:
     void sink_it_(const spdlog::details::log_msg& msg) override {
         spdlog::memory_buf_t formatted;
         formatter_->format(msg, formatted);
@@ -109,12 +109,12 @@ protected:
     }
     void flush_() override { write_out(); }
 
-private:
+  private:
     void write_out() {
         while (!pending_.empty()) {
-            ssize_t n = socket_ ? send(fd_, pending_.data(), pending_.size(),
-                                       MSG_DONTWAIT | MSG_NOSIGNAL)
-                                : write(fd_, pending_.data(), pending_.size());
+            ssize_t n =
+                socket_ ? send(fd_, pending_.data(), pending_.size(), MSG_DONTWAIT | MSG_NOSIGNAL)
+                        : write(fd_, pending_.data(), pending_.size());
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno != EAGAIN && errno != EWOULDBLOCK) pending_.clear();  // nobody reads
@@ -137,8 +137,12 @@ std::shared_ptr<NonBlockingStderrSink>& stderr_sink() {
 
 }  // namespace
 
-bool flush_pending() { return !stderr_sink() || stderr_sink()->flush_pending(); }
-bool has_pending() { return stderr_sink() && stderr_sink()->has_pending(); }
+bool flush_pending() {
+    return !stderr_sink() || stderr_sink()->flush_pending();
+}
+bool has_pending() {
+    return stderr_sink() && stderr_sink()->has_pending();
+}
 void drain(int timeout_ms) {
     if (stderr_sink()) stderr_sink()->drain(timeout_ms);
 }
@@ -159,7 +163,9 @@ bool RepeatLimiter::admit(uint64_t now_ms, uint64_t& suppressed) {
     return false;
 }
 
-uint64_t RepeatLimiter::take_suppressed() { return std::exchange(suppressed_, 0); }
+uint64_t RepeatLimiter::take_suppressed() {
+    return std::exchange(suppressed_, 0);
+}
 
 void init() {
     stderr_sink() = std::make_shared<NonBlockingStderrSink>();
@@ -185,6 +191,8 @@ std::optional<spdlog::level::level_enum> parse_level(std::string_view name) {
     return std::nullopt;
 }
 
-void set_level(spdlog::level::level_enum level) { spdlog::set_level(level); }
+void set_level(spdlog::level::level_enum level) {
+    spdlog::set_level(level);
+}
 
 }  // namespace kvd::log

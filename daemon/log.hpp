@@ -36,7 +36,7 @@ void drain(int timeout_ms);
 // rest are counted and reported as one "N similar lines suppressed" line when the next
 // window opens (or on flush). Pure: the caller gives the time.
 class RepeatLimiter {
-public:
+  public:
     RepeatLimiter(unsigned burst, uint64_t window_ms) : burst_(burst), window_ms_(window_ms) {}
     // Whether a line may be logged at `now_ms`. When a new window opens after lines were
     // suppressed, `suppressed` is set to their number (to be reported first).
@@ -44,7 +44,7 @@ public:
     // Lines suppressed in the current window and not reported yet; resets the count.
     uint64_t take_suppressed();
 
-private:
+  private:
     unsigned burst_;
     uint64_t window_ms_;
     uint64_t window_start_ = 0;

@@ -1,6 +1,5 @@
 // kvd: the daemon. Parses the command line and the config, then hands over to Daemon.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 
@@ -61,7 +60,8 @@ int main(int argc, char** argv) {
         kvd::log::set_level(*kvd::log::parse_level(log_level));
         options.log_level_from_flag = true;
     } else if (config.daemon.log_level) {
-        if (auto level = kvd::log::parse_level(*config.daemon.log_level)) kvd::log::set_level(*level);
+        if (auto level = kvd::log::parse_level(*config.daemon.log_level))
+            kvd::log::set_level(*level);
     }
 
     kvd::Daemon daemon(std::move(options), std::move(config));

@@ -15,7 +15,9 @@ namespace {
 constexpr Millis kSubscriberAckTimeout{5000};
 }  // namespace
 
-bool DaemonOpHost::shutting_down() const { return daemon_.shutting_down(); }
+bool DaemonOpHost::shutting_down() const {
+    return daemon_.shutting_down();
+}
 
 OpBucket* DaemonOpHost::find_bucket(std::string_view name) {
     return daemon_.registry().find(name);
@@ -34,33 +36,39 @@ void DaemonOpHost::stop_bucket(OpBucket& bucket, std::optional<Millis> timeout, 
     // By name: the registry's own object, which `bucket` is.
     Bucket* b = daemon_.registry().find(bucket.name());
     if (!b) {
-        done(Failure{wire::ErrorCode::not_found, fmt::format("no bucket named '{}'", bucket.name())});
+        done(Failure{wire::ErrorCode::not_found,
+                     fmt::format("no bucket named '{}'", bucket.name())});
         return;
     }
     daemon_.registry().stop(*b, timeout, std::move(done));
 }
 
-uint64_t DaemonOpHost::last_seq() const { return daemon_.events().last_seq(); }
+uint64_t DaemonOpHost::last_seq() const {
+    return daemon_.events().last_seq();
+}
 
 std::variant<uint64_t, Failure> DaemonOpHost::publish(Event event,
                                                       std::function<void()> delivered) {
     return daemon_.events().publish_custom(std::move(event), std::move(delivered));
 }
 
-Json DaemonOpHost::handlers_info() const { return daemon_.handlers().info(); }
-
-DaemonStatus DaemonOpHost::status() const {
-    return {daemon_.uptime_ms(),
-            daemon_.registry().size(),
-            daemon_.handlers().size(),
-            daemon_.events().subscription_count(),
-            daemon_.events().last_seq(),
-            daemon_.boot()};
+Json DaemonOpHost::handlers_info() const {
+    return daemon_.handlers().info();
 }
 
-Outcome DaemonOpHost::reload() { return daemon_.reload(); }
+DaemonStatus DaemonOpHost::status() const {
+    return {daemon_.uptime_ms(),         daemon_.registry().size(),
+            daemon_.handlers().size(),   daemon_.events().subscription_count(),
+            daemon_.events().last_seq(), daemon_.boot()};
+}
 
-uint64_t ConnectionClient::number() const { return connection_.number(); }
+Outcome DaemonOpHost::reload() {
+    return daemon_.reload();
+}
+
+uint64_t ConnectionClient::number() const {
+    return connection_.number();
+}
 
 std::optional<Failure> ConnectionClient::subscribe(const SubscribeRequest& request) {
     ReceiverOptions options;

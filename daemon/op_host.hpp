@@ -10,7 +10,7 @@ class Connection;
 class Daemon;
 
 class DaemonOpHost final : public OpHost {
-public:
+  public:
     explicit DaemonOpHost(Daemon& daemon) : daemon_(daemon) {}
 
     bool shutting_down() const override;
@@ -24,20 +24,20 @@ public:
     DaemonStatus status() const override;
     Outcome reload() override;
 
-private:
+  private:
     Daemon& daemon_;
 };
 
 // The client of one request: made for the request, and gone with it.
 class ConnectionClient final : public OpClient {
-public:
+  public:
     ConnectionClient(Daemon& daemon, Connection& connection)
         : daemon_(daemon), connection_(connection) {}
 
     uint64_t number() const override;
     std::optional<Failure> subscribe(const SubscribeRequest& request) override;
 
-private:
+  private:
     Daemon& daemon_;
     Connection& connection_;
 };

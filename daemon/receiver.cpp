@@ -1,9 +1,9 @@
 #include "daemon/receiver.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
-
-#include <fmt/format.h>
 
 #include "common/ack.hpp"
 #include "common/wire.hpp"
@@ -82,8 +82,10 @@ void Receiver::enqueue(const EventPtr& e) {
 }
 
 void Receiver::enqueue_replayed(const EventPtr& e) {
-    if (is_sync()) push({e, true});
-    else admit_async(e);
+    if (is_sync())
+        push({e, true});
+    else
+        admit_async(e);
     pump();
 }
 
@@ -251,7 +253,8 @@ void Receiver::pump() {
 void Receiver::wait_for_reader() {
     if (!reader_timer_) reader_timer_ = std::make_unique<uv::Timer>(loop_);
     if (reader_timer_->active()) return;
-    reader_timer_->start(kReaderPoll, [this] { pump(); }, kReaderPoll);
+    reader_timer_->start(
+        kReaderPoll, [this] { pump(); }, kReaderPoll);
 }
 
 void Receiver::start_ack_timer() {

@@ -39,9 +39,9 @@ struct ReceiverOptions {
     bool is_handler = false;
     HandlerMode mode = HandlerMode::async;
     std::optional<std::vector<std::string>> types;  // nullopt: every type
-    std::size_t queue_limit = 1000;                  // async
-    Millis ack_timeout{5000};                        // sync
-    uint64_t min_seq = 0;                            // events below this are not wanted
+    std::size_t queue_limit = 1000;                 // async
+    Millis ack_timeout{5000};                       // sync
+    uint64_t min_seq = 0;                           // events below this are not wanted
     // An async subscriber's backlog may hold a replay of the whole history ring (subscribe
     // from_seq): its bound is the larger of backlog_bytes and event_history_bytes.
     bool backlog_holds_history = false;
@@ -55,7 +55,7 @@ struct ReceiverCounters {
 };
 
 class Receiver {
-public:
+  public:
     Receiver(EventManager& events, uv_loop_t* loop, ReceiverOptions options);
     ~Receiver();
     Receiver(const Receiver&) = delete;
@@ -116,7 +116,7 @@ public:
     // A line that is not an ack from a sync peer, or any line from an async one.
     std::function<void(std::string_view)> on_unexpected_line;
 
-private:
+  private:
     struct Entry {
         EventPtr event;
         bool released;  // true once nobody waits on this receiver for it

@@ -120,15 +120,17 @@ void Registry::on_exit(Bucket* bucket, const proc::Exit& exit) {
     ev.type = wire::event::kExit;
     ev.bucket = owned->name();
     ev.pid = owned->pid();
-    if (exit.signaled) ev.signal = exit.signal;
-    else ev.code = exit.code;
+    if (exit.signaled)
+        ev.signal = exit.signal;
+    else
+        ev.code = exit.code;
     // A stop asked for wins; then any signal, whether the bucket died of it or handled it
     // and exited (a `kill --signal TERM` that kv-bucket answers with exit 0 still reads
     // `killed`); only an exit nobody asked for is `exited`.
-    ev.reason = std::string(owned->stop_requested() ? wire::exit_reason::kStopped
-                            : exit.signaled || owned->kill_requested()
-                                ? wire::exit_reason::kKilled
-                                : wire::exit_reason::kExited);
+    ev.reason =
+        std::string(owned->stop_requested()                    ? wire::exit_reason::kStopped
+                    : exit.signaled || owned->kill_requested() ? wire::exit_reason::kKilled
+                                                               : wire::exit_reason::kExited);
     if (exit.signaled)
         spdlog::info("bucket {} (pid {}) ended by {} ({})", ev.bucket, ev.pid,
                      signal_name(exit.signal), ev.reason);

@@ -20,7 +20,7 @@
 namespace kvd {
 
 class Registry {
-public:
+  public:
     Registry(uv_loop_t* loop, uv::WriteBatcher& batcher, proc::ProcessTable& processes,
              EventManager& events, int bucket_stderr_fd);
     Registry(const Registry&) = delete;
@@ -49,7 +49,7 @@ public:
     // The program buckets run, as resolved (next to kvd first, then PATH).
     const std::string& program() const { return program_; }
 
-private:
+  private:
     void on_exit(Bucket* bucket, const proc::Exit& exit);
     void check_all_stopped();
 

@@ -18,10 +18,14 @@ void Responder::fail(wire::ErrorCode code, std::string_view message) const {
 }
 
 void Responder::send(const Outcome& outcome) const {
-    if (const auto* f = std::get_if<Failure>(&outcome)) fail(f->code, f->message);
-    else ok(std::get<Json>(outcome));
+    if (const auto* f = std::get_if<Failure>(&outcome))
+        fail(f->code, f->message);
+    else
+        ok(std::get<Json>(outcome));
 }
 
-bool Responder::wanted() const { return !sink_.expired(); }
+bool Responder::wanted() const {
+    return !sink_.expired();
+}
 
 }  // namespace kvd

@@ -16,7 +16,7 @@ namespace kvd {
 // Where replies go: each request has a serial number from its sink, and its reply line
 // (ending in '\n') arrives through complete(), once.
 class ReplySink {
-public:
+  public:
     virtual ~ReplySink() = default;
     virtual void complete(uint64_t serial, std::string&& reply_line) = 0;
 };
@@ -25,7 +25,7 @@ public:
 // answer is then dropped. Copyable so it can ride in std::function callbacks; the first
 // answer wins.
 class Responder {
-public:
+  public:
     Responder() = default;
     // `id_json`: the request id as dump_line() serialises it ("null" when it had none).
     Responder(std::weak_ptr<ReplySink> sink, uint64_t serial, std::string id_json);
@@ -44,7 +44,7 @@ public:
     // True while the client that asked is still connected.
     bool wanted() const;
 
-private:
+  private:
     std::weak_ptr<ReplySink> sink_;
     uint64_t serial_ = 0;
     std::string id_json_ = "null";

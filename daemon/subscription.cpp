@@ -22,6 +22,8 @@ Subscription::Subscription(EventManager& events, uv_loop_t* loop, Connection& co
     };
 }
 
-void Subscription::go_live() { receiver_.attach(&peer_); }
+void Subscription::go_live() {
+    receiver_.attach(&peer_);
+}
 
 }  // namespace kvd

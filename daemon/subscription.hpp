@@ -11,7 +11,7 @@ namespace kvd {
 class Connection;
 
 class Subscription {
-public:
+  public:
     Subscription(EventManager& events, uv_loop_t* loop, Connection& connection,
                  ReceiverOptions options);
 
@@ -21,7 +21,7 @@ public:
     void go_live();
     void on_line(std::string_view line) { receiver_.on_line(line); }
 
-private:
+  private:
     Connection& connection_;
     UvPeerStream peer_;  // the connection's stream, once live
     Receiver receiver_;

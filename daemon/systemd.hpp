@@ -1,6 +1,6 @@
-// kvd under systemd (README "Install as a service"), through libsystemd's sd-daemon API: socket activation,
-// READY=1 / STATUS= / WATCHDOG=1 notifications. Outside systemd every call here is a no-op:
-// without $NOTIFY_SOCKET nothing is sent, without $LISTEN_FDS nothing is taken.
+// kvd under systemd (README "Install as a service"), through libsystemd's sd-daemon API: socket
+// activation, READY=1 / STATUS= / WATCHDOG=1 notifications. Outside systemd every call here is a
+// no-op: without $NOTIFY_SOCKET nothing is sent, without $LISTEN_FDS nothing is taken.
 #pragma once
 
 #include <sys/types.h>

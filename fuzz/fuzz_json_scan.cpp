@@ -17,13 +17,20 @@ using json_scan::Kind;
 
 bool kind_matches(Kind kind, const Json& v) {
     switch (kind) {
-        case Kind::string: return v.is_string();
-        case Kind::number: return v.is_number();
-        case Kind::literal_true: return v == true;
-        case Kind::literal_false: return v == false;
-        case Kind::null: return v.is_null();
-        case Kind::object: return v.is_object();
-        case Kind::array: return v.is_array();
+        case Kind::string:
+            return v.is_string();
+        case Kind::number:
+            return v.is_number();
+        case Kind::literal_true:
+            return v == true;
+        case Kind::literal_false:
+            return v == false;
+        case Kind::null:
+            return v.is_null();
+        case Kind::object:
+            return v.is_object();
+        case Kind::array:
+            return v.is_array();
     }
     return false;
 }
@@ -34,7 +41,8 @@ void check_member(const json_scan::Member& m, const Json& expected) {
     FUZZ_CHECK(alone == expected, "a member's raw text parses to another value");
     FUZZ_CHECK(kind_matches(m.kind, expected), "wrong kind");
     if (m.kind == Kind::string && m.plain)
-        FUZZ_CHECK(m.text() == expected.get_ref<const std::string&>(), "plain text is not the value");
+        FUZZ_CHECK(m.text() == expected.get_ref<const std::string&>(),
+                   "plain text is not the value");
     if (m.canonical) FUZZ_CHECK(dump_line(expected) == m.raw, "canonical text is not nlohmann's");
 }
 

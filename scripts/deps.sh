@@ -3,7 +3,8 @@
 # Usage: scripts/deps.sh [SET] [--check]
 #   SET: build (default: build and test kvd), fuzz (clang, libFuzzer runtimes, llvm for
 #        symbolized traces), bench (the peers make bench compares with: redis-server,
-#        supervisor; best effort, since the benchmark skips a peer it does not find)
+#        supervisor; best effort, since the benchmark skips a peer it does not find),
+#        format (clang-format, for make format and the CI check)
 #   --check: exit 1 if something is missing, install nothing
 set -euo pipefail
 set_name=build
@@ -11,8 +12,8 @@ check=no
 for arg in "$@"; do
     case "$arg" in
         --check) check=yes ;;
-        build | fuzz | bench) set_name=$arg ;;
-        *) echo "usage: scripts/deps.sh [build|fuzz|bench] [--check]" >&2; exit 2 ;;
+        build | fuzz | bench | format) set_name=$arg ;;
+        *) echo "usage: scripts/deps.sh [build|fuzz|bench|format] [--check]" >&2; exit 2 ;;
     esac
 done
 case "$set_name" in
@@ -22,6 +23,7 @@ case "$set_name" in
                      libgtest-dev googletest procps) ;;
     fuzz) packages=(clang libclang-rt-14-dev llvm) ;;
     bench) packages=(redis-server supervisor) ;;
+    format) packages=(clang-format-14) ;;
 esac
 missing=()
 for p in "${packages[@]}"; do

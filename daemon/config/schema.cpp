@@ -1,7 +1,6 @@
-// The schema of kvd's config (README "Configuration"): its keys, their types, ranges and defaults, checked on
-// the document the TOML front end (toml_front.hpp) parsed; every error with FILE:LINE:COLUMN.
-#include "daemon/config.hpp"
-
+// The schema of kvd's config (README "Configuration"): its keys, their types, ranges and defaults,
+// checked on the document the TOML front end (toml_front.hpp) parsed; every error with
+// FILE:LINE:COLUMN.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 
 #include "common/names.hpp"
 #include "common/socket_path.hpp"
+#include "daemon/config.hpp"
 #include "daemon/config/toml_front.hpp"
 
 namespace kvd {

@@ -5,7 +5,9 @@
 
 namespace kvd::ops {
 
-void ping(OpContext& ctx) { ctx.reply.ok({{"version", KVD_VERSION}, {"pid", getpid()}}); }
+void ping(OpContext& ctx) {
+    ctx.reply.ok({{"version", KVD_VERSION}, {"pid", getpid()}});
+}
 
 void status(OpContext& ctx) {
     DaemonStatus s = ctx.host.status();

@@ -47,8 +47,7 @@ void send_to_bucket(OpBucket& b, std::string_view line, Responder reply, std::st
         const std::string_view* answer = &std::get<std::string_view>(outcome);
         if (answer->size() > kOkPrefix.size() && answer->starts_with(kOkPrefix) &&
             answer->back() == '}') {
-            reply.ok_raw(answer->substr(kOkPrefix.size(),
-                                        answer->size() - kOkPrefix.size() - 1));
+            reply.ok_raw(answer->substr(kOkPrefix.size(), answer->size() - kOkPrefix.size() - 1));
             return;
         }
         auto parsed = bucket_protocol::parse_reply(*answer);
@@ -58,8 +57,7 @@ void send_to_bucket(OpBucket& b, std::string_view line, Responder reply, std::st
         } else if (parsed->ok) {
             reply.ok(parsed->result);
         } else if (parsed->code == "not_found") {
-            reply.fail(ErrorCode::not_found,
-                       fmt::format("no key '{}' in bucket '{}'", key, name));
+            reply.fail(ErrorCode::not_found, fmt::format("no key '{}' in bucket '{}'", key, name));
         } else {
             auto code = wire::parse_error_code(parsed->code).value_or(ErrorCode::internal);
             reply.fail(code, fmt::format("bucket '{}': {}", name, parsed->message));
@@ -78,7 +76,8 @@ void forward(OpContext& ctx, std::string_view op, bool with_key, bool with_value
     }
     std::string key_scratch, value_scratch;
     std::string_view key = with_key ? ctx.args.json("key", key_scratch) : std::string_view();
-    std::string_view value = with_value ? ctx.args.json("value", value_scratch) : std::string_view();
+    std::string_view value =
+        with_value ? ctx.args.json("value", value_scratch) : std::string_view();
     send_to_bucket(*b, bucket_protocol::request_line_json(op, key, value), std::move(ctx.reply),
                    with_key ? ctx.args.str("key") : std::string_view());
 }
@@ -86,10 +85,18 @@ void forward(OpContext& ctx, std::string_view op, bool with_key, bool with_value
 }  // namespace
 
 namespace ops {
-void put(OpContext& ctx) { forward(ctx, "put", true, true); }
-void get(OpContext& ctx) { forward(ctx, "get", true, false); }
-void del(OpContext& ctx) { forward(ctx, "delete", true, false); }
-void keys(OpContext& ctx) { forward(ctx, "keys", false, false); }
+void put(OpContext& ctx) {
+    forward(ctx, "put", true, true);
+}
+void get(OpContext& ctx) {
+    forward(ctx, "get", true, false);
+}
+void del(OpContext& ctx) {
+    forward(ctx, "delete", true, false);
+}
+void keys(OpContext& ctx) {
+    forward(ctx, "keys", false, false);
+}
 }  // namespace ops
 
 }  // namespace kvd

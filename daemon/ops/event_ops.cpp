@@ -63,8 +63,10 @@ void subscribe(OpContext& ctx) {
     SubscribeRequest request;
     if (ctx.args.has("mode")) {
         std::string_view mode = ctx.args.str("mode");
-        if (mode == "sync") request.mode = HandlerMode::sync;
-        else if (mode == "async") request.mode = HandlerMode::async;
+        if (mode == "sync")
+            request.mode = HandlerMode::sync;
+        else if (mode == "async")
+            request.mode = HandlerMode::async;
         else {
             ctx.reply.fail(ErrorCode::bad_request,
                            fmt::format("\"mode\" must be \"async\" or \"sync\", not '{}'", mode));
@@ -88,8 +90,12 @@ void subscribe(OpContext& ctx) {
     ctx.reply.ok({{"seq", ctx.host.last_seq()}, {"boot", ctx.host.status().boot}});
 }
 
-void handlers(OpContext& ctx) { ctx.reply.ok({{"handlers", ctx.host.handlers_info()}}); }
+void handlers(OpContext& ctx) {
+    ctx.reply.ok({{"handlers", ctx.host.handlers_info()}});
+}
 
-void reload(OpContext& ctx) { ctx.reply.send(ctx.host.reload()); }
+void reload(OpContext& ctx) {
+    ctx.reply.send(ctx.host.reload());
+}
 
 }  // namespace kvd::ops

@@ -25,7 +25,7 @@ namespace kvd {
 
 // One live bucket, as the ops see it.
 class OpBucket {
-public:
+  public:
     // Why a request got no reply line.
     enum class NoReply { gone, timed_out, backlogged };
     // A reply line from the process, or why there is none.
@@ -42,7 +42,7 @@ public:
     // Sends `signo` as is; 0, or a negative errno.
     virtual int signal(int signo) = 0;
 
-protected:
+  protected:
     ~OpBucket() = default;
 };
 
@@ -57,7 +57,7 @@ struct DaemonStatus {
 };
 
 class OpHost {
-public:
+  public:
     virtual ~OpHost() = default;
 
     // Refused with `unavailable` for ops that change state, once true.
@@ -95,13 +95,13 @@ struct SubscribeRequest {
 
 // The client whose request this is.
 class OpClient {
-public:
+  public:
     virtual uint64_t number() const = 0;
     // Turns this client's connection into a stream of events (after the reply to this
     // request), or says why not; on failure it stays an ordinary connection.
     virtual std::optional<Failure> subscribe(const SubscribeRequest& request) = 0;
 
-protected:
+  protected:
     ~OpClient() = default;
 };
 

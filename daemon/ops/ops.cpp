@@ -52,22 +52,32 @@ constexpr std::array kOps = {
 
 std::string_view type_name(ArgType t) {
     switch (t) {
-        case ArgType::string: return "a string";
-        case ArgType::integer: return "a non-negative integer";
-        case ArgType::boolean: return "true or false";
-        case ArgType::string_list: return "a list of strings";
-        case ArgType::any: return "any JSON value";
+        case ArgType::string:
+            return "a string";
+        case ArgType::integer:
+            return "a non-negative integer";
+        case ArgType::boolean:
+            return "true or false";
+        case ArgType::string_list:
+            return "a list of strings";
+        case ArgType::any:
+            return "any JSON value";
     }
     return "?";
 }
 
 bool has_type(Args::Type got, ArgType wanted) {
     switch (wanted) {
-        case ArgType::string: return got == Args::Type::string;
-        case ArgType::integer: return got == Args::Type::uint;
-        case ArgType::boolean: return got == Args::Type::boolean;
-        case ArgType::string_list: return got == Args::Type::string_list;
-        case ArgType::any: return true;
+        case ArgType::string:
+            return got == Args::Type::string;
+        case ArgType::integer:
+            return got == Args::Type::uint;
+        case ArgType::boolean:
+            return got == Args::Type::boolean;
+        case ArgType::string_list:
+            return got == Args::Type::string_list;
+        case ArgType::any:
+            return true;
     }
     return false;
 }
@@ -109,7 +119,9 @@ bool dispatch_scanned(OpHost& host, OpClient& client, std::string_view line,
 
 }  // namespace
 
-std::span<const OpSpec> op_table() { return kOps; }
+std::span<const OpSpec> op_table() {
+    return kOps;
+}
 
 const OpSpec* find_op(std::string_view name) {
     for (const auto& op : kOps)
@@ -122,7 +134,8 @@ std::string check_args(const OpSpec& spec, const Args& args) {
         Args::Type got = args.type(arg.name);
         if (got == Args::Type::absent || (got == Args::Type::null && !arg.required)) {
             if (arg.required)
-                return fmt::format("op '{}' needs \"{}\" ({})", spec.name, arg.name, type_name(arg.type));
+                return fmt::format("op '{}' needs \"{}\" ({})", spec.name, arg.name,
+                                   type_name(arg.type));
             continue;
         }
         if (!has_type(got, arg.type))

@@ -37,7 +37,8 @@ void create(OpContext& ctx) {
 }
 
 void lookup(OpContext& ctx) {
-    if (OpBucket* b = existing_bucket(ctx)) ctx.reply.ok({{"bucket", b->name()}, {"pid", b->pid()}});
+    if (OpBucket* b = existing_bucket(ctx))
+        ctx.reply.ok({{"bucket", b->name()}, {"pid", b->pid()}});
 }
 
 void list(OpContext& ctx) {
@@ -54,7 +55,8 @@ void stop(OpContext& ctx) {
     std::optional<Millis> timeout;
     // check_args bounded it far below what a Millis holds.
     if (ctx.args.has("timeout_ms")) timeout = Millis(ctx.args.uint("timeout_ms"));
-    ctx.host.stop_bucket(*b, timeout, [reply = ctx.reply](Outcome outcome) { reply.send(outcome); });
+    ctx.host.stop_bucket(*b, timeout,
+                         [reply = ctx.reply](Outcome outcome) { reply.send(outcome); });
 }
 
 void kill(OpContext& ctx) {
@@ -71,8 +73,8 @@ void kill(OpContext& ctx) {
     OpBucket* b = existing_bucket(ctx);
     if (!b) return;
     if (int rc = b->signal(signo); rc != 0) {
-        ctx.reply.fail(ErrorCode::internal, fmt::format("cannot signal bucket '{}': {}", b->name(),
-                                                        std::strerror(-rc)));
+        ctx.reply.fail(ErrorCode::internal,
+                       fmt::format("cannot signal bucket '{}': {}", b->name(), std::strerror(-rc)));
         return;
     }
     ctx.reply.ok({{"bucket", b->name()}, {"pid", b->pid()}, {"signal", signal_name(signo)}});

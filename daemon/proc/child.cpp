@@ -37,8 +37,12 @@ int Child::start(const Command& command, ExitFn on_exit) {
     return 0;
 }
 
-int Child::take_stdio() { return std::exchange(stdio_fd_, -1); }
-int Child::take_stderr() { return std::exchange(stderr_fd_, -1); }
+int Child::take_stdio() {
+    return std::exchange(stdio_fd_, -1);
+}
+int Child::take_stderr() {
+    return std::exchange(stderr_fd_, -1);
+}
 
 void Child::close_fds() {
     if (stdio_fd_ >= 0) ::close(std::exchange(stdio_fd_, -1));
@@ -51,7 +55,9 @@ int Child::signal(int signo) {
     return uv_kill(pid_, signo);
 }
 
-void Child::kill() { signal(SIGKILL); }
+void Child::kill() {
+    signal(SIGKILL);
+}
 
 // The SIGKILL is timed from the request to end, not from anything before it; a later,
 // shorter request (shutdown) brings it forward.

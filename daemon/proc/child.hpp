@@ -51,7 +51,7 @@ struct Command {
 };
 
 class Child {
-public:
+  public:
     using ExitFn = std::function<void(const Exit&)>;
 
     explicit Child(ProcessTable& table);
@@ -84,7 +84,7 @@ public:
     // SIGKILL now.
     void kill();
 
-private:
+  private:
     friend class ProcessTable;
     void exited(const Exit& exit);  // from the table, once the process was reaped
     void close_fds();

@@ -22,9 +22,10 @@ std::string describe_spawn_error(int uv_error) {
     switch (uv_error) {
         case UV_EAGAIN:
             if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-                return fmt::format("{} (the process limit was reached: RLIMIT_NPROC is {}, or "
-                                   "the pids cgroup is full)",
-                                   text, rl.rlim_cur);
+                return fmt::format(
+                    "{} (the process limit was reached: RLIMIT_NPROC is {}, or "
+                    "the pids cgroup is full)",
+                    text, rl.rlim_cur);
             return text + " (the process limit was reached: the pids cgroup or the system's)";
         case UV_EMFILE:
             if (getrlimit(RLIMIT_NOFILE, &rl) == 0)

@@ -67,8 +67,7 @@ struct ProcessTable::Entry {
     }
 };
 
-ProcessTable::ProcessTable(uv_loop_t* loop)
-    : ProcessTable(loop, pidfd_budget(open_file_limit())) {}
+ProcessTable::ProcessTable(uv_loop_t* loop) : ProcessTable(loop, pidfd_budget(open_file_limit())) {}
 
 ProcessTable::ProcessTable(uv_loop_t* loop, std::size_t budget)
     : loop_(loop), pidfd_budget_(budget) {
@@ -85,7 +84,9 @@ ProcessTable::ProcessTable(uv_loop_t* loop, std::size_t budget)
     uv_unref(sigchld_.raw());
 }
 
-ProcessTable::~ProcessTable() { close(); }
+ProcessTable::~ProcessTable() {
+    close();
+}
 
 void ProcessTable::start_spawner() {
     if (!spawner_) spawner_ = std::make_unique<Spawner>();
@@ -129,10 +130,11 @@ void ProcessTable::watch(pid_t pid, Child* owner) {
         }
     } else if (!told_budget_) {
         told_budget_ = true;
-        spdlog::warn("{} children have a pidfd, all that kvd's open file limit of {} leaves "
-                     "room for; the exits of further children are found at SIGCHLD, at a "
-                     "cost that grows with their number (raise LimitNOFILE)",
-                     pidfds_, open_file_limit());
+        spdlog::warn(
+            "{} children have a pidfd, all that kvd's open file limit of {} leaves "
+            "room for; the exits of further children are found at SIGCHLD, at a "
+            "cost that grows with their number (raise LimitNOFILE)",
+            pidfds_, open_file_limit());
     }
     if (entry->pidfd < 0) ++without_pidfd_;
     children_.emplace(pid, std::move(entry));
@@ -166,8 +168,10 @@ bool ProcessTable::try_reap(pid_t pid) {
     if (it == children_.end()) return true;
     std::unique_ptr<Entry> entry = std::move(it->second);
     children_.erase(it);
-    if (entry->pidfd >= 0) --pidfds_;
-    else --without_pidfd_;
+    if (entry->pidfd >= 0)
+        --pidfds_;
+    else
+        --without_pidfd_;
     Child* owner = entry->owner;
     entry.reset();
     if (owner) owner->exited(e);

@@ -30,7 +30,7 @@ namespace kvd::proc {
 class Spawner;
 
 class ProcessTable {
-public:
+  public:
     // At most `pidfd_budget` children get a pidfd; by default, what kvd's open file limit
     // leaves room for (see pidfd_budget()).
     explicit ProcessTable(uv_loop_t* loop);
@@ -53,7 +53,7 @@ public:
     // behind. Idempotent.
     void close();
 
-private:
+  private:
     friend class Child;
     struct Entry;
 

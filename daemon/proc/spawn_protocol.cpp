@@ -7,7 +7,9 @@ namespace kvd::spawn_protocol {
 namespace {
 constexpr std::size_t kHeaderBytes = 2 * sizeof(uint32_t);
 
-bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+bool has_nul(std::string_view s) {
+    return s.find('\0') != std::string_view::npos;
+}
 }  // namespace
 
 std::string request_problem(const Request& r) {

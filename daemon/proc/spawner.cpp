@@ -1,10 +1,10 @@
 #include "daemon/proc/spawner.hpp"
 
 #include <fcntl.h>
-#include <sched.h>
-#include <spdlog/spdlog.h>
 #include <linux/sockios.h>
 #include <poll.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -19,8 +19,8 @@
 #include <cstring>
 #include <string_view>
 
-#include "daemon/proc/spawn_protocol.hpp"
 #include "daemon/proc/launch.hpp"
+#include "daemon/proc/spawn_protocol.hpp"
 
 extern char** environ;
 
@@ -121,8 +121,10 @@ void serve_one(const char* msg, std::size_t len, int stdio_fd, int stderr_fd) {
             for (std::size_t i = 0; i < count; ++i) {
                 int fd;
                 std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-                if (nfds < 2) fds[nfds++] = fd;
-                else ::close(fd);
+                if (nfds < 2)
+                    fds[nfds++] = fd;
+                else
+                    ::close(fd);
             }
         }
         if (nfds == 2 && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
@@ -170,9 +172,13 @@ bool fork_spawner(pid_t& pid, int& fd) {
 
 }  // namespace
 
-bool Spawner::start() { return fd_ >= 0 || fork_spawner(pid_, fd_); }
+bool Spawner::start() {
+    return fd_ >= 0 || fork_spawner(pid_, fd_);
+}
 
-Spawner::~Spawner() { stop(); }
+Spawner::~Spawner() {
+    stop();
+}
 
 void Spawner::stop() {
     if (fd_ >= 0) ::close(fd_);
@@ -204,8 +210,8 @@ Spawner::Result Spawner::spawn(const std::vector<std::string>& argv,
 }
 
 Spawner::Result Spawner::spawn_once(const std::vector<std::string>& argv,
-                                    const std::map<std::string, std::string>& env_add,
-                                    int stdio_fd, int stderr_fd) {
+                                    const std::map<std::string, std::string>& env_add, int stdio_fd,
+                                    int stderr_fd) {
     Result result;
     spawn_protocol::Request request{argv, env_add};
     if (std::string problem = spawn_protocol::request_problem(request); !problem.empty()) {

@@ -7,10 +7,10 @@
 //
 // So kvd forks the spawner once, at start, while it is still small (and after it consumed
 // systemd's LISTEN_*/WATCHDOG_* variables, which buckets must not inherit); the spawner
-// keeps only its end of a SOCK_SEQPACKET socket. For each bucket kvd sends the argv, the environment to
-// add and the child's socket and stderr fds (SCM_RIGHTS); the spawner starts the child with
-// clone(CLONE_VM | CLONE_VFORK | CLONE_PARENT), which copies no page tables and makes the
-// child kvd's own: kvd reaps it, gets its SIGCHLD, and kv-bucket's PR_SET_PDEATHSIG watches
+// keeps only its end of a SOCK_SEQPACKET socket. For each bucket kvd sends the argv, the
+// environment to add and the child's socket and stderr fds (SCM_RIGHTS); the spawner starts the
+// child with clone(CLONE_VM | CLONE_VFORK | CLONE_PARENT), which copies no page tables and makes
+// the child kvd's own: kvd reaps it, gets its SIGCHLD, and kv-bucket's PR_SET_PDEATHSIG watches
 // kvd, exactly as if kvd had spawned it. The reply is the pid, once the child has exec'd.
 //
 // If the spawner is gone, kvd starts a new one; if that fails too, launch() falls back
@@ -27,7 +27,7 @@
 namespace kvd::proc {
 
 class Spawner {
-public:
+  public:
     Spawner() = default;
     ~Spawner();  // closes the socket (the spawner exits at end of file) and reaps it
     Spawner(const Spawner&) = delete;
@@ -38,8 +38,8 @@ public:
     bool start();
 
     struct Result {
-        pid_t pid = 0;      // the child, a child of kvd, when error == 0
-        int error = 0;      // a libuv error code (negative) when the child could not start
+        pid_t pid = 0;  // the child, a child of kvd, when error == 0
+        int error = 0;  // a libuv error code (negative) when the child could not start
         bool transport_failed = false;  // the spawner itself did not answer
     };
     // Starts `argv` with kvd's environment plus `env_add`, `stdio_fd` as its stdin and
@@ -48,7 +48,7 @@ public:
     Result spawn(const std::vector<std::string>& argv,
                  const std::map<std::string, std::string>& env_add, int stdio_fd, int stderr_fd);
 
-private:
+  private:
     Result spawn_once(const std::vector<std::string>& argv,
                       const std::map<std::string, std::string>& env_add, int stdio_fd,
                       int stderr_fd);

@@ -9,7 +9,7 @@ namespace kvd::uv {
 
 template <typename T>
 class Handle {
-public:
+  public:
     Handle() : handle_(new T{}) {}
     ~Handle() { close(); }
     Handle(const Handle&) = delete;
@@ -38,7 +38,7 @@ public:
         handle_ = nullptr;
     }
 
-private:
+  private:
     T* handle_;
     bool initialized_ = false;
 };

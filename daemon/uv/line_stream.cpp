@@ -45,14 +45,18 @@ WriteBatcher::WriteBatcher(uv_loop_t* loop) {
     uv_unref(check_.raw());
 }
 
-WriteBatcher::~WriteBatcher() { close(); }
+WriteBatcher::~WriteBatcher() {
+    close();
+}
 
 void WriteBatcher::close() {
     prepare_.close();
     check_.close();
 }
 
-void WriteBatcher::mark_dirty(LineStream* s) { dirty_.push_back(s); }
+void WriteBatcher::mark_dirty(LineStream* s) {
+    dirty_.push_back(s);
+}
 
 void WriteBatcher::forget(LineStream* s) {
     dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), s), dirty_.end());
@@ -143,8 +147,10 @@ void LineStream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         Lifetime::Watch alive = self->lifetime_.watch();
         self->deliver_lines();
         if (alive.ended() || !self->reading_) return;
-        if (nread == UV_EOF) self->end(StreamEnd::eof, 0);
-        else self->end(StreamEnd::error, static_cast<int>(nread));
+        if (nread == UV_EOF)
+            self->end(StreamEnd::eof, 0);
+        else
+            self->end(StreamEnd::error, static_cast<int>(nread));
         return;
     }
     self->in_.append(std::string_view(buf->base, static_cast<std::size_t>(nread)));
@@ -245,7 +251,7 @@ void LineStream::on_write_done(int status) {
 
 void LineStream::fail_write(int err) {
     Lifetime::Watch alive = lifetime_.watch();
-    end(StreamEnd::error, err);  // its callback may destroy this object
+    end(StreamEnd::error, err);   // its callback may destroy this object
     if (!alive.ended()) close();  // also when reading had ended already
 }
 
@@ -274,7 +280,8 @@ void LineStream::shutdown_write() {
     }
     shutdown_pending_ = false;
     auto* req = new uv_shutdown_t;
-    if (uv_shutdown(req, handle_.stream(), [](uv_shutdown_t* r, int) { delete r; }) != 0) delete req;
+    if (uv_shutdown(req, handle_.stream(), [](uv_shutdown_t* r, int) { delete r; }) != 0)
+        delete req;
 }
 
 void LineStream::close() {

@@ -25,7 +25,7 @@ class LineStream;
 // Flushes the output of every stream that was written to, once before and once after each
 // poll phase of the loop. One per loop, owned by the daemon.
 class WriteBatcher {
-public:
+  public:
     explicit WriteBatcher(uv_loop_t* loop);
     ~WriteBatcher();
     WriteBatcher(const WriteBatcher&) = delete;
@@ -36,7 +36,7 @@ public:
     void flush_all();
     void close();
 
-private:
+  private:
     Handle<uv_prepare_t> prepare_;
     Handle<uv_check_t> check_;
     std::vector<LineStream*> dirty_;
@@ -46,7 +46,7 @@ private:
 enum class StreamEnd { eof, error, line_too_long, closed_by_us };
 
 class LineStream {
-public:
+  public:
     using LineFn = std::function<void(std::string_view line)>;
     using CloseFn = std::function<void(StreamEnd why, int uv_error)>;
 
@@ -93,7 +93,7 @@ public:
     // Called by the WriteBatcher.
     void flush();
 
-private:
+  private:
     static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
     static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
     void deliver_lines();

@@ -14,7 +14,7 @@
 namespace kvd::uv {
 
 class NextTick {
-public:
+  public:
     explicit NextTick(uv_loop_t* loop) {
         uv_idle_init(loop, handle_.get());
         handle_.mark_initialized();
@@ -34,7 +34,7 @@ public:
     }
     void close() { handle_.close(); }
 
-private:
+  private:
     Handle<uv_idle_t> handle_;
     std::function<void()> fn_;
 };

@@ -12,7 +12,7 @@
 namespace kvd::uv {
 
 class Timer {
-public:
+  public:
     explicit Timer(uv_loop_t* loop) {
         uv_timer_init(loop, handle_.get());
         handle_.mark_initialized();
@@ -34,12 +34,15 @@ public:
     void stop() {
         if (!handle_.closed()) uv_timer_stop(handle_.get());
     }
-    bool active() const { return !handle_.closed() && uv_is_active(reinterpret_cast<const uv_handle_t*>(handle_.get())); }
+    bool active() const {
+        return !handle_.closed() &&
+               uv_is_active(reinterpret_cast<const uv_handle_t*>(handle_.get()));
+    }
     // Unreferenced timers do not keep the loop alive (watchdog pings, for example).
     void unref() { uv_unref(handle_.raw()); }
     void close() { handle_.close(); }
 
-private:
+  private:
     Handle<uv_timer_t> handle_;
     std::function<void()> fn_;
 };

@@ -8,7 +8,7 @@ namespace kvd::test {
 namespace {
 
 class MaxClients : public KvdTest {
-protected:
+  protected:
     KvdOptions options() override {
         KvdOptions o;
         o.config = "[daemon]\nmax_clients = 2\n";
@@ -42,7 +42,8 @@ TEST_F(MaxClients, TheOneOverTheLimitGetsALimitErrorThenClose) {
     auto line = third->read_json(10s);
     ASSERT_TRUE(line.has_value());
     EXPECT_TRUE(is_error(*line, "limit")) << line->dump();
-    EXPECT_NE((*line)["error"]["message"].get<std::string>().find("max_clients"), std::string::npos);
+    EXPECT_NE((*line)["error"]["message"].get<std::string>().find("max_clients"),
+              std::string::npos);
     EXPECT_TRUE(third->wait_eof(10s));
     EXPECT_TRUE(is_ok(first->call("ping")));
     // One leaves: the next one is served.

@@ -1,5 +1,5 @@
-// Who may use kvd, and how its socket file is made (README "Configuration"): the file's mode and group,
-// SO_PEERCRED checks that hold even when the file is opened up, one kvd per socket, stale
+// Who may use kvd, and how its socket file is made (README "Configuration"): the file's mode and
+// group, SO_PEERCRED checks that hold even when the file is opened up, one kvd per socket, stale
 // files replaced, unsafe directories refused. Tests that need another user run as root and
 // become `nobody` in a forked child.
 #include <fcntl.h>

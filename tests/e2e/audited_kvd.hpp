@@ -12,7 +12,7 @@
 namespace kvd::test {
 
 class AuditedKvdTest : public ::testing::Test {
-protected:
+  protected:
     // How the sync handler "audit" answers (test_handler mode and argument).
     virtual std::vector<std::string> audit_mode() const { return {"ack"}; }
 
@@ -21,8 +21,8 @@ protected:
         Json command = {test_handler_path(), "--out", out_};
         for (const auto& a : audit_mode()) command.push_back(a);
         KvdOptions options;
-        options.config = "[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = " +
-                         command.dump() + "\n";
+        options.config =
+            "[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = " + command.dump() + "\n";
         kvd_ = std::make_unique<KvdProcess>(dir_, options);
         ASSERT_TRUE(kvd_->ready());
         client_ = std::make_unique<Client>(kvd_->socket_path());

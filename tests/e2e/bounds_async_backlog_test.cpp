@@ -35,19 +35,21 @@ struct Stream {
     // Before it: 1..k; it stands for k+1..d (its seq is d); after it: d+1, d+2, …
     for (std::size_t i = 0; i < out.dropped_at; ++i)
         if (events[i]["seq"] != i + 1)
-            return ::testing::AssertionFailure() << "a gap before the dropped event: " << events[i]["seq"];
+            return ::testing::AssertionFailure()
+                   << "a gap before the dropped event: " << events[i]["seq"];
     const Json& d = events[out.dropped_at];
     if (d["seq"] != out.dropped_at + d["count"].get<uint64_t>())
-        return ::testing::AssertionFailure() << "dropped event " << d.dump() << " after "
-                                             << out.dropped_at << " events";
+        return ::testing::AssertionFailure()
+               << "dropped event " << d.dump() << " after " << out.dropped_at << " events";
     for (std::size_t i = out.dropped_at + 1; i < events.size(); ++i)
         if (events[i]["seq"] != d["seq"].get<uint64_t>() + (i - out.dropped_at))
-            return ::testing::AssertionFailure() << "a gap after the dropped event: " << events[i]["seq"];
+            return ::testing::AssertionFailure()
+                   << "a gap after the dropped event: " << events[i]["seq"];
     return ::testing::AssertionSuccess();
 }
 
 class BoundsAsyncHandler : public ::testing::Test {
-protected:
+  protected:
     // An async handler that reads nothing until HOLD is removed.
     void start(const std::string& extra) {
         out_ = dir_.file("held.out");
@@ -115,7 +117,8 @@ TEST_F(BoundsAsyncHandler, BacklogBytesBoundTheQueue) {
     ASSERT_NO_FATAL_FAILURE(start(""));
     constexpr int kEvents = 40;
     for (int i = 1; i <= kEvents; ++i)
-        ASSERT_TRUE(is_ok(client_->call("notify", {{"type", "big"}, {"data", std::string(kPayload, 'b')}})))
+        ASSERT_TRUE(
+            is_ok(client_->call("notify", {{"type", "big"}, {"data", std::string(kPayload, 'b')}})))
             << "notify " << i;
     Json row = held();
     ASSERT_TRUE(row.contains("queued")) << row.dump();
@@ -142,7 +145,8 @@ TEST(BoundsAsyncSubscriber, BacklogBytesBoundTheQueue) {
     Client publisher(kvd.socket_path());
     constexpr int kEvents = 48;
     for (int i = 1; i <= kEvents; ++i)
-        ASSERT_TRUE(is_ok(publisher.call("notify", {{"type", "big"}, {"data", std::string(kPayload, 's')}})))
+        ASSERT_TRUE(is_ok(
+            publisher.call("notify", {{"type", "big"}, {"data", std::string(kPayload, 's')}})))
             << "notify " << i;
 
     std::vector<Json> events;

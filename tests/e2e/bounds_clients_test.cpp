@@ -35,17 +35,20 @@ constexpr bool kSanitized = false;
 #endif
 
 class BoundsClientBuffer : public KvdTest {
-protected:
+  protected:
     void SetUp() override {
         KvdTest::SetUp();
         ASSERT_GT(create("big"), 0);
-        ASSERT_TRUE(is_ok(call("put", {{"bucket", "big"}, {"key", "v"}, {"value", std::string(kValueBytes, 'v')}})));
+        ASSERT_TRUE(is_ok(call(
+            "put", {{"bucket", "big"}, {"key", "v"}, {"value", std::string(kValueBytes, 'v')}})));
     }
 
     std::string gets_of_big(int first_id, int count) {
         std::string burst;
         for (int i = 0; i < count; ++i)
-            burst += Json{{"id", first_id + i}, {"op", "get"}, {"bucket", "big"}, {"key", "v"}}.dump() + "\n";
+            burst +=
+                Json{{"id", first_id + i}, {"op", "get"}, {"bucket", "big"}, {"key", "v"}}.dump() +
+                "\n";
         return burst;
     }
 
@@ -85,7 +88,8 @@ TEST_F(BoundsClientBuffer, FinishedRepliesWaitingBehindASlowRequestAreBounded) {
     ASSERT_GT(frozen, 0);
     ASSERT_TRUE(freeze(frozen));
     Client c(kvd().socket_path());
-    std::string burst = Json{{"id", 0}, {"op", "get"}, {"bucket", "frozen"}, {"key", "k"}}.dump() + "\n";
+    std::string burst =
+        Json{{"id", 0}, {"op", "get"}, {"bucket", "frozen"}, {"key", "k"}}.dump() + "\n";
     burst += gets_of_big(1, kGets);
     ASSERT_TRUE(c.send_raw(burst));
     ASSERT_NO_FATAL_FAILURE(sync_with_big());

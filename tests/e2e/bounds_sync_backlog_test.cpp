@@ -18,14 +18,16 @@ namespace {
 constexpr std::size_t kBacklogBytes = 16 * 1024 * 1024;  // the default
 
 class BoundsSyncBacklog : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         out_ = dir_.file("gate.out");
         hold_ = dir_.file("HOLD");
         Json command = {test_handler_path(), "--out", out_, "--hold", hold_, "ack"};
         KvdOptions options;
-        options.config = "[[handler]]\nname = \"gate\"\nmode = \"sync\"\nack_timeout = \"10m\"\n"
-                         "command = " + command.dump() + "\n";
+        options.config =
+            "[[handler]]\nname = \"gate\"\nmode = \"sync\"\nack_timeout = \"10m\"\n"
+            "command = " +
+            command.dump() + "\n";
         kvd_ = std::make_unique<KvdProcess>(dir_, options);
         ASSERT_TRUE(kvd_->ready());
         client_ = std::make_unique<Client>(kvd_->socket_path());
@@ -36,7 +38,8 @@ protected:
     // were published, and the refusal in `refused`.
     int notify_until_refused(std::size_t bytes, Json& refused, int at_most = 100) {
         for (int i = 0; i < at_most; ++i) {
-            Json reply = client_->call("notify", {{"type", "fill"}, {"data", std::string(bytes, 'f')}});
+            Json reply =
+                client_->call("notify", {{"type", "fill"}, {"data", std::string(bytes, 'f')}});
             if (!is_ok(reply)) {
                 refused = reply;
                 return i;
@@ -98,7 +101,8 @@ TEST_F(BoundsSyncBacklog, NotifyAndCreateAreRefusedAtTheBoundAndNothingIsLost) {
     ASSERT_EQ(lines.size(), last);
     for (std::size_t i = 0; i < lines.size(); ++i)
         ASSERT_EQ(Json::parse(lines[i])["seq"], i + 1) << lines[i].substr(0, 200);
-    EXPECT_TRUE(is_ok(client_->call("notify", {{"type", "fill"}, {"data", std::string(1'000'000, 'f')}})));
+    EXPECT_TRUE(
+        is_ok(client_->call("notify", {{"type", "fill"}, {"data", std::string(1'000'000, 'f')}})));
     EXPECT_GT(pid_in(client_->call("create", {{"bucket", "b4"}})), 0);
 }
 

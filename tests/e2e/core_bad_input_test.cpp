@@ -20,8 +20,8 @@ void expect_error_and_still_usable(Client& c, std::string_view line, std::string
     auto reply = c.read_json();
     ASSERT_TRUE(reply.has_value()) << (c.eof() ? "kvd closed the connection" : "no reply");
     EXPECT_TRUE(is_error(*reply, code));
-    EXPECT_TRUE(reply->contains("id")) << "an error reply carries \"id\" (null when unknown): "
-                                       << reply->dump();
+    EXPECT_TRUE(reply->contains("id"))
+        << "an error reply carries \"id\" (null when unknown): " << reply->dump();
     if (reply->contains("id")) {
         EXPECT_EQ((*reply)["id"], id);
     }
@@ -30,9 +30,10 @@ void expect_error_and_still_usable(Client& c, std::string_view line, std::string
 }
 
 TEST_F(BadInput, NotJson) {
-    for (std::string_view line : {"", "   ", "hello", "{", "}", "{\"op\":\"ping\"", "{'op':'ping'}",
-                                  "{op:ping}", "{\"op\":\"ping\"} trailing", "{\"op\":\"ping\"}{\"op\":\"ping\"}",
-                                  "nul\x01\x02", "{\"op\":\"ping\",}", "NaN"}) {
+    for (std::string_view line :
+         {"", "   ", "hello", "{", "}", "{\"op\":\"ping\"", "{'op':'ping'}", "{op:ping}",
+          "{\"op\":\"ping\"} trailing", "{\"op\":\"ping\"}{\"op\":\"ping\"}", "nul\x01\x02",
+          "{\"op\":\"ping\",}", "NaN"}) {
         expect_error_and_still_usable(client(), line, "bad_request");
     }
 }
@@ -94,15 +95,28 @@ TEST_F(BadInput, MissingOrIllTypedBucket) {
 }
 
 TEST_F(BadInput, InvalidNames) {
-    const std::string names[] = {"",    ".x",  "-x",     ".",   "-",
-                                 "a b", "a/b", "../etc", "a\nb", std::string(129, 'n'),
-                                 "caf\xc3\xa9", "a\\b", "a\"b", "a*", std::string("a\0b", 3)};
+    const std::string names[] = {"",
+                                 ".x",
+                                 "-x",
+                                 ".",
+                                 "-",
+                                 "a b",
+                                 "a/b",
+                                 "../etc",
+                                 "a\nb",
+                                 std::string(129, 'n'),
+                                 "caf\xc3\xa9",
+                                 "a\\b",
+                                 "a\"b",
+                                 "a*",
+                                 std::string("a\0b", 3)};
     for (const std::string& name : names) {
         for (std::string_view op : {"create", "lookup", "stop", "kill", "keys"}) {
             Json reply = call(op, {{"bucket", name}});
             EXPECT_TRUE(is_error(reply, "invalid_name")) << op << " " << Json(name).dump();
         }
-        EXPECT_TRUE(is_error(call("put", {{"bucket", name}, {"key", "k"}, {"value", "v"}}), "invalid_name"));
+        EXPECT_TRUE(is_error(call("put", {{"bucket", name}, {"key", "k"}, {"value", "v"}}),
+                             "invalid_name"));
         EXPECT_TRUE(is_error(call("get", {{"bucket", name}, {"key", "k"}}), "invalid_name"));
         EXPECT_TRUE(is_error(call("delete", {{"bucket", name}, {"key", "k"}}), "invalid_name"));
     }
@@ -111,8 +125,8 @@ TEST_F(BadInput, InvalidNames) {
 }
 
 TEST_F(BadInput, NameEdgesThatAreValid) {
-    for (std::string name : {std::string(128, 'n'), std::string("a"), std::string("0"), std::string("_"),
-                             std::string(":"), std::string("a.-_:Z9")}) {
+    for (std::string name : {std::string(128, 'n'), std::string("a"), std::string("0"),
+                             std::string("_"), std::string(":"), std::string("a.-_:Z9")}) {
         Json reply = call("create", {{"bucket", name}});
         EXPECT_TRUE(is_ok(reply)) << name;
         EXPECT_GT(lookup_pid(name), 0) << name;
@@ -228,7 +242,8 @@ TEST_F(BadInput, ClientsThatVanishMidRequest) {
         ASSERT_TRUE(c.connected());
         // Requests whose replies nobody will read, one of them deferred (create).
         c.send_raw(R"({"op":"create","bucket":"orphan)" + std::to_string(i) + "\"}\n" +
-                   R"({"op":"ping"})" "\n");
+                   R"({"op":"ping"})"
+                   "\n");
     }
     EXPECT_TRUE(is_ok(call("ping")));
     // Whatever became of the abandoned creates, the registry is consistent with the processes.

@@ -12,7 +12,9 @@ namespace {
 // runs at every exit): a thousand of them kept a 2-core machine at a load of 65 for minutes.
 // Sanitizer builds burst with a fifth, which still drives every code path here; the plain
 // build is the one whose burst outlasts the timers, and so catches a regression.
-int burst_size(int plain) { return time_scale() > 1 ? plain / 5 : plain; }
+int burst_size(int plain) {
+    return time_scale() > 1 ? plain / 5 : plain;
+}
 
 TEST(Burst, PipelinedCreatesDoNotTimeOutAPromptSyncHandler) {
     const int kBuckets = burst_size(1000);
@@ -22,15 +24,16 @@ TEST(Burst, PipelinedCreatesDoNotTimeOutAPromptSyncHandler) {
     // Far longer than the handler needs to ack one event, far shorter than spawning 1000
     // buckets takes.
     options.config = "[[handler]]\nname = \"h\"\nmode = \"sync\"\nack_timeout = \"" +
-                     std::to_string(scaled(milliseconds(1000)).count()) + "ms\"\ncommand = " +
-                     command.dump() + "\n";
+                     std::to_string(scaled(milliseconds(1000)).count()) +
+                     "ms\"\ncommand = " + command.dump() + "\n";
     KvdProcess kvd(dir, options);
     ASSERT_TRUE(kvd.ready());
     Client c(kvd.socket_path());
     ASSERT_TRUE(c.connected()) << c.connect_error();
     std::string batch;
     for (int i = 0; i < kBuckets; ++i)
-        batch += Json{{"id", i}, {"op", "create"}, {"bucket", "b" + std::to_string(i)}}.dump() + "\n";
+        batch +=
+            Json{{"id", i}, {"op", "create"}, {"bucket", "b" + std::to_string(i)}}.dump() + "\n";
     ASSERT_TRUE(c.send_raw(batch));
     for (int i = 0; i < kBuckets; ++i) {
         auto reply = c.read_json(60s);
@@ -69,11 +72,17 @@ TEST(Burst, ConcurrentBurstsDoNotRunOutStopTimers) {
         for (int i = 0; i < kPerClient; ++i) {
             std::string name = "c" + std::to_string(c) + "-" + std::to_string(i);
             batch += Json{{"id", id++}, {"op", "create"}, {"bucket", name}}.dump() + "\n";
-            batch += Json{{"id", id++}, {"op", "put"}, {"bucket", name}, {"key", "k"}, {"value", "v"}}.dump() + "\n";
+            batch +=
+                Json{{"id", id++}, {"op", "put"}, {"bucket", name}, {"key", "k"}, {"value", "v"}}
+                    .dump() +
+                "\n";
         }
         for (int i = 0; i < kPerClient; ++i) {
             std::string name = "c" + std::to_string(c) + "-" + std::to_string(i);
-            batch += Json{{"id", id++}, {"op", "stop"}, {"bucket", name}, {"timeout_ms", stop_timeout}}.dump() + "\n";
+            batch +=
+                Json{{"id", id++}, {"op", "stop"}, {"bucket", name}, {"timeout_ms", stop_timeout}}
+                    .dump() +
+                "\n";
         }
         ASSERT_TRUE(clients[c]->send_raw(batch));
     }

@@ -7,7 +7,7 @@ namespace kvd::test {
 namespace {
 
 class Data : public KvdTest {
-protected:
+  protected:
     void SetUp() override {
         KvdTest::SetUp();
         if (HasFatalFailure()) return;
@@ -36,7 +36,8 @@ std::vector<std::string> awkward_strings() {
         "tab\tand\vvertical\fform",
         std::string("nul\0inside", 10),
         "control \x01\x02\x1b[31m\x7f",
-        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xe4\xb8\xad\xe6\x96\x87 \xd8\xb9\xd8\xb1\xd8\xa8\xd9\x8a",
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xe4\xb8\xad\xe6\x96\x87 "
+        "\xd8\xb9\xd8\xb1\xd8\xa8\xd9\x8a",
         "\xe2\x80\xa8 line separator",
         "{\"looks\":[\"like\",\"json\"]}",
         "}{\"op\":\"ping\"}\n{",
@@ -154,7 +155,8 @@ TEST_F(Data, IllTypedOrMissingArguments) {
         {{"op", "keys"}},
         {{"op", "get"}, {"key", "k"}},
     };
-    for (const Json& req : bad) EXPECT_TRUE(is_error(client().request(req), "bad_request")) << req.dump();
+    for (const Json& req : bad)
+        EXPECT_TRUE(is_error(client().request(req), "bad_request")) << req.dump();
     EXPECT_EQ(call("keys", {{"bucket", "b"}})["result"]["keys"], Json::array())
         << "a refused put must not store anything";
 }

@@ -14,11 +14,25 @@ const std::string kBom = "\xef\xbb\xbf";
 std::vector<std::string> request_lines() {
     std::vector<std::string> lines;
     const std::vector<std::string> ids = {
-        "", R"("id":1,)", R"("id":-7,)", R"("id":0,)", R"("id":-0,)", R"("id":1.0,)",
-        R"("id":1e3,)", R"("id":18446744073709551615,)", R"("id":18446744073709551616,)",
-        R"("id":-9223372036854775809,)", R"("id":"s",)", R"("id":"q\"uote",)",
-        R"("id":"\u00e9\/",)", "\"id\":\"caf\xc3\xa9\",", R"("id":null,)", R"("id":true,)",
-        R"("id":{"b":1,"a":[2, 3]},)", R"("id":{"a":{"c":1,"b":2}},)", R"("id":[],)",
+        "",
+        R"("id":1,)",
+        R"("id":-7,)",
+        R"("id":0,)",
+        R"("id":-0,)",
+        R"("id":1.0,)",
+        R"("id":1e3,)",
+        R"("id":18446744073709551615,)",
+        R"("id":18446744073709551616,)",
+        R"("id":-9223372036854775809,)",
+        R"("id":"s",)",
+        R"("id":"q\"uote",)",
+        R"("id":"\u00e9\/",)",
+        "\"id\":\"caf\xc3\xa9\",",
+        R"("id":null,)",
+        R"("id":true,)",
+        R"("id":{"b":1,"a":[2, 3]},)",
+        R"("id":{"a":{"c":1,"b":2}},)",
+        R"("id":[],)",
     };
     for (const auto& id : ids) {
         lines.push_back("{" + id + R"("op":"put","bucket":"b","key":"k","value":"v"})");
@@ -94,7 +108,10 @@ std::vector<std::string> request_lines() {
         lines.push_back(R"({"id":"x",)" + body + "}");
     }
     for (const std::string& line : {
-             std::string("{}"), std::string("[]"), std::string("nope"), std::string("{\"op\":\"get\""),
+             std::string("{}"),
+             std::string("[]"),
+             std::string("nope"),
+             std::string("{\"op\":\"get\""),
              std::string("{\"op\":\"get\",\"bucket\":\"b\",\"key\":\"\xff\"}"),
              std::string("{\"op\":\"get\",\"bucket\":\"b\",\"key\":\"k\"} x"),
              std::string(R"({"op":"put","bucket":"b","key":"k","value":"v","n":1e999})"),

@@ -8,7 +8,7 @@ namespace kvd::test {
 namespace {
 
 class KillReason : public KvdTest {
-protected:
+  protected:
     // The exit event of `bucket`, read from a subscription opened before it was signalled.
     Json exit_event_after(const std::string& bucket, const std::string& signal) {
         auto sub = connect();

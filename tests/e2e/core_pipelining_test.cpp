@@ -1,5 +1,6 @@
 // Pipelining: a client may send many requests without waiting; replies come in request
-// order and echo each request's id, even when later requests finish first (README "The control protocol").
+// order and echo each request's id, even when later requests finish first (README "The control
+// protocol").
 #include <thread>
 
 #include "tests/e2e/harness.hpp"
@@ -21,7 +22,10 @@ TEST_F(Pipelining, ThousandRequestsInOneWriteAreAnsweredInOrder) {
         Json put_id = i;
         Json get_id = "get-" + std::to_string(i);
         Json ping_id = Json{{"n", i}};
-        batch += Json{{"id", put_id}, {"op", "put"}, {"bucket", "p"}, {"key", key}, {"value", value}}.dump() + "\n";
+        batch +=
+            Json{{"id", put_id}, {"op", "put"}, {"bucket", "p"}, {"key", key}, {"value", value}}
+                .dump() +
+            "\n";
         batch += Json{{"id", get_id}, {"op", "get"}, {"bucket", "p"}, {"key", key}}.dump() + "\n";
         batch += Json{{"id", ping_id}, {"op", "ping"}}.dump() + "\n";
         ids.insert(ids.end(), {put_id, get_id, ping_id});
@@ -52,14 +56,14 @@ TEST_F(Pipelining, SlowRequestsDoNotLetFastOnesOvertake) {
     for (int round = 0; round < 20; ++round) {
         std::string name = "slow" + std::to_string(round);
         std::string idle = "idle" + std::to_string(round);
-        for (Json req : {Json{{"op", "create"}, {"bucket", name}}, Json{{"op", "ping"}},
-                         Json{{"op", "create"}, {"bucket", idle}},
-                         Json{{"op", "lookup"}, {"bucket", "never-there"}},
-                         Json{{"op", "put"}, {"bucket", name}, {"key", "k"}, {"value", name}},
-                         Json{{"op", "nonsense"}},
-                         Json{{"op", "get"}, {"bucket", name}, {"key", "k"}},
-                         Json{{"op", "stop"}, {"bucket", idle}},
-                         Json{{"op", "lookup"}, {"bucket", name}}, Json{{"op", "list"}}}) {
+        for (Json req :
+             {Json{{"op", "create"}, {"bucket", name}}, Json{{"op", "ping"}},
+              Json{{"op", "create"}, {"bucket", idle}},
+              Json{{"op", "lookup"}, {"bucket", "never-there"}},
+              Json{{"op", "put"}, {"bucket", name}, {"key", "k"}, {"value", name}},
+              Json{{"op", "nonsense"}}, Json{{"op", "get"}, {"bucket", name}, {"key", "k"}},
+              Json{{"op", "stop"}, {"bucket", idle}}, Json{{"op", "lookup"}, {"bucket", name}},
+              Json{{"op", "list"}}}) {
             req["id"] = ++id;
             batch += req.dump() + "\n";
         }
@@ -71,10 +75,18 @@ TEST_F(Pipelining, SlowRequestsDoNotLetFastOnesOvertake) {
         ASSERT_EQ((*reply)["id"], expected) << reply->dump();
         std::string name = "slow" + std::to_string((expected - 1) / kPerRound);
         switch ((expected - 1) % kPerRound) {
-            case 3: EXPECT_TRUE(is_error(*reply, "not_found")); break;
-            case 5: EXPECT_TRUE(is_error(*reply, "bad_request")); break;
-            case 6: EXPECT_EQ((*reply)["result"]["value"], name) << reply->dump(); break;
-            default: EXPECT_TRUE(is_ok(*reply)); break;
+            case 3:
+                EXPECT_TRUE(is_error(*reply, "not_found"));
+                break;
+            case 5:
+                EXPECT_TRUE(is_error(*reply, "bad_request"));
+                break;
+            case 6:
+                EXPECT_EQ((*reply)["result"]["value"], name) << reply->dump();
+                break;
+            default:
+                EXPECT_TRUE(is_ok(*reply));
+                break;
         }
     }
     Json list = call("list");
@@ -87,9 +99,12 @@ TEST_F(Pipelining, SlowRequestsDoNotLetFastOnesOvertake) {
 TEST_F(Pipelining, DataRequestsPipelinedBeforeStopAreAnswered) {
     ASSERT_GT(create("b"), 0);
     Client& c = client();
-    ASSERT_TRUE(c.send_raw(R"({"id":1,"op":"put","bucket":"b","key":"k","value":"v"})" "\n"
-                           R"({"id":2,"op":"get","bucket":"b","key":"k"})" "\n"
-                           R"({"id":3,"op":"stop","bucket":"b"})" "\n"));
+    ASSERT_TRUE(c.send_raw(R"({"id":1,"op":"put","bucket":"b","key":"k","value":"v"})"
+                           "\n"
+                           R"({"id":2,"op":"get","bucket":"b","key":"k"})"
+                           "\n"
+                           R"({"id":3,"op":"stop","bucket":"b"})"
+                           "\n"));
     for (int id = 1; id <= 3; ++id) {
         auto reply = c.read_json();
         ASSERT_TRUE(reply.has_value());
@@ -104,7 +119,8 @@ TEST_F(Pipelining, AClientThatReadsLateStillGetsEveryReply) {
     constexpr int kRequests = 20'000;
     Client& c = client();
     std::string batch;
-    for (int i = 1; i <= kRequests; ++i) batch += R"({"op":"ping","id":)" + std::to_string(i) + "}\n";
+    for (int i = 1; i <= kRequests; ++i)
+        batch += R"({"op":"ping","id":)" + std::to_string(i) + "}\n";
     bool sent = false;
     std::thread writer([&] { sent = c.send_raw(batch, 60s); });
 
@@ -133,8 +149,7 @@ TEST_F(Pipelining, ManyConnectionsAtOnce) {
         clients.push_back(connect());
         ASSERT_TRUE(clients.back()->connected()) << clients.back()->connect_error();
     }
-    for (int i = 0; i < 100; ++i)
-        ASSERT_TRUE(clients[i]->send_json({{"id", i}, {"op", "ping"}}));
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(clients[i]->send_json({{"id", i}, {"op", "ping"}}));
     for (int i = 99; i >= 0; --i) {
         auto reply = clients[i]->read_json();
         ASSERT_TRUE(reply.has_value()) << "client " << i;

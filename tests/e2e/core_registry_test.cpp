@@ -78,9 +78,12 @@ TEST_F(Registry, CreateIsIdempotent) {
 
 TEST_F(Registry, PipelinedDuplicateCreatesOnOneConnection) {
     Client& c = client();
-    ASSERT_TRUE(c.send_raw(R"({"id":1,"op":"create","bucket":"dup"})" "\n"
-                           R"({"id":2,"op":"create","bucket":"dup"})" "\n"
-                           R"({"id":3,"op":"create","bucket":"dup"})" "\n"));
+    ASSERT_TRUE(c.send_raw(R"({"id":1,"op":"create","bucket":"dup"})"
+                           "\n"
+                           R"({"id":2,"op":"create","bucket":"dup"})"
+                           "\n"
+                           R"({"id":3,"op":"create","bucket":"dup"})"
+                           "\n"));
     std::vector<Json> replies;
     for (int i = 0; i < 3; ++i) {
         auto r = c.read_json();
@@ -175,7 +178,8 @@ TEST_F(Registry, StopEscalatesToSigkillAfterTheTimeout) {
     if (reply["result"].contains("signal")) {
         EXPECT_EQ(reply["result"]["signal"], "SIGKILL");
     }
-    // Asked to stop, so "stopped" even though it took a SIGKILL (README "Stopping, timeouts and exit reasons").
+    // Asked to stop, so "stopped" even though it took a SIGKILL (README "Stopping, timeouts and
+    // exit reasons").
     if (reply["result"].contains("reason")) {
         EXPECT_EQ(reply["result"]["reason"], "stopped");
     }
@@ -196,7 +200,8 @@ TEST_F(Registry, KillDefaultsToSigkill) {
     ASSERT_TRUE(is_ok(reply));
     EXPECT_EQ(reply["result"]["signal"], "SIGKILL");
     EXPECT_TRUE(wait_until([&] { return !process_alive(pid); }, 5s, "the bucket to die"));
-    EXPECT_TRUE(wait_until([&] { return lookup_pid("k") == -1; }, 5s, "the bucket to leave the registry"));
+    EXPECT_TRUE(
+        wait_until([&] { return lookup_pid("k") == -1; }, 5s, "the bucket to leave the registry"));
 }
 
 TEST_F(Registry, KillWithEverySpellingOfASignal) {
@@ -219,7 +224,10 @@ TEST_F(Registry, KillWithANonFatalSignalKeepsTheBucket) {
     pid_t pid = create("k");
     ASSERT_TRUE(is_ok(call("kill", {{"bucket", "k"}, {"signal", "SIGSTOP"}})));
     EXPECT_TRUE(wait_until(
-        [&] { return read_file("/proc/" + std::to_string(pid) + "/stat").find(") T ") != std::string::npos; },
+        [&] {
+            return read_file("/proc/" + std::to_string(pid) + "/stat").find(") T ") !=
+                   std::string::npos;
+        },
         5s, "the bucket to be stopped"));
     ASSERT_TRUE(is_ok(call("kill", {{"bucket", "k"}, {"signal", "CONT"}})));
     EXPECT_EQ(lookup_pid("k"), pid);
@@ -258,7 +266,8 @@ TEST_F(Registry, PingAndStatus) {
     Json status = call("status");
     ASSERT_TRUE(is_ok(status));
     const Json& s = status["result"];
-    for (const char* key : {"version", "pid", "uptime_ms", "buckets", "handlers", "subscriptions", "last_seq"})
+    for (const char* key :
+         {"version", "pid", "uptime_ms", "buckets", "handlers", "subscriptions", "last_seq"})
         EXPECT_TRUE(s.contains(key)) << key << " missing in " << s.dump();
     EXPECT_EQ(s.value("pid", 0), kvd().pid());
     EXPECT_EQ(s.value("buckets", -1), 2);

@@ -8,7 +8,7 @@ namespace kvd::test {
 namespace {
 
 class ReplyBound : public KvdTest {
-protected:
+  protected:
     KvdOptions options() override {
         KvdOptions o;
         o.config = "[bucket]\nmax_reply_bytes = \"64KiB\"\n";
@@ -23,7 +23,9 @@ TEST_F(ReplyBound, KeysOverTheBoundIsALimitAndTheBucketKeepsItsData) {
     std::string batch;
     for (int i = 0; i < kKeys; ++i) {
         std::string key = "key-" + std::string(20, 'k') + std::to_string(100000 + i);
-        batch += Json{{"id", i}, {"op", "put"}, {"bucket", "big"}, {"key", key}, {"value", "v"}}.dump() + "\n";
+        batch +=
+            Json{{"id", i}, {"op", "put"}, {"bucket", "big"}, {"key", key}, {"value", "v"}}.dump() +
+            "\n";
     }
     auto c = connect();
     ASSERT_TRUE(c->send_raw(batch));
@@ -43,8 +45,11 @@ TEST_F(ReplyBound, KeysOverTheBoundIsALimitAndTheBucketKeepsItsData) {
     ASSERT_TRUE(is_ok(get));
     EXPECT_EQ(get["result"]["value"], "v");
     for (int i = 0; i < kKeys - 10; ++i)
-        ASSERT_TRUE(c->send_json({{"id", i}, {"op", "delete"}, {"bucket", "big"},
-                                  {"key", "key-" + std::string(20, 'k') + std::to_string(100000 + i)}}));
+        ASSERT_TRUE(
+            c->send_json({{"id", i},
+                          {"op", "delete"},
+                          {"bucket", "big"},
+                          {"key", "key-" + std::string(20, 'k') + std::to_string(100000 + i)}}));
     for (int i = 0; i < kKeys - 10; ++i) ASSERT_TRUE(c->read_json(30s).has_value());
     Json fewer = call("keys", {{"bucket", "big"}});
     ASSERT_TRUE(is_ok(fewer));

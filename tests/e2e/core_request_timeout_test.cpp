@@ -9,7 +9,7 @@ namespace kvd::test {
 namespace {
 
 class RequestTimeout : public KvdTest {
-protected:
+  protected:
     KvdOptions options() override {
         KvdOptions o;
         o.config = "[bucket]\nrequest_timeout = \"300ms\"\n";

@@ -34,8 +34,11 @@ TEST_F(Resources, ConnectionsAndBucketsDoNotLeakDescriptors) {
             ASSERT_TRUE(is_ok(c.call("stop", {{"bucket", name}})));
         } else {
             ASSERT_TRUE(is_ok(c.call("kill", {{"bucket", name}})));
-            ASSERT_TRUE(wait_until([&] { return is_error(c.call("lookup", {{"bucket", name}}), "not_found"); },
-                                   5s, "the killed bucket to go"));
+            ASSERT_TRUE(wait_until(
+                [&] {
+                    return is_error(c.call("lookup", {{"bucket", name}}), "not_found");
+                },
+                5s, "the killed bucket to go"));
         }
     }
     int now = -1;

@@ -14,7 +14,8 @@ TEST_F(Scale, FiveHundredBuckets) {
     Client& c = client();
     std::string batch;
     for (int i = 0; i < kBuckets; ++i)
-        batch += Json{{"id", i}, {"op", "create"}, {"bucket", "b" + std::to_string(i)}}.dump() + "\n";
+        batch +=
+            Json{{"id", i}, {"op", "create"}, {"bucket", "b" + std::to_string(i)}}.dump() + "\n";
     ASSERT_TRUE(c.send_raw(batch));
     std::set<pid_t> pids;
     for (int i = 0; i < kBuckets; ++i) {

@@ -27,7 +27,8 @@ void expect_graceful_exit(KvdProcess& kvd, const std::vector<pid_t>& buckets,
                           const std::optional<ExitStatus>& status) {
     ASSERT_TRUE(status.has_value()) << "kvd did not exit in time";
     EXPECT_TRUE(status->success()) << status->describe();
-    for (pid_t pid : buckets) EXPECT_FALSE(process_alive(pid)) << "bucket " << pid << " outlived kvd";
+    for (pid_t pid : buckets)
+        EXPECT_FALSE(process_alive(pid)) << "bucket " << pid << " outlived kvd";
     EXPECT_FALSE(file_exists(kvd.socket_path())) << "socket file left behind";
 }
 
@@ -61,7 +62,7 @@ TEST_F(Shutdown, IdleDaemonExitsZero) {
 }
 
 class ShutdownWithShortStopTimeout : public KvdTest {
-protected:
+  protected:
     KvdOptions options() override {
         KvdOptions o;
         o.config = "[bucket]\nstop_timeout = \"300ms\"\n";
@@ -103,13 +104,15 @@ TEST(ShutdownStopInProgress, ALongerStopDoesNotOutlastShutdown) {
     Json created = c.call("create", {{"bucket", "stubborn"}});
     ASSERT_TRUE(is_ok(created));
     pid_t pid = pid_in(created);
-    ASSERT_TRUE(wait_until([&] { return file_exists(ready); }, 10s, "the bucket to ignore SIGTERM"));
+    ASSERT_TRUE(
+        wait_until([&] { return file_exists(ready); }, 10s, "the bucket to ignore SIGTERM"));
     // An hour before SIGKILL: this stop is still in progress when kvd is asked to stop.
     Client stopper(kvd.socket_path());
-    ASSERT_TRUE(stopper.send_json({{"id", 1}, {"op", "stop"}, {"bucket", "stubborn"}, {"timeout_ms", 3600000}}));
-    ASSERT_TRUE(wait_until(
-        [&] { return kvd.log().find("stopping bucket stubborn") != std::string::npos; }, 10s,
-        "kvd to take the stop"));
+    ASSERT_TRUE(stopper.send_json(
+        {{"id", 1}, {"op", "stop"}, {"bucket", "stubborn"}, {"timeout_ms", 3600000}}));
+    ASSERT_TRUE(
+        wait_until([&] { return kvd.log().find("stopping bucket stubborn") != std::string::npos; },
+                   10s, "kvd to take the stop"));
     auto status = kvd.terminate(30s);
     ASSERT_TRUE(status.has_value());
     EXPECT_TRUE(status->success()) << status->describe();

@@ -10,7 +10,7 @@ namespace kvd::test {
 namespace {
 
 class StopTimer : public KvdTest {
-protected:
+  protected:
     KvdOptions options() override {
         KvdOptions o;
         // Long enough that the requests below never time out by themselves.
@@ -30,7 +30,8 @@ TEST_F(StopTimer, RunsFromTheSigtermNotFromTheStop) {
     // against the freeze below, yet long enough for a bucket to exit after its SIGTERM (a
     // sanitized one checks for leaks as it exits).
     const auto kill_after = scaled(1000ms);
-    ASSERT_TRUE(c->send_json({{"id", 1}, {"op", "put"}, {"bucket", "b"}, {"key", "k"}, {"value", "v"}}));
+    ASSERT_TRUE(
+        c->send_json({{"id", 1}, {"op", "put"}, {"bucket", "b"}, {"key", "k"}, {"value", "v"}}));
     ASSERT_TRUE(c->send_json(
         {{"id", 2}, {"op", "stop"}, {"bucket", "b"}, {"timeout_ms", kill_after.count()}}));
     // Three times the stop's timeout (read_json scales its wait as scaled() does): were the

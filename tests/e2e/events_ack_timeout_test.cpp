@@ -12,7 +12,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 class EventsAckTimeout : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         out_ = dir_.file("mute.out");
         Json command = {test_handler_path(), "--out", out_, "never-ack"};
@@ -68,8 +68,8 @@ TEST_F(EventsAckTimeout, CreateCompletesAndTheHandlerIsRestarted) {
     ASSERT_TRUE(wait_until(
         [&] {
             after = mute_info();
-            return after.value("restarts", uint64_t{0}) >= 1 &&
-                   after["pid"].is_number_integer() && after["pid"] != first_pid;
+            return after.value("restarts", uint64_t{0}) >= 1 && after["pid"].is_number_integer() &&
+                   after["pid"] != first_pid;
         },
         10s, "the handler to be restarted with a new pid"));
     EXPECT_TRUE(wait_until([&] { return !process_alive(first_pid); }, 10s,

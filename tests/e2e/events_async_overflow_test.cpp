@@ -14,7 +14,7 @@ constexpr int kEvents = 3000;
 constexpr std::size_t kQueue = 10;
 
 class EventsAsyncOverflow : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         out_ = dir_.file("stuck.out");
         gate_ = dir_.file("GO");
@@ -24,8 +24,9 @@ protected:
                              test_handler_path() + "' --out '" + out_ + "' async";
         Json command = {"/bin/sh", "-c", script};
         KvdOptions options;
-        options.config = "[[handler]]\nname = \"stuck\"\nmode = \"async\"\nqueue = " +
-                         std::to_string(kQueue) + "\ncommand = " + command.dump() + "\n";
+        options.config =
+            "[[handler]]\nname = \"stuck\"\nmode = \"async\"\nqueue = " + std::to_string(kQueue) +
+            "\ncommand = " + command.dump() + "\n";
         kvd_ = std::make_unique<KvdProcess>(dir_, options);
         ASSERT_TRUE(kvd_->ready());
         client_ = std::make_unique<Client>(kvd_->socket_path());
@@ -47,8 +48,10 @@ TEST_F(EventsAsyncOverflow, StuckHandlerLosesTheOldestAndGetsOneDroppedEvent) {
     constexpr int kBatch = 250;
     for (int sent = 0; sent < kEvents; sent += kBatch) {
         for (int i = sent; i < sent + kBatch; ++i)
-            ASSERT_TRUE(client_->send_json(
-                {{"id", i}, {"op", "notify"}, {"type", "bulk"}, {"data", {{"i", i}, {"pad", payload}}}}));
+            ASSERT_TRUE(client_->send_json({{"id", i},
+                                            {"op", "notify"},
+                                            {"type", "bulk"},
+                                            {"data", {{"i", i}, {"pad", payload}}}}));
         // Every notify is answered while the handler reads nothing: it never waits on it.
         for (int i = sent; i < sent + kBatch; ++i) {
             auto reply = client_->read_json(10s);
@@ -143,7 +146,8 @@ TEST(EventsAsyncOverflowSubscriber, SlowSubscriberGetsOneDroppedEvent) {
     for (int sent = 0; sent < kEvents; sent += kBatch) {
         std::string batch;
         for (int i = sent; i < sent + kBatch; ++i)
-            batch += Json{{"id", i}, {"op", "notify"}, {"type", "bulk"}, {"data", payload}}.dump() + "\n";
+            batch += Json{{"id", i}, {"op", "notify"}, {"type", "bulk"}, {"data", payload}}.dump() +
+                     "\n";
         ASSERT_TRUE(publisher.send_raw(batch));
         for (int i = sent; i < sent + kBatch; ++i) {
             auto reply = publisher.read_json(10s);

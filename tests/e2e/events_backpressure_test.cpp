@@ -27,7 +27,7 @@ std::size_t count_events(const std::string& path, const std::string& type,
 }
 
 class EventsBackpressure : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         slow_out_ = dir_.file("slow.out");
         // `slow 300` writes each event to its file, then waits 300 ms before acking it.
@@ -79,7 +79,8 @@ TEST_F(EventsBackpressure, PipelinedCreatesAreReleasedOneAckAtATime) {
     constexpr int kBuckets = 4;
     Client& c = *client_;
     for (int i = 0; i < kBuckets; ++i)
-        ASSERT_TRUE(c.send_json({{"id", i}, {"op", "create"}, {"bucket", "p" + std::to_string(i)}}));
+        ASSERT_TRUE(
+            c.send_json({{"id", i}, {"op", "create"}, {"bucket", "p" + std::to_string(i)}}));
     for (int i = 0; i < kBuckets; ++i) {
         auto reply = c.read_json(10s);
         ASSERT_TRUE(reply) << "no reply for create p" << i;
@@ -95,7 +96,7 @@ TEST_F(EventsBackpressure, PipelinedCreatesAreReleasedOneAckAtATime) {
 // A handler that reads nothing until the file GO exists: what kvd does meanwhile cannot
 // depend on the handler's acks, whatever the timing.
 class EventsGatedSyncHandler : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         out_ = dir_.file("gated.out");
         gate_ = dir_.file("GO");
@@ -151,7 +152,7 @@ TEST_F(EventsGatedSyncHandler, PlainNotifyRepliesWithoutTheAckButCreateWaitsForI
 
 // A sync handler holds back only the events it subscribed to.
 class EventsGatedExitOnlyHandler : public EventsGatedSyncHandler {
-protected:
+  protected:
     std::string events_line() override { return "events = [\"exit\"]\n"; }
 };
 

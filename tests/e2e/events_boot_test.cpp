@@ -1,5 +1,5 @@
-// Which kvd a client talks to (README "The control protocol", identity of a run): every kvd start picks a random
-// boot id, carried by `status` and the subscribe reply. `kvctl events` tells a lost
+// Which kvd a client talks to (README "The control protocol", identity of a run): every kvd start
+// picks a random boot id, carried by `status` and the subscribe reply. `kvctl events` tells a lost
 // connection on stderr (exit 3), and with --retry follows kvd across a restart, going on from
 // the new run's first event since seq began again at 1.
 #include <regex>

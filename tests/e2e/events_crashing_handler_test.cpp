@@ -12,7 +12,7 @@ namespace {
 constexpr uint64_t kEvents = 30;
 
 class EventsCrashingHandler : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         out_ = dir_.file("crashy.out");
         // Acks three events, then exits with status 1.

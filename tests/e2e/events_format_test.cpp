@@ -1,6 +1,6 @@
-// The event format of README "Writing a handler", as a handler that receives everything sees it: one JSON object
-// per line, seq strictly increasing by one from 1, an RFC 3339 UTC time, and exactly the
-// keys of its type. Custom events carry `data`; the reserved types cannot be published.
+// The event format of README "Writing a handler", as a handler that receives everything sees it:
+// one JSON object per line, seq strictly increasing by one from 1, an RFC 3339 UTC time, and
+// exactly the keys of its type. Custom events carry `data`; the reserved types cannot be published.
 #include <map>
 #include <regex>
 #include <set>
@@ -19,12 +19,12 @@ std::set<std::string> keys_of(const Json& j) {
 }
 
 class EventsFormat : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         out_ = dir_.file("all.out");
         Json command = {test_handler_path(), "--out", out_, "ack-json"};
-        std::string config = "[[handler]]\nname = \"all\"\nmode = \"sync\"\ncommand = " +
-                             command.dump() + "\n";
+        std::string config =
+            "[[handler]]\nname = \"all\"\nmode = \"sync\"\ncommand = " + command.dump() + "\n";
         KvdOptions options;
         options.config = config;
         kvd_ = std::make_unique<KvdProcess>(dir_, options);
@@ -51,7 +51,8 @@ TEST_F(EventsFormat, EveryLineHasTheKeysOfItsTypeAndSeqCountsUpByOne) {
                        {"text", "quote \" backslash \\ newline \n unicode \u00e9\u2603"}};
     ASSERT_TRUE(is_ok(c.call("notify", {{"type", "hello"}, {"data", data}, {"sync", true}})));
     ASSERT_TRUE(is_ok(c.call("notify", {{"type", "bare"}, {"sync", true}})));
-    ASSERT_TRUE(is_ok(c.call("notify", {{"type", "scalar"}, {"data", "just a string"}, {"sync", true}})));
+    ASSERT_TRUE(
+        is_ok(c.call("notify", {{"type", "scalar"}, {"data", "just a string"}, {"sync", true}})));
     ASSERT_TRUE(is_ok(c.call("stop", {{"bucket", "a"}})));
     ASSERT_TRUE(is_ok(c.call("kill", {{"bucket", "b"}})));
     ASSERT_TRUE(is_ok(c.call("notify", {{"type", "last"}, {"sync", true}})));
@@ -65,8 +66,8 @@ TEST_F(EventsFormat, EveryLineHasTheKeysOfItsTypeAndSeqCountsUpByOne) {
 
     const std::regex rfc3339(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z)");
     const std::set<std::string> create_keys = {"seq", "type", "bucket", "pid", "time"};
-    const std::set<std::string> exit_keys = {"seq",    "type",   "bucket", "pid",
-                                             "code",   "signal", "reason", "time"};
+    const std::set<std::string> exit_keys = {"seq",  "type",   "bucket", "pid",
+                                             "code", "signal", "reason", "time"};
     const std::set<std::string> custom_keys = {"seq", "type", "data", "time"};
 
     std::map<std::string, Json> custom;
@@ -87,7 +88,8 @@ TEST_F(EventsFormat, EveryLineHasTheKeysOfItsTypeAndSeqCountsUpByOne) {
             EXPECT_TRUE(e["pid"].is_number_integer());
         } else if (type == "exit") {
             EXPECT_EQ(keys_of(e), exit_keys);
-            EXPECT_TRUE(e["reason"] == "stopped" || e["reason"] == "killed" || e["reason"] == "exited");
+            EXPECT_TRUE(e["reason"] == "stopped" || e["reason"] == "killed" ||
+                        e["reason"] == "exited");
         } else {
             EXPECT_EQ(keys_of(e), custom_keys);
             custom[type] = e["data"];
@@ -107,7 +109,7 @@ TEST_F(EventsFormat, EveryLineHasTheKeysOfItsTypeAndSeqCountsUpByOne) {
         without_b_exit.push_back(e["type"]);
     }
     EXPECT_EQ(without_b_exit, (std::vector<std::string>{"create", "create", "hello", "bare",
-                                                         "scalar", "exit", "last"}));
+                                                        "scalar", "exit", "last"}));
     EXPECT_EQ(custom["hello"], data);
     EXPECT_TRUE(custom["bare"].is_null());
     EXPECT_EQ(custom["scalar"], "just a string");
@@ -121,8 +123,9 @@ TEST_F(EventsFormat, ReservedTypesAreBadRequest) {
     for (const char* type : {"create", "exit", "dropped"}) {
         SCOPED_TRACE(type);
         EXPECT_TRUE(is_error(client_->call("notify", {{"type", type}}), "bad_request"));
-        EXPECT_TRUE(is_error(client_->call("notify", {{"type", type}, {"data", {{"x", 1}}}, {"sync", true}}),
-                             "bad_request"));
+        EXPECT_TRUE(is_error(
+            client_->call("notify", {{"type", type}, {"data", {{"x", 1}}}, {"sync", true}}),
+            "bad_request"));
     }
     // Rejected events are not published: nothing was numbered or delivered.
     Json status = client_->call("status");

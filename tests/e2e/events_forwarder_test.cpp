@@ -22,17 +22,19 @@ std::vector<Json> read_events(const std::string& path) {
 // The first event in `path` of `type` for `bucket`, or null.
 Json find_event(const std::string& path, const std::string& type, const std::string& bucket) {
     for (const auto& e : read_events(path))
-        if (e.is_object() && e.value("type", "") == type && e.value("bucket", "") == bucket) return e;
+        if (e.is_object() && e.value("type", "") == type && e.value("bucket", "") == bucket)
+            return e;
     return nullptr;
 }
 
 class EventsForwarder : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         out_ = dir_.file("forwarder.out");
         Json command = {test_handler_path(), "--out", out_, "ack"};
-        std::string config = "[[handler]]\nname = \"forwarder\"\nmode = \"sync\"\ncommand = " +
-                             command.dump() + "\n";
+        std::string config =
+            "[[handler]]\nname = \"forwarder\"\nmode = \"sync\"\ncommand = " + command.dump() +
+            "\n";
         KvdOptions options;
         options.config = config;
         kvd_ = std::make_unique<KvdProcess>(dir_, options);
@@ -56,7 +58,8 @@ protected:
     // One request answered by the bucket: it is past its start-up and has its SIGTERM handler
     // installed (a SIGTERM before that would end it by the signal).
     void wait_serving(const std::string& bucket) {
-        ASSERT_TRUE(is_ok(client_->call("put", {{"bucket", bucket}, {"key", "k"}, {"value", "v"}})));
+        ASSERT_TRUE(
+            is_ok(client_->call("put", {{"bucket", bucket}, {"key", "k"}, {"value", "v"}})));
     }
 
     // Waits for the exit event of `bucket` in the forwarder's file and returns it.

@@ -21,7 +21,9 @@ bool publish(Client& client, int count, const std::string& type) {
         int n = std::min(kBatch, count - sent);
         std::string batch;
         for (int i = 0; i < n; ++i)
-            batch += Json{{"id", sent + i}, {"op", "notify"}, {"type", type}, {"data", sent + i}}.dump() + "\n";
+            batch += Json{{"id", sent + i}, {"op", "notify"}, {"type", type}, {"data", sent + i}}
+                         .dump() +
+                     "\n";
         if (!client.send_raw(batch)) {
             ADD_FAILURE() << "could not send notify batch at " << sent;
             return false;
@@ -29,7 +31,8 @@ bool publish(Client& client, int count, const std::string& type) {
         for (int i = 0; i < n; ++i) {
             auto reply = client.read_json(10s);
             if (!reply || !is_ok(*reply)) {
-                ADD_FAILURE() << "notify " << sent + i << " failed: " << (reply ? reply->dump() : "no reply");
+                ADD_FAILURE() << "notify " << sent + i
+                              << " failed: " << (reply ? reply->dump() : "no reply");
                 return false;
             }
         }
@@ -38,7 +41,7 @@ bool publish(Client& client, int count, const std::string& type) {
 }
 
 class EventsFromSeq : public ::testing::Test {
-protected:
+  protected:
     void start(const std::string& config) {
         KvdOptions options;
         if (!config.empty()) options.config = config;
@@ -85,7 +88,8 @@ TEST_F(EventsFromSeq, ReplayThenLiveWithoutGapOrDuplicateUnderLoad) {
         if (!e) break;
         seqs.push_back((*e)["seq"].get<uint64_t>());
         ASSERT_EQ((*e)["type"], seqs.back() <= kBefore ? "before" : "during") << e->dump();
-        ASSERT_EQ((*e)["data"], seqs.back() <= kBefore ? seqs.back() - 1 : seqs.back() - kBefore - 1);
+        ASSERT_EQ((*e)["data"],
+                  seqs.back() <= kBefore ? seqs.back() - 1 : seqs.back() - kBefore - 1);
     }
     load.join();
     EXPECT_TRUE(published);
@@ -130,8 +134,8 @@ TEST_F(EventsFromSeq, OlderThanTheRingIsHistoryLost) {
         ASSERT_TRUE(is_error(lost, "history_lost")) << "from_seq " << from;
         std::string message = lost["error"]["message"];
         EXPECT_TRUE(std::regex_search(message, std::regex("\\b" + std::to_string(gone) + "\\b")))
-            << "from_seq " << from << ": the message does not say " << gone << " are gone: "
-            << message;
+            << "from_seq " << from << ": the message does not say " << gone
+            << " are gone: " << message;
     }
 
     // The refused connection is still an ordinary one and can subscribe from what is kept.

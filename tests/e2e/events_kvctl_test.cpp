@@ -12,7 +12,7 @@ namespace kvd::test {
 namespace {
 
 class EventsKvctl : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         if (!kvctl_built()) GTEST_SKIP() << "kvctl is not built";
         KvdOptions options;
@@ -25,8 +25,8 @@ protected:
 
     std::string handler_toml(const std::string& name) const {
         Json command = {test_handler_path(), "--out", dir_.file(name + ".out"), "ack"};
-        return "[[handler]]\nname = \"" + name + "\"\nmode = \"sync\"\ncommand = " +
-               command.dump() + "\n\n";
+        return "[[handler]]\nname = \"" + name +
+               "\"\nmode = \"sync\"\ncommand = " + command.dump() + "\n\n";
     }
 
     RunResult kvctl(std::vector<std::string> args) {
@@ -85,7 +85,8 @@ TEST_F(EventsKvctl, EventsCountPrintsThatManyJsonLinesAndExits) {
 }
 
 TEST_F(EventsKvctl, EventsFromReplaysHistory) {
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(is_ok(client_->call("notify", {{"type", "t"}, {"data", i}})));
+    for (int i = 0; i < 5; ++i)
+        ASSERT_TRUE(is_ok(client_->call("notify", {{"type", "t"}, {"data", i}})));
     RunResult r = kvctl({"--json", "events", "--from", "3", "--count", "3"});
     EXPECT_EQ(r.exit_code, 0) << r;
     auto lines = split_lines(r.out);
@@ -159,7 +160,9 @@ TEST_F(EventsKvctl, ReloadSaysWhatChanged) {
     RunResult json = kvctl({"--json", "reload"});
     EXPECT_EQ(json.exit_code, 0) << json;
     Json result = Json::parse(json.out, nullptr, false);
-    EXPECT_EQ(result, (Json{{"started", Json::array()}, {"stopped", {"audit"}}, {"restarted", Json::array()}}))
+    EXPECT_EQ(
+        result,
+        (Json{{"started", Json::array()}, {"stopped", {"audit"}}, {"restarted", Json::array()}}))
         << json;
 
     dir_.write_file("kvd.toml", "[[handler]]\nname = 1\n");

@@ -37,7 +37,8 @@ TEST(EventsReloadHandover, ChangedSyncHandlerGetsTheEventsItsPredecessorOwed) {
     Client c(kvd.socket_path());
     ASSERT_TRUE(c.connected());
     for (int i = 0; i < 3; ++i)
-        ASSERT_TRUE(c.send_json({{"id", i}, {"op", "create"}, {"bucket", "b" + std::to_string(i)}}));
+        ASSERT_TRUE(
+            c.send_json({{"id", i}, {"op", "create"}, {"bucket", "b" + std::to_string(i)}}));
     // The first event reached the old instance (and is unacked); the others wait behind it.
     ASSERT_TRUE(wait_until([&] { return created_in(before).size() == 1; }, 10s,
                            "the first create event at the old instance"));

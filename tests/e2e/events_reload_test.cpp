@@ -14,7 +14,7 @@ namespace kvd::test {
 namespace {
 
 class EventsReload : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         KvdOptions options;
         options.config = handler_toml("A", "ack");
@@ -29,8 +29,8 @@ protected:
     // A sync [[handler]] `name`: test_handler in `mode`, writing to <name>.out.
     std::string handler_toml(const std::string& name, const std::string& mode) const {
         Json command = {test_handler_path(), "--out", out(name), mode};
-        return "[[handler]]\nname = \"" + name + "\"\nmode = \"sync\"\ncommand = " +
-               command.dump() + "\n\n";
+        return "[[handler]]\nname = \"" + name +
+               "\"\nmode = \"sync\"\ncommand = " + command.dump() + "\n\n";
     }
 
     void write_config(const std::string& text) { dir_.write_file("kvd.toml", text); }
@@ -87,7 +87,8 @@ TEST_F(EventsReload, StartsStopsAndRestartsHandlersButLeavesBucketsAlone) {
     write_config(handler_toml("B", "ack"));
     Json reply = client_->call("reload");
     ASSERT_TRUE(is_ok(reply));
-    EXPECT_EQ(reply["result"], (Json{{"started", {"B"}}, {"stopped", {"A"}}, {"restarted", Json::array()}}))
+    EXPECT_EQ(reply["result"],
+              (Json{{"started", {"B"}}, {"stopped", {"A"}}, {"restarted", Json::array()}}))
         << reply.dump();
     EXPECT_TRUE(wait_until([&] { return !process_alive(a); }, 10s, "handler A's process to exit"));
     pid_t b = running_pid("B");
@@ -103,7 +104,8 @@ TEST_F(EventsReload, StartsStopsAndRestartsHandlersButLeavesBucketsAlone) {
     write_config(handler_toml("B", "ack-json"));
     reply = client_->call("reload");
     ASSERT_TRUE(is_ok(reply));
-    EXPECT_EQ(reply["result"], (Json{{"started", Json::array()}, {"stopped", Json::array()}, {"restarted", {"B"}}}))
+    EXPECT_EQ(reply["result"],
+              (Json{{"started", Json::array()}, {"stopped", Json::array()}, {"restarted", {"B"}}}))
         << reply.dump();
     EXPECT_TRUE(wait_until([&] { return !process_alive(b); }, 10s, "the old B process to exit"));
     pid_t b2 = running_pid("B");
@@ -115,7 +117,9 @@ TEST_F(EventsReload, StartsStopsAndRestartsHandlersButLeavesBucketsAlone) {
     // The same config again: nothing to do, B keeps its process.
     reply = client_->call("reload");
     ASSERT_TRUE(is_ok(reply));
-    EXPECT_EQ(reply["result"], (Json{{"started", Json::array()}, {"stopped", Json::array()}, {"restarted", Json::array()}}))
+    EXPECT_EQ(reply["result"], (Json{{"started", Json::array()},
+                                     {"stopped", Json::array()},
+                                     {"restarted", Json::array()}}))
         << reply.dump();
     EXPECT_EQ(running_pid("B"), b2);
 
@@ -189,11 +193,13 @@ TEST_F(EventsReload, RemovingABusyHandlerReleasesWhoWaitsOnIt) {
     std::string script = "while [ ! -e '" + dir_.file("GO") + "' ]; do sleep 0.02; done; exec '" +
                          test_handler_path() + "' --out '" + out("gated") + "' ack";
     Json command = {"/bin/sh", "-c", script};
-    write_config("[[handler]]\nname = \"gated\"\nmode = \"sync\"\nack_timeout = \"60s\"\ncommand = " +
-                 command.dump() + "\n");
+    write_config(
+        "[[handler]]\nname = \"gated\"\nmode = \"sync\"\nack_timeout = \"60s\"\ncommand = " +
+        command.dump() + "\n");
     Json reply = client_->call("reload");
     ASSERT_TRUE(is_ok(reply));
-    EXPECT_EQ(reply["result"], (Json{{"started", {"gated"}}, {"stopped", {"A"}}, {"restarted", Json::array()}}))
+    EXPECT_EQ(reply["result"],
+              (Json{{"started", {"gated"}}, {"stopped", {"A"}}, {"restarted", Json::array()}}))
         << reply.dump();
     pid_t gated = running_pid("gated");
     ASSERT_GT(gated, 0);
@@ -212,8 +218,8 @@ TEST_F(EventsReload, RemovingABusyHandlerReleasesWhoWaitsOnIt) {
 
     // Let it read: it finds end of file after the event and exits.
     dir_.write_file("GO", "");
-    EXPECT_TRUE(wait_until([&] { return !process_alive(gated); }, 10s,
-                           "the removed handler to exit"));
+    EXPECT_TRUE(
+        wait_until([&] { return !process_alive(gated); }, 10s, "the removed handler to exit"));
     EXPECT_TRUE(handlers().empty());
 }
 

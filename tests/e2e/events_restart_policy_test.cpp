@@ -13,14 +13,19 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Reads one event, acks it, and exits 0.
-Json exit_zero_after_one_event() { return {"/bin/sh", "-c", "read -r ev; echo ok; exit 0"}; }
+Json exit_zero_after_one_event() {
+    return {"/bin/sh", "-c", "read -r ev; echo ok; exit 0"};
+}
 // Acks one event, and exits 1.
-Json exit_one_after_one_event() { return {test_handler_path(), "exit-after", "1"}; }
+Json exit_one_after_one_event() {
+    return {test_handler_path(), "exit-after", "1"};
+}
 
 class EventsRestartPolicy : public ::testing::Test {
-protected:
-    void start(const std::string& restart, const Json& command,
-               const std::string& delays = "restart_delay = \"10ms\"\nrestart_delay_max = \"50ms\"\n") {
+  protected:
+    void start(
+        const std::string& restart, const Json& command,
+        const std::string& delays = "restart_delay = \"10ms\"\nrestart_delay_max = \"50ms\"\n") {
         KvdOptions options;
         options.config = "[[handler]]\nname = \"h\"\nmode = \"sync\"\nrestart = \"" + restart +
                          "\"\n" + delays + "command = " + command.dump() + "\n";
@@ -134,8 +139,7 @@ TEST_F(EventsRestartPolicy, BackoffDoublesUpToTheMaximum) {
     auto started = Clock::now();
     ASSERT_NO_FATAL_FAILURE(start("always", Json{test_handler_path(), "exit-after", "0"},
                                   "restart_delay = \"100ms\"\nrestart_delay_max = \"400ms\"\n"));
-    ASSERT_TRUE(wait_until([&] { return info().value("restarts", 0) >= 4; }, 20s,
-                           "four restarts"))
+    ASSERT_TRUE(wait_until([&] { return info().value("restarts", 0) >= 4; }, 20s, "four restarts"))
         << info().dump();
     EXPECT_GE(Clock::now() - started, 1100ms);
     std::string log = kvd_->log();

@@ -18,7 +18,8 @@ TEST(EventsShutdown, EveryExitReachesTheSyncHandlerBeforeItIsClosed) {
     // A little slow, so that kvd really has to wait for the acks of the 20 exits.
     Json command = {test_handler_path(), "--out", out, "slow", "20"};
     KvdOptions options;
-    options.config = "[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = " + command.dump() + "\n";
+    options.config =
+        "[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = " + command.dump() + "\n";
     KvdProcess kvd(dir, options);
     ASSERT_TRUE(kvd.ready());
 
@@ -84,13 +85,15 @@ TEST(EventsShutdown, AsyncHandlerIsClosedToo) {
     Json async = {test_handler_path(), "--out", dir.file("async.out"), "async"};
     KvdOptions options;
     options.config = "[[handler]]\nname = \"s\"\nmode = \"sync\"\ncommand = " + sync.dump() +
-                     "\n\n[[handler]]\nname = \"a\"\nmode = \"async\"\ncommand = " + async.dump() + "\n";
+                     "\n\n[[handler]]\nname = \"a\"\nmode = \"async\"\ncommand = " + async.dump() +
+                     "\n";
     KvdProcess kvd(dir, options);
     ASSERT_TRUE(kvd.ready());
     std::vector<pid_t> handlers;
     {
         Client c(kvd.socket_path());
-        for (int i = 0; i < 5; ++i) ASSERT_TRUE(is_ok(c.call("create", {{"bucket", "b" + std::to_string(i)}})));
+        for (int i = 0; i < 5; ++i)
+            ASSERT_TRUE(is_ok(c.call("create", {{"bucket", "b" + std::to_string(i)}})));
         Json reply = c.call("handlers");
         ASSERT_TRUE(is_ok(reply));
         for (const auto& h : reply["result"]["handlers"]) handlers.push_back(h["pid"]);
@@ -113,13 +116,15 @@ TEST(EventsShutdown, HandlersSeeEndOfFileWhenKvdIsKilled) {
     TempDir dir;
     Json command = {test_handler_path(), "ack"};
     KvdOptions options;
-    options.config = "[[handler]]\nname = \"h\"\nmode = \"sync\"\ncommand = " + command.dump() + "\n";
+    options.config =
+        "[[handler]]\nname = \"h\"\nmode = \"sync\"\ncommand = " + command.dump() + "\n";
     KvdProcess kvd(dir, options);
     ASSERT_TRUE(kvd.ready());
     pid_t handler = -1;
     {
         Client c(kvd.socket_path());
-        for (int i = 0; i < 3; ++i) ASSERT_TRUE(is_ok(c.call("create", {{"bucket", "b" + std::to_string(i)}})));
+        for (int i = 0; i < 3; ++i)
+            ASSERT_TRUE(is_ok(c.call("create", {{"bucket", "b" + std::to_string(i)}})));
         Json reply = c.call("handlers");
         ASSERT_TRUE(is_ok(reply));
         handler = reply["result"]["handlers"][0]["pid"];

@@ -14,7 +14,7 @@ namespace kvd::test {
 namespace {
 
 class EventsSubscribe : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         kvd_ = std::make_unique<KvdProcess>(dir_);
         ASSERT_TRUE(kvd_->ready());
@@ -163,7 +163,8 @@ TEST_F(EventsSubscribe, SyncSubscriptionGetsOneEventAtATimeAndHoldsThePublisher)
     // A sync notify (and a create) completes only after the subscriber acked it; the
     // {"ack":SEQ} form works as well as "ok".
     ASSERT_TRUE(sub->send_line("{\"ack\":2}"));
-    ASSERT_TRUE(client_->send_json({{"id", "n"}, {"op", "notify"}, {"type", "three"}, {"sync", true}}));
+    ASSERT_TRUE(
+        client_->send_json({{"id", "n"}, {"op", "notify"}, {"type", "three"}, {"sync", true}}));
     auto three = sub->read_json(10s);
     ASSERT_TRUE(three);
     EXPECT_EQ((*three)["seq"], 3);
@@ -226,8 +227,8 @@ TEST_F(EventsSubscribe, SyncSubscriberThatLeavesReleasesThePublisher) {
     auto reply = client_->read_json(10s);
     ASSERT_TRUE(reply) << "sync notify still waits on a subscriber that is gone";
     EXPECT_TRUE(is_ok(*reply));
-    EXPECT_TRUE(wait_until([&] { return subscriptions() == 0; }, 10s,
-                           "the subscription to be removed"));
+    EXPECT_TRUE(
+        wait_until([&] { return subscriptions() == 0; }, 10s, "the subscription to be removed"));
 }
 
 }  // namespace

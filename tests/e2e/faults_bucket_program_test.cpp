@@ -15,7 +15,7 @@ namespace kvd::test {
 namespace {
 
 class BucketProgramFault : public ::testing::Test {
-protected:
+  protected:
     // A working bucket program, <dir>/name: a script that runs kv-bucket.
     std::string write_program(const std::string& name) {
         std::string file =
@@ -29,9 +29,9 @@ protected:
         out_ = dir_.file("handler.out");
         Json command = {test_handler_path(), "--out", out_, "ack"};
         KvdOptions options;
-        options.config = "[bucket]\nprogram = " + Json(program).dump() +
-                         "\n[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = " +
-                         command.dump() + "\n";
+        options.config =
+            "[bucket]\nprogram = " + Json(program).dump() +
+            "\n[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = " + command.dump() + "\n";
         options.env = std::move(env);
         kvd_ = std::make_unique<KvdProcess>(dir_, options);
         ASSERT_TRUE(kvd_->ready());

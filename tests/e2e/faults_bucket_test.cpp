@@ -12,7 +12,7 @@ namespace kvd::test {
 namespace {
 
 class BucketFault : public AuditedKvdTest {
-protected:
+  protected:
     // The handler saw create then exit for `bucket` (pid `pid`), exit with `reason`, and all
     // of its events in seq order 1..N.
     void expect_create_then_exit(const std::string& bucket, pid_t pid, const std::string& reason) {
@@ -108,7 +108,7 @@ TEST_F(BucketFault, DyingInTheMiddleOfAStreamOfRequests) {
         ASSERT_TRUE(reply.has_value()) << "no reply for request " << i;
         ASSERT_EQ((*reply)["id"], i);
         // The phases only move forward: a dead bucket never answers again.
-        int now = is_ok(*reply)                         ? answered
+        int now = is_ok(*reply)                     ? answered
                   : is_error(*reply, "unavailable") ? in_flight
                   : is_error(*reply, "not_found")   ? gone
                                                     : -1;
@@ -135,8 +135,8 @@ TEST_F(BucketFault, KilledWhileAStopWaitsOnIt) {
     // Once it answers, it handles SIGTERM itself: frozen, the SIGTERM then stays pending.
     ASSERT_TRUE(is_ok(client_->call("keys", {{"bucket", "b"}})));
     ASSERT_TRUE(freeze(pid));
-    ASSERT_TRUE(client_->send_json({{"id", "stop"}, {"op", "stop"}, {"bucket", "b"},
-                                    {"timeout_ms", 60000}}));
+    ASSERT_TRUE(client_->send_json(
+        {{"id", "stop"}, {"op", "stop"}, {"bucket", "b"}, {"timeout_ms", 60000}}));
     EXPECT_EQ(client_->read_line(100ms), std::nullopt) << "stop replied before the exit";
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     auto reply = client_->read_json(10s);

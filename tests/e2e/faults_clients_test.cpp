@@ -17,7 +17,7 @@ namespace kvd::test {
 namespace {
 
 class ClientFault : public AuditedKvdTest {
-protected:
+  protected:
     // Waits until the handler has acknowledged everything published so far, then checks that
     // it saw seq 1..last exactly once each, in order; returns its events.
     std::vector<Json> handler_caught_up() {
@@ -29,8 +29,7 @@ protected:
                 if (!is_ok(status) || !is_ok(handlers)) return false;
                 last = status["result"]["last_seq"];
                 const Json& audit = handlers["result"]["handlers"][0];
-                return audit["acked"] == last && audit["queued"] == 0 &&
-                       events().size() == last;
+                return audit["acked"] == last && audit["queued"] == 0 && events().size() == last;
             },
             20s, "the handler to acknowledge every event"));
         std::vector<Json> seen = events();
@@ -51,7 +50,7 @@ protected:
 };
 
 class ClientFaultSlowHandler : public ClientFault {
-protected:
+  protected:
     std::vector<std::string> audit_mode() const override { return {"slow", "300"}; }
 };
 
@@ -67,8 +66,11 @@ TEST_F(ClientFaultSlowHandler, ClientLeavesWhileItsCreateIsHeld) {
     }  // closed here, with the reply still to come
     EXPECT_TRUE(is_ok(client_->call("ping"))) << "kvd is not serving while a create is held";
 
-    ASSERT_TRUE(wait_until([&] { return is_ok(client_->call("lookup", {{"bucket", "held"}})); },
-                           10s, "the bucket to be registered"));
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return is_ok(client_->call("lookup", {{"bucket", "held"}}));
+        },
+        10s, "the bucket to be registered"));
     pid_t pid = pid_in(client_->call("lookup", {{"bucket", "held"}}));
     EXPECT_TRUE(process_alive(pid));
     ASSERT_TRUE(is_ok(client_->call("put", {{"bucket", "held"}, {"key", "k"}, {"value", "v"}})));
@@ -89,13 +91,15 @@ TEST_F(ClientFault, ClientLeavesWhileItsStopWaits) {
     ASSERT_TRUE(freeze(pid));
     {
         Client leaving(kvd_->socket_path());
-        ASSERT_TRUE(leaving.send_json(
-            {{"id", 1}, {"op", "stop"}, {"bucket", "b"}, {"timeout_ms", 300}}));
+        ASSERT_TRUE(
+            leaving.send_json({{"id", 1}, {"op", "stop"}, {"bucket", "b"}, {"timeout_ms", 300}}));
         ASSERT_TRUE(is_ok(client_->call("ping")));  // the stop was read before this ping
     }
-    ASSERT_TRUE(wait_until([&] { return is_error(client_->call("lookup", {{"bucket", "b"}}),
-                                                 "not_found"); },
-                           10s, "the bucket to be gone"));
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return is_error(client_->call("lookup", {{"bucket", "b"}}), "not_found");
+        },
+        10s, "the bucket to be gone"));
     EXPECT_FALSE(process_alive(pid));
     std::vector<Json> seen = handler_caught_up();
     ASSERT_EQ(seen.size(), 2u);
@@ -143,8 +147,9 @@ TEST_F(ClientFault, SyncSubscriberLeavesWithAnEventUnacknowledged) {
     constexpr int kNotifies = 50;
     std::string burst;
     for (int i = 0; i < kNotifies; ++i)
-        burst += Json{{"id", i}, {"op", "notify"}, {"type", "t"}, {"data", i}, {"sync", true}}
-                     .dump() + "\n";
+        burst +=
+            Json{{"id", i}, {"op", "notify"}, {"type", "t"}, {"data", i}, {"sync", true}}.dump() +
+            "\n";
     ASSERT_TRUE(client_->send_raw(burst));
     // The subscriber acks a few, then leaves holding the next one.
     for (int i = 0; i < 3; ++i) {
@@ -180,10 +185,18 @@ TEST_F(ClientFault, ClientAbandonsAThousandPipelinedRequests) {
         std::string bucket = "p" + std::to_string(i % 20);
         Json req;
         switch (i % 5) {
-            case 0: req = {{"op", "create"}, {"bucket", bucket}}; break;
-            case 1: req = {{"op", "put"}, {"bucket", bucket}, {"key", "k"}, {"value", "v"}}; break;
-            case 2: req = {{"op", "get"}, {"bucket", bucket}, {"key", "k"}}; break;
-            case 3: req = {{"op", "notify"}, {"type", "t"}, {"data", i}, {"sync", true}}; break;
+            case 0:
+                req = {{"op", "create"}, {"bucket", bucket}};
+                break;
+            case 1:
+                req = {{"op", "put"}, {"bucket", bucket}, {"key", "k"}, {"value", "v"}};
+                break;
+            case 2:
+                req = {{"op", "get"}, {"bucket", bucket}, {"key", "k"}};
+                break;
+            case 3:
+                req = {{"op", "notify"}, {"type", "t"}, {"data", i}, {"sync", true}};
+                break;
             case 4:
                 req = i % 10 == 4 ? Json{{"op", "stop"}, {"bucket", bucket}}
                                   : Json{{"op", "keys"}, {"bucket", bucket}};

@@ -55,16 +55,18 @@ std::string unstartable_program(const TempDir& dir, const std::string& why) {
 // What the faulty handler does, and what kvd is expected to say about it.
 struct Fault {
     const char* name;
-    const char* mode;      // sync | async
+    const char* mode;                            // sync | async
     std::vector<std::string> test_handler_args;  // empty: `program` is used instead
-    const char* program;   // for unstartable_program() when there are no args
-    const char* log_says;  // a piece of kvd's log line about the failure
+    const char* program;                         // for unstartable_program() when there are no args
+    const char* log_says;                        // a piece of kvd's log line about the failure
 };
 
-std::ostream& operator<<(std::ostream& os, const Fault& f) { return os << f.name; }
+std::ostream& operator<<(std::ostream& os, const Fault& f) {
+    return os << f.name;
+}
 
 class FaultyHandler : public ::testing::TestWithParam<Fault> {
-protected:
+  protected:
     void SetUp() override {
         witness_out_ = dir_.file("witness.out");
         faulty_out_ = dir_.file("faulty.out");
@@ -78,8 +80,7 @@ protected:
     }
 
     std::string witness_config() const {
-        return handler_toml("witness", "sync",
-                            {test_handler_path(), "--out", witness_out_, "ack"});
+        return handler_toml("witness", "sync", {test_handler_path(), "--out", witness_out_, "ack"});
     }
 
     Json faulty_command() const {
@@ -99,8 +100,9 @@ protected:
 TEST_P(FaultyHandler, KvdKeepsServingAndTheWitnessSeesEveryEventInOrder) {
     const Fault& fault = GetParam();
     const bool runs = !fault.test_handler_args.empty();
-    ASSERT_TRUE(wait_until([&] { return handler_info(*client_, "witness").value("state", "") == "running"; },
-                           10s, "the witness handler to run"));
+    ASSERT_TRUE(wait_until(
+        [&] { return handler_info(*client_, "witness").value("state", "") == "running"; }, 10s,
+        "the witness handler to run"));
     ASSERT_TRUE(is_ok(client_->call("ping")));
     const pid_t witness_pid = handler_info(*client_, "witness").value("pid", -1);
     const Footprint before = footprint_of(kvd_->pid());
@@ -109,8 +111,8 @@ TEST_P(FaultyHandler, KvdKeepsServingAndTheWitnessSeesEveryEventInOrder) {
     // The faulty handler comes in by a reload, so that the footprint above is without it.
     std::string extra = std::string(fault.mode) == "sync" ? "ack_timeout = \"300ms\"\n" : "";
     extra += "restart = \"always\"\nrestart_delay = \"10ms\"\nrestart_delay_max = \"50ms\"\n";
-    dir_.write_file("kvd.toml", witness_config() +
-                                    handler_toml("faulty", fault.mode, faulty_command(), extra));
+    dir_.write_file("kvd.toml",
+                    witness_config() + handler_toml("faulty", fault.mode, faulty_command(), extra));
     Json reloaded = client_->call("reload");
     ASSERT_TRUE(is_ok(reloaded));
     EXPECT_EQ(reloaded["result"]["started"], Json::array({"faulty"})) << reloaded.dump();
@@ -126,7 +128,8 @@ TEST_P(FaultyHandler, KvdKeepsServingAndTheWitnessSeesEveryEventInOrder) {
         std::string bucket = "f" + std::to_string(i);
         ASSERT_TRUE(is_ok(client_->call("create", {{"bucket", bucket}}))) << bucket;
         ASSERT_TRUE(is_ok(other->call("ping"))) << "kvd stopped answering";
-        ASSERT_TRUE(is_ok(client_->call("notify", {{"type", "tick"}, {"data", i}, {"sync", true}})));
+        ASSERT_TRUE(
+            is_ok(client_->call("notify", {{"type", "tick"}, {"data", i}, {"sync", true}})));
         ASSERT_TRUE(is_ok(client_->call("stop", {{"bucket", bucket}}))) << bucket;
     }
     const uint64_t events = 3 * kRounds;
@@ -135,8 +138,9 @@ TEST_P(FaultyHandler, KvdKeepsServingAndTheWitnessSeesEveryEventInOrder) {
     EXPECT_EQ(status["result"]["last_seq"], events);
 
     // The faulty handler was counted as failed and restarted, and kvd said why.
-    ASSERT_TRUE(wait_until([&] { return handler_info(*client_, "faulty").value("restarts", 0) >= 1; }, 10s,
-                           "the faulty handler to be restarted"));
+    ASSERT_TRUE(
+        wait_until([&] { return handler_info(*client_, "faulty").value("restarts", 0) >= 1; }, 10s,
+                   "the faulty handler to be restarted"));
     ASSERT_TRUE(wait_until([&] { return kvd_->log().find(fault.log_says) != std::string::npos; },
                            10s, std::string("kvd to log '") + fault.log_says + "'"));
     EXPECT_NE(kvd_->log().find("handler faulty"), std::string::npos);
@@ -172,15 +176,27 @@ INSTANTIATE_TEST_SUITE_P(
         Fault{"ExitsOnEveryEvent", "sync", {"exit-on-event"}, "", "exited with code 1"},
         Fault{"CrashesEveryThreeEvents", "sync", {"exit-after", "3"}, "", "exited with code 1"},
         Fault{"FloodsStdoutWithGarbage", "sync", {"garbage"}, "", "unexpected line"},
-        Fault{"FloodsStdoutWithGarbageAsync", "async", {"garbage"}, "",
+        Fault{"FloodsStdoutWithGarbageAsync",
+              "async",
+              {"garbage"},
+              "",
               "lines in a row that are not acks"},
-        Fault{"ClosesStdinKeepsRunning", "sync", {"close-stdin"}, "",
+        Fault{"ClosesStdinKeepsRunning",
+              "sync",
+              {"close-stdin"},
+              "",
               "did not acknowledge within 300ms"},
         Fault{"ShutsDownStdinKeepsRunning", "sync", {"shutdown-stdin"}, "", "broken pipe"},
         Fault{"ShutsDownStdinKeepsRunningAsync", "async", {"shutdown-stdin"}, "", "broken pipe"},
-        Fault{"InterpreterDoesNotExist", "sync", {}, "interpreter-missing",
+        Fault{"InterpreterDoesNotExist",
+              "sync",
+              {},
+              "interpreter-missing",
               "no such file or directory"},
-        Fault{"InterpreterIsNotExecutable", "sync", {}, "interpreter-not-executable",
+        Fault{"InterpreterIsNotExecutable",
+              "sync",
+              {},
+              "interpreter-not-executable",
               "permission denied"}),
     [](const ::testing::TestParamInfo<Fault>& info) { return std::string(info.param.name); });
 

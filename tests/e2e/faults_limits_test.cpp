@@ -25,7 +25,8 @@ constexpr gid_t kNogroup = 65534;
 std::string audit_config(const std::string& out) {
     Json command = {test_handler_path(), "--out", out, "ack"};
     return "[daemon]\nmax_buckets = 100000\n[[handler]]\nname = \"audit\"\nmode = \"sync\"\n"
-           "command = " + command.dump() + "\n";
+           "command = " +
+           command.dump() + "\n";
 }
 
 // The handler's events: seq 1..N in order, and the buckets it saw created.
@@ -74,7 +75,7 @@ int tasks_of_user(uid_t uid) {
 }
 
 class LimitFault : public ::testing::Test {
-protected:
+  protected:
     void start(KvdOptions options) {
         out_ = dir_.file("audit.out");
         options.config = audit_config(out_);
@@ -107,7 +108,8 @@ protected:
         ASSERT_TRUE(is_ok(client_->call("ping")));
         for (int i = 0; i < created; ++i) {
             std::string bucket = "b" + std::to_string(i);
-            ASSERT_TRUE(is_ok(client_->call("put", {{"bucket", bucket}, {"key", "k"}, {"value", bucket}})));
+            ASSERT_TRUE(
+                is_ok(client_->call("put", {{"bucket", bucket}, {"key", "k"}, {"value", bucket}})));
             Json got = client_->call("get", {{"bucket", bucket}, {"key", "k"}});
             ASSERT_TRUE(is_ok(got));
             EXPECT_EQ(got["result"]["value"], bucket);
@@ -235,8 +237,9 @@ TEST_F(LimitFault, ProcessLimit) {
 
     // A stopped bucket makes room for a new one.
     ASSERT_TRUE(is_ok(client_->call("stop", {{"bucket", "b0"}})));
-    ASSERT_TRUE(wait_until([&] { return children_of(kvd_->pid()).size() == static_cast<std::size_t>(created); },
-                           10s, "the stopped bucket to be reaped"));
+    ASSERT_TRUE(wait_until(
+        [&] { return children_of(kvd_->pid()).size() == static_cast<std::size_t>(created); }, 10s,
+        "the stopped bucket to be reaped"));
     EXPECT_TRUE(is_ok(client_->call("create", {{"bucket", "b0"}})));
     stop_all_and_expect_no_leak();
 }

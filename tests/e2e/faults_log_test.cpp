@@ -23,9 +23,11 @@ TEST(FaultsLog, AFullStderrPipeDoesNotFreezeKvd) {
     ASSERT_EQ(::pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
     // The smallest pipe the kernel allows: a few lines fill it.
     ::fcntl(fds[1], F_SETPIPE_SZ, 4096);
-    Json flood = {"/bin/sh", "-c", "while :; do echo 'a line of handler output, again and again' >&2; done"};
+    Json flood = {"/bin/sh", "-c",
+                  "while :; do echo 'a line of handler output, again and again' >&2; done"};
     KvdOptions options;
-    options.config = "[[handler]]\nname = \"flood\"\nmode = \"async\"\ncommand = " + flood.dump() + "\n";
+    options.config =
+        "[[handler]]\nname = \"flood\"\nmode = \"async\"\ncommand = " + flood.dump() + "\n";
     options.output_fd = fds[1];
     KvdProcess kvd(dir, options);
     ::close(fds[1]);

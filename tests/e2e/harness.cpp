@@ -3,14 +3,14 @@
 #include "tests/e2e/harness.hpp"
 
 #include <dirent.h>
-#include <grp.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <linux/close_range.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -73,8 +73,10 @@ std::vector<std::string> make_environment(const EnvChanges& changes) {
         env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
     }
     for (const auto& [name, value] : changes) {
-        if (value) env[name] = *value;
-        else env.erase(name);
+        if (value)
+            env[name] = *value;
+        else
+            env.erase(name);
     }
     std::vector<std::string> out;
     out.reserve(env.size());
@@ -258,8 +260,8 @@ milliseconds scaled(milliseconds timeout) {
     // One last look: the deadline may have passed while the condition became true.
     if (pred()) return ::testing::AssertionSuccess();
     auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
-    return ::testing::AssertionFailure() << "timed out after " << waited << " ms waiting for "
-                                         << what;
+    return ::testing::AssertionFailure()
+           << "timed out after " << waited << " ms waiting for " << what;
 }
 
 // ---- files --------------------------------------------------------------------------------
@@ -279,7 +281,9 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ec);
 }
 
-std::string TempDir::file(std::string_view name) const { return path_ + "/" + std::string(name); }
+std::string TempDir::file(std::string_view name) const {
+    return path_ + "/" + std::string(name);
+}
 
 std::string TempDir::write_file(std::string_view name, std::string_view text) const {
     std::string p = file(name);
@@ -313,11 +317,21 @@ bool file_exists(const std::string& path) {
 
 // ---- programs -----------------------------------------------------------------------------
 
-std::string kvd_path() { return KVD_BIN_DIR "/kvd"; }
-std::string kvctl_path() { return KVD_BIN_DIR "/kvctl"; }
-std::string kv_bucket_path() { return KVD_BIN_DIR "/kv-bucket"; }
-std::string test_handler_path() { return KVD_TEST_HELPER_DIR "/test_handler"; }
-bool kvctl_built() { return access(kvctl_path().c_str(), X_OK) == 0; }
+std::string kvd_path() {
+    return KVD_BIN_DIR "/kvd";
+}
+std::string kvctl_path() {
+    return KVD_BIN_DIR "/kvctl";
+}
+std::string kv_bucket_path() {
+    return KVD_BIN_DIR "/kv-bucket";
+}
+std::string test_handler_path() {
+    return KVD_TEST_HELPER_DIR "/test_handler";
+}
+bool kvctl_built() {
+    return access(kvctl_path().c_str(), X_OK) == 0;
+}
 
 ExitStatus ExitStatus::from_wait_status(int status) {
     ExitStatus s;
@@ -455,7 +469,8 @@ bool process_alive(pid_t pid) {
 
 ::testing::AssertionResult freeze(pid_t pid) {
     if (::kill(pid, SIGSTOP) != 0)
-        return ::testing::AssertionFailure() << "cannot SIGSTOP pid " << pid << ": " << strerror(errno);
+        return ::testing::AssertionFailure()
+               << "cannot SIGSTOP pid " << pid << ": " << strerror(errno);
     return wait_until(
         [&] {
             auto st = read_proc_stat(pid);
@@ -490,7 +505,8 @@ pid_t spawner_of(pid_t pid) {
         long candidate = std::strtol(entry->d_name, &end, 10);
         if (end == entry->d_name || *end != '\0') continue;
         auto st = read_proc_stat(static_cast<pid_t>(candidate));
-        if (st && st->ppid == pid && st->comm == kSpawnerName) found = static_cast<pid_t>(candidate);
+        if (st && st->ppid == pid && st->comm == kSpawnerName)
+            found = static_cast<pid_t>(candidate);
     }
     closedir(dir);
     return found;
@@ -520,7 +536,9 @@ milliseconds cpu_time(pid_t pid) {
                                              static_cast<unsigned long long>(ticks_per_second)));
 }
 
-Footprint footprint_of(pid_t pid) { return {count_open_fds(pid), children_of(pid)}; }
+Footprint footprint_of(pid_t pid) {
+    return {count_open_fds(pid), children_of(pid)};
+}
 
 std::ostream& operator<<(std::ostream& os, const Footprint& f) {
     os << f.fds << " fds, " << f.children.size() << " children [";
@@ -550,8 +568,10 @@ std::ostream& operator<<(std::ostream& os, const Footprint& f) {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(fd_dir, ec)) {
         std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
-        if (target.rfind("socket:", 0) == 0) target = "socket";
-        else if (target.rfind("pipe:", 0) == 0) target = "pipe";
+        if (target.rfind("socket:", 0) == 0)
+            target = "socket";
+        else if (target.rfind("pipe:", 0) == 0)
+            target = "pipe";
         ++targets[target];
     }
     back << "; before: " << baseline << "; now: " << now << "; descriptors:";
@@ -595,13 +615,16 @@ KvdProcess::KvdProcess(const TempDir& dir, KvdOptions options)
 
 KvdProcess::~KvdProcess() {
     if (::testing::Test::HasFailure()) {
-        std::cerr << "---- kvd log (" << log_path_ << ") ----\n" << log() << "---- end of kvd log ----\n";
+        std::cerr << "---- kvd log (" << log_path_ << ") ----\n"
+                  << log() << "---- end of kvd log ----\n";
     }
     if (pid_ <= 0 || exit_) return;
     if (!terminate(10s)) std::cerr << "kvd (pid " << pid_ << ") ignored SIGTERM; killed it\n";
 }
 
-std::string KvdProcess::log() const { return read_file(log_path_); }
+std::string KvdProcess::log() const {
+    return read_file(log_path_);
+}
 
 ::testing::AssertionResult KvdProcess::wait_ready(milliseconds timeout) {
     if (pid_ <= 0) return ::testing::AssertionFailure() << "kvd was not started";
@@ -641,7 +664,9 @@ bool KvdProcess::reap(bool block) {
     }
 }
 
-bool KvdProcess::running() { return pid_ > 0 && !reap(false); }
+bool KvdProcess::running() {
+    return pid_ > 0 && !reap(false);
+}
 
 std::optional<ExitStatus> KvdProcess::wait_exit(milliseconds timeout) {
     if (pid_ <= 0) return std::nullopt;
@@ -694,7 +719,9 @@ Client::Client(const std::string& socket_path) {
     fd_ = fd;
 }
 
-Client::~Client() { close(); }
+Client::~Client() {
+    close();
+}
 
 void Client::close() {
     if (fd_ >= 0) ::close(fd_);
@@ -731,7 +758,9 @@ bool Client::send_line(std::string_view line, milliseconds timeout) {
     return send_raw(data, timeout);
 }
 
-bool Client::send_json(const Json& j, milliseconds timeout) { return send_line(j.dump(), timeout); }
+bool Client::send_json(const Json& j, milliseconds timeout) {
+    return send_line(j.dump(), timeout);
+}
 
 std::optional<std::string> Client::read_line(milliseconds timeout) {
     return read_line_by(Clock::now() + scaled(timeout));

@@ -8,13 +8,13 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/types.h>
 
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,7 +46,7 @@ milliseconds scaled(milliseconds timeout);
 // A fresh directory /tmp/kvdt-XXXXXX (short, because a Unix socket path holds at most 107
 // bytes), removed with everything in it when the object goes away.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -58,7 +58,7 @@ public:
     // Writes `text` to path()/name and returns that path.
     std::string write_file(std::string_view name, std::string_view text) const;
 
-private:
+  private:
     std::string path_;
 };
 
@@ -176,7 +176,7 @@ struct KvdOptions {
 // when the test has failed. kvd also gets SIGKILL if the test process dies, so an aborted
 // test run leaves no daemon behind.
 class KvdProcess {
-public:
+  public:
     explicit KvdProcess(const TempDir& dir, KvdOptions options = {});
     ~KvdProcess();
     KvdProcess(const KvdProcess&) = delete;
@@ -206,7 +206,7 @@ public:
     // The exit status, once kvd has been reaped.
     const std::optional<ExitStatus>& exit_status() const { return exit_; }
 
-private:
+  private:
     bool reap(bool block);
 
     std::string socket_path_;
@@ -221,7 +221,7 @@ private:
 // A client connection to kvd's socket. Non-blocking underneath: every read and write has a
 // deadline, so a test never hangs on a daemon that stopped answering.
 class Client {
-public:
+  public:
     explicit Client(const std::string& socket_path);
     ~Client();
     Client(const Client&) = delete;
@@ -256,7 +256,7 @@ public:
     void shutdown_write();
     void close();
 
-private:
+  private:
     std::optional<std::string> read_line_by(std::chrono::steady_clock::time_point deadline);
 
     int fd_ = -1;
@@ -282,7 +282,7 @@ Json handler_info(Client& client, std::string_view name);
 // A test with its own temporary directory and one kvd in it, started by SetUp() with
 // options() (override it to pass a config or flags), and a lazily connected client.
 class KvdTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override;
     virtual KvdOptions options() { return {}; }
 

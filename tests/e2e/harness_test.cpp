@@ -1,5 +1,7 @@
 // The harness and the test handler checked on their own, without kvd, so that a failing
 // scenario points at kvd and not at the tools that observe it.
+#include "tests/e2e/harness.hpp"
+
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -10,8 +12,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-
-#include "tests/e2e/harness.hpp"
 
 namespace kvd::test {
 namespace {
@@ -63,9 +63,10 @@ TEST(Harness, RunProgramKillsAtTheDeadline) {
 TEST(Harness, RunProgramEnvironment) {
     TempDir dir;
     std::string ready = dir.file("ready");
-    auto r = run_program(test_handler_path(),
-                         {"--ready", ready, "--env", "KVD_E2E_SET", "--env", "KVD_E2E_UNSET", "ack"},
-                         {{"KVD_E2E_SET", "yes"}, {"KVD_E2E_UNSET", std::nullopt}});
+    auto r =
+        run_program(test_handler_path(),
+                    {"--ready", ready, "--env", "KVD_E2E_SET", "--env", "KVD_E2E_UNSET", "ack"},
+                    {{"KVD_E2E_SET", "yes"}, {"KVD_E2E_UNSET", std::nullopt}});
     EXPECT_EQ(r.exit_code, 0) << r;
     auto lines = read_lines(ready);
     ASSERT_EQ(lines.size(), 3u) << read_file(ready);
@@ -87,7 +88,8 @@ TEST(TestHandler, ExitAfterAcksNThenFails) {
                          10s, "{\"seq\":1}\n{\"seq\":2}\n{\"seq\":3}\n");
     EXPECT_EQ(r.exit_code, 1) << r;
     EXPECT_EQ(r.out, "ok\nok\n") << r;
-    EXPECT_EQ(read_lines(dir.file("seen")), (std::vector<std::string>{"{\"seq\":1}", "{\"seq\":2}"}));
+    EXPECT_EQ(read_lines(dir.file("seen")),
+              (std::vector<std::string>{"{\"seq\":1}", "{\"seq\":2}"}));
 
     auto at_once = run_program(test_handler_path(), {"exit-after", "0"}, {}, 10s, "{\"seq\":1}\n");
     EXPECT_EQ(at_once.exit_code, 1) << at_once;
@@ -105,7 +107,8 @@ TEST(TestHandler, NeverAckRecordsButStaysSilent) {
 
 TEST(TestHandler, SlowWaitsBeforeEachAck) {
     auto start = std::chrono::steady_clock::now();
-    auto r = run_program(test_handler_path(), {"slow", "50"}, {}, 10s, "{\"seq\":1}\n{\"seq\":2}\n");
+    auto r =
+        run_program(test_handler_path(), {"slow", "50"}, {}, 10s, "{\"seq\":1}\n{\"seq\":2}\n");
     EXPECT_EQ(r.exit_code, 0) << r;
     EXPECT_EQ(r.out, "ok\nok\n");
     EXPECT_GE(std::chrono::steady_clock::now() - start, 100ms);
@@ -185,7 +188,8 @@ TEST(Harness, ClientLinesAndEof) {
     EXPECT_TRUE(c.send_line("{\"op\":\"ping\"}"));
     char buf[64];
     ssize_t n = read(sfd, buf, sizeof buf);
-    EXPECT_EQ(std::string(buf, static_cast<std::size_t>(std::max<ssize_t>(n, 0))), "{\"op\":\"ping\"}\n");
+    EXPECT_EQ(std::string(buf, static_cast<std::size_t>(std::max<ssize_t>(n, 0))),
+              "{\"op\":\"ping\"}\n");
     EXPECT_EQ(c.read_line(20ms), std::nullopt);
     EXPECT_FALSE(c.eof());
     ASSERT_EQ(write(sfd, "one\ntw", 6), 6);

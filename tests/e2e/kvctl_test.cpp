@@ -1,4 +1,5 @@
-// kvctl against a real kvd: exit statuses 0/1/2/3, human and --json output (README "A five-minute tour").
+// kvctl against a real kvd: exit statuses 0/1/2/3, human and --json output (README "A five-minute
+// tour").
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,7 +9,7 @@ namespace kvd::test {
 namespace {
 
 class Kvctl : public KvdTest {
-protected:
+  protected:
     void SetUp() override {
         if (!kvctl_built()) GTEST_SKIP() << "kvctl is not built";
         KvdTest::SetUp();
@@ -45,7 +46,8 @@ TEST_F(Kvctl, CreateLookupListStop) {
 
     auto list = kvctl({"list"});
     EXPECT_EQ(list.exit_code, 0) << list;
-    for (std::string name : {"a", "b", "c"}) EXPECT_NE(list.out.find(name), std::string::npos) << list;
+    for (std::string name : {"a", "b", "c"})
+        EXPECT_NE(list.out.find(name), std::string::npos) << list;
 
     auto stop = kvctl({"stop", "b"});
     EXPECT_EQ(stop.exit_code, 0) << stop;
@@ -62,7 +64,9 @@ TEST_F(Kvctl, PutGetDeleteKeys) {
 
     auto json = kvctl({"--json", "get", "b", "greeting"});
     EXPECT_EQ(json.exit_code, 0) << json;
-    EXPECT_EQ(Json::parse(json.out, nullptr, false), (Json{{"value", "hello, \"world\"\nsecond line"}})) << json;
+    EXPECT_EQ(Json::parse(json.out, nullptr, false),
+              (Json{{"value", "hello, \"world\"\nsecond line"}}))
+        << json;
 
     auto keys = kvctl({"keys", "b"});
     EXPECT_EQ(keys.exit_code, 0) << keys;
@@ -103,7 +107,8 @@ TEST_F(Kvctl, JsonResultIsTheResultObject) {
     ASSERT_GT(create("b"), 0);
     auto r = kvctl({"--json", "lookup", "b"});
     EXPECT_EQ(r.exit_code, 0) << r;
-    EXPECT_EQ(Json::parse(r.out, nullptr, false), (Json{{"bucket", "b"}, {"pid", lookup_pid("b")}})) << r;
+    EXPECT_EQ(Json::parse(r.out, nullptr, false), (Json{{"bucket", "b"}, {"pid", lookup_pid("b")}}))
+        << r;
 
     auto list = kvctl({"--json", "list"});
     EXPECT_EQ(list.exit_code, 0) << list;

@@ -1,7 +1,7 @@
-// kvd under systemd (README "Install as a service"), with the test playing systemd: a datagram socket of its own as
-// $NOTIFY_SOCKET (READY=1, STATUS=, STOPPING=1, WATCHDOG=1), and a listening socket passed as
-// fd 3 with $LISTEN_FDS/$LISTEN_PID (socket activation). Also the command line the service
-// relies on: --check-config and --version.
+// kvd under systemd (README "Install as a service"), with the test playing systemd: a datagram
+// socket of its own as $NOTIFY_SOCKET (READY=1, STATUS=, STOPPING=1, WATCHDOG=1), and a listening
+// socket passed as fd 3 with $LISTEN_FDS/$LISTEN_PID (socket activation). Also the command line the
+// service relies on: --check-config and --version.
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>

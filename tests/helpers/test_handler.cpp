@@ -1,6 +1,6 @@
-// test_handler: plays every handler of the end-to-end tests (README "Writing a handler"). stdin and stdout are
-// its end of the socket pair with kvd: one JSON event per line in, acks out. What it does
-// with each event is chosen on the command line:
+// test_handler: plays every handler of the end-to-end tests (README "Writing a handler"). stdin and
+// stdout are its end of the socket pair with kvd: one JSON event per line in, acks out. What it
+// does with each event is chosen on the command line:
 //
 //   test_handler [options] MODE [ARG]
 //     ack            answer every event with "ok"
@@ -71,10 +71,11 @@ struct Options {
 
 [[noreturn]] void usage(const char* why) {
     std::fprintf(stderr, "test_handler: %s\n", why);
-    std::fprintf(stderr,
-                 "usage: test_handler [--out FILE] [--ready FILE] [--env NAME] [--stderr TEXT] "
-                 "[--ignore-term] [--hold FILE] ack|ack-json|never-ack|async|exit-after N|slow MS|garbage|"
-                 "exit-on-event|close-stdin|shutdown-stdin\n");
+    std::fprintf(
+        stderr,
+        "usage: test_handler [--out FILE] [--ready FILE] [--env NAME] [--stderr TEXT] "
+        "[--ignore-term] [--hold FILE] ack|ack-json|never-ack|async|exit-after N|slow MS|garbage|"
+        "exit-on-event|close-stdin|shutdown-stdin\n");
     std::exit(2);
 }
 
@@ -95,22 +96,36 @@ Options parse_args(int argc, char** argv) {
             if (i + 1 >= argc) usage("option needs a value");
             return argv[++i];
         };
-        if (a == "--out") o.out_path = value();
-        else if (a == "--ready") o.ready_path = value();
-        else if (a == "--env") o.env_names.emplace_back(value());
-        else if (a == "--stderr") o.stderr_line = value();
-        else if (a == "--ignore-term") o.ignore_term = true;
-        else if (a == "--hold") o.hold_path = value();
-        else if (have_mode) usage("more than one mode");
+        if (a == "--out")
+            o.out_path = value();
+        else if (a == "--ready")
+            o.ready_path = value();
+        else if (a == "--env")
+            o.env_names.emplace_back(value());
+        else if (a == "--stderr")
+            o.stderr_line = value();
+        else if (a == "--ignore-term")
+            o.ignore_term = true;
+        else if (a == "--hold")
+            o.hold_path = value();
+        else if (have_mode)
+            usage("more than one mode");
         else {
             have_mode = true;
-            if (a == "ack") o.mode = Mode::ack;
-            else if (a == "ack-json") o.mode = Mode::ack_json;
-            else if (a == "never-ack" || a == "async") o.mode = Mode::never_ack;
-            else if (a == "garbage") o.mode = Mode::garbage;
-            else if (a == "exit-on-event") o.mode = Mode::exit_on_event;
-            else if (a == "close-stdin") o.mode = Mode::close_stdin;
-            else if (a == "shutdown-stdin") o.mode = Mode::shutdown_stdin;
+            if (a == "ack")
+                o.mode = Mode::ack;
+            else if (a == "ack-json")
+                o.mode = Mode::ack_json;
+            else if (a == "never-ack" || a == "async")
+                o.mode = Mode::never_ack;
+            else if (a == "garbage")
+                o.mode = Mode::garbage;
+            else if (a == "exit-on-event")
+                o.mode = Mode::exit_on_event;
+            else if (a == "close-stdin")
+                o.mode = Mode::close_stdin;
+            else if (a == "shutdown-stdin")
+                o.mode = Mode::shutdown_stdin;
             else if (a == "exit-after") {
                 o.mode = Mode::exit_after;
                 o.arg = parse_number(value());
@@ -203,8 +218,10 @@ int main(int argc, char** argv) {
     if (!o.ready_path.empty()) write_ready_file(o);
     if (o.mode == Mode::exit_after && o.arg == 0) return 1;
     if (o.mode == Mode::close_stdin || o.mode == Mode::shutdown_stdin) {
-        if (o.mode == Mode::close_stdin) close(STDIN_FILENO);
-        else if (shutdown(STDIN_FILENO, SHUT_RD) != 0) return 2;
+        if (o.mode == Mode::close_stdin)
+            close(STDIN_FILENO);
+        else if (shutdown(STDIN_FILENO, SHUT_RD) != 0)
+            return 2;
         // Still running, reading nothing: only a signal ends it.
         for (;;) pause();
     }
@@ -213,7 +230,8 @@ int main(int argc, char** argv) {
     // and the socket is non-blocking (stdin and stdout share it).
     const std::string junk = o.mode == Mode::garbage ? junk_chunk() : std::string();
     std::size_t junk_off = 0;
-    if (o.mode == Mode::garbage) fcntl(STDOUT_FILENO, F_SETFL, fcntl(STDOUT_FILENO, F_GETFL) | O_NONBLOCK);
+    if (o.mode == Mode::garbage)
+        fcntl(STDOUT_FILENO, F_SETFL, fcntl(STDOUT_FILENO, F_GETFL) | O_NONBLOCK);
 
     std::string pending;
     long acked = 0;

@@ -71,13 +71,16 @@ void expect_clean_exit(KvdProcess& kvd) {
 // A bucket named `name` holding key "v" with a value of `bytes` bytes.
 void make_bucket(Client& c, const std::string& name, std::size_t bytes) {
     ASSERT_TRUE(is_ok(c.call("create", {{"bucket", name}})));
-    ASSERT_TRUE(is_ok(c.call("put", {{"bucket", name}, {"key", "v"}, {"value", std::string(bytes, 'v')}})));
+    ASSERT_TRUE(
+        is_ok(c.call("put", {{"bucket", name}, {"key", "v"}, {"value", std::string(bytes, 'v')}})));
 }
 
 std::string gets(const std::string& bucket, int first_id, int count) {
     std::string burst;
     for (int i = 0; i < count; ++i)
-        burst += Json{{"id", first_id + i}, {"op", "get"}, {"bucket", bucket}, {"key", "v"}}.dump() + "\n";
+        burst +=
+            Json{{"id", first_id + i}, {"op", "get"}, {"bucket", bucket}, {"key", "v"}}.dump() +
+            "\n";
     return burst;
 }
 
@@ -96,7 +99,8 @@ void read_values(Client& c, int first, int count, std::size_t bytes) {
         auto line = c.read_line(60s);
         ASSERT_TRUE(line.has_value()) << "no reply " << id;
         const std::string head = R"({"id":)" + std::to_string(id) + value_start;
-        ASSERT_EQ(line->compare(0, head.size(), head), 0) << "reply " << id << ": " << line->substr(0, 200);
+        ASSERT_EQ(line->compare(0, head.size(), head), 0)
+            << "reply " << id << ": " << line->substr(0, 200);
         ASSERT_EQ(line->size(), head.size() + bytes + 3) << "reply " << id;  // "}}
     }
 }
@@ -148,8 +152,10 @@ TEST(Bounds, NeverAckingSyncSubscriberWhileNotifiesFlow) {
     Json refused;
     for (int i = 0; i < 300 && refused.is_null(); ++i) {
         Json reply = notify_big(publisher, id++);
-        if (is_ok(reply)) ++accepted;
-        else refused = reply;
+        if (is_ok(reply))
+            ++accepted;
+        else
+            refused = reply;
     }
     ASSERT_TRUE(is_error(refused, "limit")) << "no notify refused after " << accepted;
     const std::string message = refused["error"]["message"];
@@ -191,13 +197,15 @@ TEST(Bounds, FinishedRepliesPileUpBehindASlowRequest) {
     ASSERT_EQ(::kill(frozen_pid, SIGSTOP), 0);
 
     Client c(kvd.socket_path());
-    std::string burst = Json{{"id", 0}, {"op", "get"}, {"bucket", "frozen"}, {"key", "v"}}.dump() + "\n";
+    std::string burst =
+        Json{{"id", 0}, {"op", "get"}, {"bucket", "frozen"}, {"key", "v"}}.dump() + "\n";
     burst += gets("big", 1, o.pileup);
     ASSERT_TRUE(c.send_raw(burst, 60s));
     ASSERT_NO_FATAL_FAILURE(sync_with(kvd.socket_path(), "big"));
-    progress("bounds/pileup: 1 get to a frozen bucket and %d gets of %zu KiB behind it sent, "
-             "none read; kvd RSS %.1f MiB",
-             o.pileup, kValue / 1024, rss_kib(kvd.pid()) / 1024.0);
+    progress(
+        "bounds/pileup: 1 get to a frozen bucket and %d gets of %zu KiB behind it sent, "
+        "none read; kvd RSS %.1f MiB",
+        o.pileup, kValue / 1024, rss_kib(kvd.pid()) / 1024.0);
 
     ASSERT_EQ(::kill(frozen_pid, SIGCONT), 0);
     auto head = c.read_json(60s);
@@ -225,9 +233,10 @@ TEST(Bounds, ClientsPipelineWithoutReading) {
         ASSERT_TRUE(clients.back()->send_raw(burst, 60s));
     }
     ASSERT_NO_FATAL_FAILURE(sync_with(kvd.socket_path(), "big"));
-    progress("bounds/unread: %d clients sent %d gets of %zu KiB each, reading nothing; kvd RSS "
-             "%.1f MiB",
-             kClients, o.pileup, kValue / 1024, rss_kib(kvd.pid()) / 1024.0);
+    progress(
+        "bounds/unread: %d clients sent %d gets of %zu KiB each, reading nothing; kvd RSS "
+        "%.1f MiB",
+        kClients, o.pileup, kValue / 1024, rss_kib(kvd.pid()) / 1024.0);
     for (auto& c : clients) read_values(*c, 1, o.pileup, kValue);
     check_peak(kvd, "unread");
     expect_clean_exit(kvd);

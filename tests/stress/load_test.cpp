@@ -20,14 +20,18 @@ double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-std::string live_name(int i) { return fmt::format("live-{:05}", i); }
+std::string live_name(int i) {
+    return fmt::format("live-{:05}", i);
+}
 
 // Pings kvd on a connection of its own every 100 ms until stopped, timing each answer.
 class Pinger {
-public:
+  public:
     explicit Pinger(const std::string& socket_path) : client_(socket_path) {
-        if (!client_.connected()) ADD_FAILURE() << "pinger: " << client_.connect_error();
-        else thread_ = std::thread([this] { run(); });
+        if (!client_.connected())
+            ADD_FAILURE() << "pinger: " << client_.connect_error();
+        else
+            thread_ = std::thread([this] { run(); });
     }
     ~Pinger() { stop(); }
 
@@ -43,7 +47,7 @@ public:
     const std::vector<double>& latencies_ms() const { return latencies_ms_; }
     int unanswered() const { return unanswered_; }
 
-private:
+  private:
     void run() {
         std::unique_lock lock(mutex_);
         while (!stop_) {
@@ -53,8 +57,10 @@ private:
             Json reply = client_.call("ping", Json::object(), 60s);
             double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
             lock.lock();
-            if (is_ok(reply)) latencies_ms_.push_back(ms);
-            else ++unanswered_;
+            if (is_ok(reply))
+                latencies_ms_.push_back(ms);
+            else
+                ++unanswered_;
             // Pacing between pings, cut short by stop().
             wake_.wait_for(lock, milliseconds(100), [&] { return stop_; });
         }
@@ -87,7 +93,8 @@ void churn(const std::string& socket_path, int client_no, std::map<std::string, 
         for (int i = 0; i < n; ++i) {
             names.push_back(fmt::format("c{}-{:06}", client_no, start + i));
             requests.push_back({{"op", "create"}, {"bucket", names.back()}});
-            requests.push_back({{"op", "put"}, {"bucket", names.back()}, {"key", "k"}, {"value", names.back()}});
+            requests.push_back(
+                {{"op", "put"}, {"bucket", names.back()}, {"key", "k"}, {"value", names.back()}});
             requests.push_back({{"op", "get"}, {"bucket", names.back()}, {"key", "k"}});
         }
         for (const auto& name : names) requests.push_back({{"op", "stop"}, {"bucket", name}});
@@ -122,7 +129,8 @@ TEST(Load, LiveBucketsBusyClientsAndSubscribers) {
     Json command = {test_handler_path(), "--out", audit_out, "ack"};
     KvdOptions kvd_options;
     kvd_options.config = fmt::format(
-        "[daemon]\nmax_buckets = {}\n\n[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = {}\n",
+        "[daemon]\nmax_buckets = {}\n\n[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = "
+        "{}\n",
         o.buckets + o.clients * o.batch + 16, command.dump());
     KvdProcess kvd(dir, kvd_options);
     ASSERT_TRUE(kvd.ready());
@@ -139,7 +147,8 @@ TEST(Load, LiveBucketsBusyClientsAndSubscribers) {
     for (int done = 0, next_report = 1000; done < o.buckets;) {
         const int n = std::min(100, o.buckets - done);
         std::vector<Json> requests;
-        for (int i = 0; i < n; ++i) requests.push_back({{"op", "create"}, {"bucket", live_name(done + i)}});
+        for (int i = 0; i < n; ++i)
+            requests.push_back({{"op", "create"}, {"bucket", live_name(done + i)}});
         auto replies = pipeline(control, std::move(requests), control_id);
         ASSERT_EQ(replies.size(), static_cast<std::size_t>(n));
         for (int i = 0; i < n; ++i) {
@@ -176,7 +185,8 @@ TEST(Load, LiveBucketsBusyClientsAndSubscribers) {
         }
         {
             std::unique_lock lock(mutex);
-            while (!finished.wait_for(lock, std::chrono::seconds(5), [&] { return running == 0; })) {
+            while (
+                !finished.wait_for(lock, std::chrono::seconds(5), [&] { return running == 0; })) {
                 progress("load: %d/%d client create+stop cycles done (%.0f/s), %d clients busy",
                          cycles_done.load(), o.clients * o.ops,
                          cycles_done.load() / seconds_since(churn_start), running);
@@ -189,11 +199,12 @@ TEST(Load, LiveBucketsBusyClientsAndSubscribers) {
         EXPECT_EQ(pinger.unanswered(), 0) << "pings that got no ok answer within 60 s";
         ASSERT_FALSE(pings.empty()) << "no ping was answered";
         std::sort(pings.begin(), pings.end());
-        progress("load RESULT: %d clients x %d create/put/get/stop cycles in %.1f s (%.0f cycles/s) "
-                 "with %d other buckets live",
-                 o.clients, o.ops, churn_seconds, o.clients * o.ops / churn_seconds, o.buckets);
-        progress("load RESULT: %zu pings answered, latency median %.2f ms, max %.2f ms", pings.size(),
-                 pings[pings.size() / 2], pings.back());
+        progress(
+            "load RESULT: %d clients x %d create/put/get/stop cycles in %.1f s (%.0f cycles/s) "
+            "with %d other buckets live",
+            o.clients, o.ops, churn_seconds, o.clients * o.ops / churn_seconds, o.buckets);
+        progress("load RESULT: %zu pings answered, latency median %.2f ms, max %.2f ms",
+                 pings.size(), pings[pings.size() / 2], pings.back());
     }
     ASSERT_EQ(cycles_done.load(), o.clients * o.ops) << "a client stopped early (see above)";
     for (const auto& m : created) expected.insert(m.begin(), m.end());
@@ -207,7 +218,8 @@ TEST(Load, LiveBucketsBusyClientsAndSubscribers) {
     for (const auto& [name, e] : expected)
         if (!e.stopped) live[name] = e.pid;
     EXPECT_EQ(listed.size(), static_cast<std::size_t>(o.buckets));
-    EXPECT_TRUE(listed == live) << "`list` does not hold exactly the buckets created and not stopped";
+    EXPECT_TRUE(listed == live)
+        << "`list` does not hold exactly the buckets created and not stopped";
     std::set<pid_t> listed_pids;
     for (const auto& [name, pid] : listed) listed_pids.insert(pid);
     auto children = bucket_children(kvd.pid());
@@ -222,7 +234,8 @@ TEST(Load, LiveBucketsBusyClientsAndSubscribers) {
     for (std::size_t done = 0, next_report = 1000; done < names.size();) {
         const std::size_t n = std::min<std::size_t>(100, names.size() - done);
         std::vector<Json> requests;
-        for (std::size_t i = 0; i < n; ++i) requests.push_back({{"op", "stop"}, {"bucket", names[done + i]}});
+        for (std::size_t i = 0; i < n; ++i)
+            requests.push_back({{"op", "stop"}, {"bucket", names[done + i]}});
         auto replies = pipeline(control, std::move(requests), control_id);
         ASSERT_EQ(replies.size(), n);
         for (std::size_t i = 0; i < n; ++i) {
@@ -245,7 +258,8 @@ TEST(Load, LiveBucketsBusyClientsAndSubscribers) {
     // sync ones have everything already (each stop replied after their acks); the async one
     // may still be reading.
     const uint64_t last_seq = status["result"]["last_seq"].get<uint64_t>();
-    EXPECT_EQ(last_seq, 2 * expected.size()) << "events published: one create and one exit per bucket";
+    EXPECT_EQ(last_seq, 2 * expected.size())
+        << "events published: one create and one exit per bucket";
     EXPECT_TRUE(wait_until([&] { return async_sub.last_seq() >= last_seq; }, 60s,
                            "the async subscriber to receive seq " + std::to_string(last_seq)));
     EXPECT_GE(sync_sub.last_seq(), last_seq);
@@ -257,13 +271,15 @@ TEST(Load, LiveBucketsBusyClientsAndSubscribers) {
     EXPECT_TRUE(check_events("async subscriber", async_sub.events(), expected, &a));
     EXPECT_TRUE(check_events("sync subscriber", sync_sub.events(), expected, &s));
     EXPECT_TRUE(check_events("sync handler", read_event_file(audit_out), expected, &h));
-    progress("load RESULT: %zu buckets; create/exit events seen: async subscriber %zu/%zu, "
-             "sync subscriber %zu/%zu, sync handler %zu/%zu; last seq %llu",
-             expected.size(), a.creates, a.exits, s.creates, s.exits, h.creates, h.exits,
-             static_cast<unsigned long long>(last_seq));
-    progress("load RESULT: grew to %d buckets in %.1f s (%.0f creates/s), kvd RSS %.1f MiB; "
-             "stopped them in %.1f s",
-             o.buckets, grow_seconds, o.buckets / grow_seconds, rss_full_kib / 1024.0, stop_seconds);
+    progress(
+        "load RESULT: %zu buckets; create/exit events seen: async subscriber %zu/%zu, "
+        "sync subscriber %zu/%zu, sync handler %zu/%zu; last seq %llu",
+        expected.size(), a.creates, a.exits, s.creates, s.exits, h.creates, h.exits,
+        static_cast<unsigned long long>(last_seq));
+    progress(
+        "load RESULT: grew to %d buckets in %.1f s (%.0f creates/s), kvd RSS %.1f MiB; "
+        "stopped them in %.1f s",
+        o.buckets, grow_seconds, o.buckets / grow_seconds, rss_full_kib / 1024.0, stop_seconds);
 
     auto exit = kvd.terminate(60s);
     ASSERT_TRUE(exit.has_value()) << "kvd did not exit after SIGTERM";

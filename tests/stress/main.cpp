@@ -18,13 +18,16 @@ struct Flag {
 };
 
 constexpr Flag kFlags[] = {
-    {"--buckets", &kvd::stress::StressOptions::buckets, "load: live buckets before the clients start"},
+    {"--buckets", &kvd::stress::StressOptions::buckets,
+     "load: live buckets before the clients start"},
     {"--clients", &kvd::stress::StressOptions::clients, "load: concurrent clients"},
     {"--ops", &kvd::stress::StressOptions::ops, "load: buckets each client creates and stops"},
     {"--batch", &kvd::stress::StressOptions::batch, "load: buckets a client pipelines at a time"},
     {"--cycles", &kvd::stress::StressOptions::cycles, "memory: create/put/stop cycles"},
-    {"--cycle-batch", &kvd::stress::StressOptions::cycle_batch, "memory: cycles pipelined at a time"},
-    {"--shutdown-runs", &kvd::stress::StressOptions::shutdown_runs, "shutdown: SIGTERMs under load"},
+    {"--cycle-batch", &kvd::stress::StressOptions::cycle_batch,
+     "memory: cycles pipelined at a time"},
+    {"--shutdown-runs", &kvd::stress::StressOptions::shutdown_runs,
+     "shutdown: SIGTERMs under load"},
     {"--shutdown-buckets", &kvd::stress::StressOptions::shutdown_buckets,
      "shutdown: buckets created before each SIGTERM"},
     {"--big-events", &kvd::stress::StressOptions::big_events,

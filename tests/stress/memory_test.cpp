@@ -37,7 +37,8 @@ TEST(Memory, RssIsFlatOverCreateStopCycles) {
     Json command = {test_handler_path(), "ack"};
     KvdOptions kvd_options;
     kvd_options.config = fmt::format(
-        "[daemon]\nevent_history = {}\n\n[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = {}\n",
+        "[daemon]\nevent_history = {}\n\n[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = "
+        "{}\n",
         kEventHistory, command.dump());
     KvdProcess kvd(dir, kvd_options);
     ASSERT_TRUE(kvd.ready());
@@ -102,16 +103,18 @@ TEST(Memory, RssIsFlatOverCreateStopCycles) {
     const long peak = std::max_element(samples.begin(), samples.end(), [](auto& a, auto& b) {
                           return a.rss_kib < b.rss_kib;
                       })->rss_kib;
-    const double per_cycle =
-        samples.back().cycle > first->cycle
-            ? (last - warm) * 1024.0 / (samples.back().cycle - first->cycle)
-            : 0.0;
-    progress("memory RESULT: %d cycles in %.1f s (%.0f/s); kvd RSS at start %.2f MiB, after "
-             "warm-up (cycle %d) %.2f MiB, last %.2f MiB, max %.2f MiB (%+.1f bytes/cycle)",
-             o.cycles, seconds, o.cycles / seconds, samples.front().rss_kib / 1024.0, first->cycle,
-             warm / 1024.0, last / 1024.0, peak / 1024.0, per_cycle);
+    const double per_cycle = samples.back().cycle > first->cycle
+                                 ? (last - warm) * 1024.0 / (samples.back().cycle - first->cycle)
+                                 : 0.0;
+    progress(
+        "memory RESULT: %d cycles in %.1f s (%.0f/s); kvd RSS at start %.2f MiB, after "
+        "warm-up (cycle %d) %.2f MiB, last %.2f MiB, max %.2f MiB (%+.1f bytes/cycle)",
+        o.cycles, seconds, o.cycles / seconds, samples.front().rss_kib / 1024.0, first->cycle,
+        warm / 1024.0, last / 1024.0, peak / 1024.0, per_cycle);
     if (kSanitized) {
-        progress("memory: sanitizer build, RSS not checked; kvd's exit status carries LeakSanitizer's verdict");
+        progress(
+            "memory: sanitizer build, RSS not checked; kvd's exit status carries LeakSanitizer's "
+            "verdict");
     } else {
         const long allowed = std::max(4L * 1024, warm / 4);
         EXPECT_LE(last, warm + allowed)

@@ -48,7 +48,8 @@ void busy_client(const std::string& socket_path, int client_no, ClientLog& log, 
         for (int i = 0; i < kBatch; ++i) {
             names.push_back(fmt::format("s{}-{:06}", client_no, start + i));
             requests.push_back({{"op", "create"}, {"bucket", names.back()}});
-            requests.push_back({{"op", "put"}, {"bucket", names.back()}, {"key", "k"}, {"value", "v"}});
+            requests.push_back(
+                {{"op", "put"}, {"bucket", names.back()}, {"key", "k"}, {"value", "v"}});
             if (i % 2 == 0) requests.push_back({{"op", "stop"}, {"bucket", names.back()}});
         }
         const std::size_t sent = requests.size();
@@ -65,8 +66,8 @@ void busy_client(const std::string& socket_path, int client_no, ClientLog& log, 
                     ++log.unavailable;
                     refused = true;
                 } else if (!is_ok(reply)) {
-                    ADD_FAILURE() << "client " << client_no << ": neither ok nor unavailable: "
-                                  << reply.dump();
+                    ADD_FAILURE() << "client " << client_no
+                                  << ": neither ok nor unavailable: " << reply.dump();
                 } else if (k == 0 && reply["result"]["created"] == true) {
                     log.created[names[i]] = pid_in(reply);
                     ++newly_created;
@@ -112,15 +113,16 @@ TEST(ShutdownUnderLoad, SigtermWhileClientsAreBusy) {
         std::vector<ClientLog> logs(kClients);
         std::vector<std::thread> clients;
         for (int i = 0; i < kClients; ++i)
-            clients.emplace_back([&, i] { busy_client(kvd.socket_path(), i, logs[i], client_progress); });
+            clients.emplace_back(
+                [&, i] { busy_client(kvd.socket_path(), i, logs[i], client_progress); });
 
         // SIGTERM once enough buckets were created, while the clients keep going.
         int created_at_term = 0;
         {
             std::unique_lock lock(client_progress.mutex);
-            bool enough = client_progress.changed.wait_for(lock, scaled(std::chrono::seconds(120)), [&] {
-                return client_progress.created >= o.shutdown_buckets;
-            });
+            bool enough = client_progress.changed.wait_for(
+                lock, scaled(std::chrono::seconds(120)),
+                [&] { return client_progress.created >= o.shutdown_buckets; });
             created_at_term = client_progress.created;
             EXPECT_TRUE(enough) << "only " << created_at_term << " buckets created in time";
         }
@@ -130,7 +132,8 @@ TEST(ShutdownUnderLoad, SigtermWhileClientsAreBusy) {
         const auto term_at = Clock::now();
         kvd.signal(SIGTERM);
         auto exit = kvd.wait_exit(60s);
-        const double shutdown_seconds = std::chrono::duration<double>(Clock::now() - term_at).count();
+        const double shutdown_seconds =
+            std::chrono::duration<double>(Clock::now() - term_at).count();
         for (auto& t : clients) t.join();
         ASSERT_TRUE(exit.has_value()) << "kvd did not exit within 60 s of SIGTERM";
         EXPECT_TRUE(exit->success()) << exit->describe();
@@ -165,15 +168,17 @@ TEST(ShutdownUnderLoad, SigtermWhileClientsAreBusy) {
         for (const auto& [name, pid] : created) {
             auto it = expected.find(name);
             EXPECT_TRUE(it != expected.end() && it->second.pid == pid)
-                << name << " (pid " << pid << ") was created but the sync handler has no create for it";
+                << name << " (pid " << pid
+                << ") was created but the sync handler has no create for it";
         }
         EventCounts counts;
         EXPECT_TRUE(check_events("sync handler", events, expected, &counts));
-        progress("shutdown RESULT: run %d: SIGTERM with %d buckets live after %d creates; kvd %s "
-                 "after %.2f s; the sync handler saw %zu creates and %zu exits; clients got %d "
-                 "replies, %d of them unavailable",
-                 run, live_at_term, created_at_term, exit ? exit->describe().c_str() : "hung",
-                 shutdown_seconds, counts.creates, counts.exits, replies, unavailable);
+        progress(
+            "shutdown RESULT: run %d: SIGTERM with %d buckets live after %d creates; kvd %s "
+            "after %.2f s; the sync handler saw %zu creates and %zu exits; clients got %d "
+            "replies, %d of them unavailable",
+            run, live_at_term, created_at_term, exit ? exit->describe().c_str() : "hung",
+            shutdown_seconds, counts.creates, counts.exits, replies, unavailable);
     }
 }
 

@@ -21,10 +21,13 @@ StressOptions& mutable_options() {
     return o;
 }
 
-const StressOptions& options() { return mutable_options(); }
+const StressOptions& options() {
+    return mutable_options();
+}
 
 void progress(const char* format, ...) {
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
     char text[1024];
     va_list args;
     va_start(args, format);
@@ -55,9 +58,13 @@ long status_kib(pid_t pid, std::string_view field) {
 }
 }  // namespace
 
-long rss_kib(pid_t pid) { return status_kib(pid, "VmRSS:"); }
+long rss_kib(pid_t pid) {
+    return status_kib(pid, "VmRSS:");
+}
 
-long peak_rss_kib(pid_t pid) { return status_kib(pid, "VmHWM:"); }
+long peak_rss_kib(pid_t pid) {
+    return status_kib(pid, "VmHWM:");
+}
 
 std::vector<pid_t> bucket_children(pid_t parent) {
     std::vector<pid_t> out;
@@ -94,7 +101,8 @@ std::vector<Json> pipeline(Client& client, std::vector<Json> requests, int64_t& 
             break;
         }
         if (!reply->is_object() || (*reply)["id"] != first_id + static_cast<int64_t>(i)) {
-            ADD_FAILURE() << "reply " << reply->dump() << " out of order for " << requests[i].dump();
+            ADD_FAILURE() << "reply " << reply->dump() << " out of order for "
+                          << requests[i].dump();
         }
         replies.push_back(std::move(*reply));
     }
@@ -118,8 +126,10 @@ std::optional<Event> parse_event(std::string_view line) {
 std::vector<Event> read_event_file(const std::string& path) {
     std::vector<Event> events;
     for (const auto& line : read_lines(path)) {
-        if (auto e = parse_event(line)) events.push_back(std::move(*e));
-        else ADD_FAILURE() << path << ": not an event: " << line;
+        if (auto e = parse_event(line))
+            events.push_back(std::move(*e));
+        else
+            ADD_FAILURE() << path << ": not an event: " << line;
     }
     return events;
 }
@@ -141,7 +151,9 @@ EventRecorder::EventRecorder(const std::string& socket_path, Mode mode, bool kee
     thread_ = std::thread([this] { run(); });
 }
 
-EventRecorder::~EventRecorder() { stop(); }
+EventRecorder::~EventRecorder() {
+    stop();
+}
 
 void EventRecorder::stop() {
     stop_ = true;
@@ -185,8 +197,10 @@ void EventRecorder::run() {
                                         EventCounts* counts) {
     std::vector<std::string> problems;
     auto problem = [&](std::string text) {
-        if (problems.size() < 20) problems.push_back(std::move(text));
-        else if (problems.size() == 20) problems.push_back("…");
+        if (problems.size() < 20)
+            problems.push_back(std::move(text));
+        else if (problems.size() == 20)
+            problems.push_back("…");
     };
     struct Seen {
         int creates = 0;
@@ -207,13 +221,14 @@ void EventRecorder::run() {
             continue;
         }
         if (it == expected.end()) {
-            problem(e.type + " of unknown bucket '" + e.bucket + "' at seq " + std::to_string(e.seq));
+            problem(e.type + " of unknown bucket '" + e.bucket + "' at seq " +
+                    std::to_string(e.seq));
             continue;
         }
         Seen& s = seen[e.bucket];
         if (e.pid != it->second.pid)
-            problem(e.type + " of " + e.bucket + " has pid " + std::to_string(e.pid) + ", expected " +
-                    std::to_string(it->second.pid));
+            problem(e.type + " of " + e.bucket + " has pid " + std::to_string(e.pid) +
+                    ", expected " + std::to_string(it->second.pid));
         if (e.type == "create") {
             ++local.creates;
             if (++s.creates == 1) s.create_seq = e.seq;
@@ -221,7 +236,8 @@ void EventRecorder::run() {
             ++local.exits;
             if (++s.exits == 1) s.exit_seq = e.seq;
             if (e.reason != "stopped")
-                problem("exit of " + e.bucket + " has reason '" + e.reason + "', expected 'stopped'");
+                problem("exit of " + e.bucket + " has reason '" + e.reason +
+                        "', expected 'stopped'");
         }
     }
     for (const auto& [bucket, want] : expected) {

@@ -26,17 +26,17 @@ using namespace kvd::test;
 
 // The counts, from the command line (see main.cpp); the defaults are the full run.
 struct StressOptions {
-    int buckets = 10000;          // load: live buckets grown before the clients start
-    int clients = 8;              // load: concurrent clients creating and stopping
-    int ops = 1000;               // load: buckets each client creates and stops
-    int batch = 16;               // load: buckets a client pipelines at a time
-    int cycles = 100000;          // memory: create/put/stop cycles
-    int cycle_batch = 32;         // memory: cycles pipelined at a time
-    int shutdown_runs = 3;        // shutdown: SIGTERMs under load, each on a fresh kvd
-    int shutdown_buckets = 300;   // shutdown: buckets created before the SIGTERM
-    int big_events = 400;         // bounds: 1 MB notifies into the history
-    int pileup = 4000;            // bounds: requests a client pipelines and leaves unread
-    int clients_over = 100;       // bounds: connections beyond max_clients
+    int buckets = 10000;         // load: live buckets grown before the clients start
+    int clients = 8;             // load: concurrent clients creating and stopping
+    int ops = 1000;              // load: buckets each client creates and stops
+    int batch = 16;              // load: buckets a client pipelines at a time
+    int cycles = 100000;         // memory: create/put/stop cycles
+    int cycle_batch = 32;        // memory: cycles pipelined at a time
+    int shutdown_runs = 3;       // shutdown: SIGTERMs under load, each on a fresh kvd
+    int shutdown_buckets = 300;  // shutdown: buckets created before the SIGTERM
+    int big_events = 400;        // bounds: 1 MB notifies into the history
+    int pileup = 4000;           // bounds: requests a client pipelines and leaves unread
+    int clients_over = 100;      // bounds: connections beyond max_clients
 };
 
 const StressOptions& options();
@@ -80,7 +80,7 @@ std::vector<Event> read_event_file(const std::string& path);
 // one answers each event with "ok" (so kvd's operations wait for it). With `keep` false it
 // only counts, for runs too long to keep every event.
 class EventRecorder {
-public:
+  public:
     enum class Mode { async, sync };
     EventRecorder(const std::string& socket_path, Mode mode, bool keep = true);
     ~EventRecorder();
@@ -89,7 +89,9 @@ public:
 
     // Whether the subscribe request was answered ok.
     bool subscribed() const { return subscribed_; }
-    const char* name() const { return mode_ == Mode::sync ? "sync subscriber" : "async subscriber"; }
+    const char* name() const {
+        return mode_ == Mode::sync ? "sync subscriber" : "async subscriber";
+    }
     // The highest seq received so far.
     uint64_t last_seq() const { return last_seq_.load(); }
     uint64_t count() const { return count_.load(); }
@@ -100,7 +102,7 @@ public:
     // Ends the thread (also done by the destructor).
     void stop();
 
-private:
+  private:
     void run();
 
     Client client_;

@@ -12,7 +12,7 @@ namespace bp = bucket_protocol;
 
 // Drives a Store the way kvd does: through request_line() and parse_reply().
 class StoreTest : public ::testing::Test {
-protected:
+  protected:
     bp::BucketReply call(std::string_view op, const std::string* key = nullptr,
                          const std::string* value = nullptr) {
         std::string line = bp::request_line(op, key, value);
@@ -76,7 +76,9 @@ TEST_F(StoreTest, Delete) {
     EXPECT_EQ(store_.size(), 0u);
 }
 
-TEST_F(StoreTest, KeysOfEmptyStore) { EXPECT_EQ(keys(), Json::array()); }
+TEST_F(StoreTest, KeysOfEmptyStore) {
+    EXPECT_EQ(keys(), Json::array());
+}
 
 TEST_F(StoreTest, KeysAreSortedBytewise) {
     for (std::string k : {"b", "a", "B", "\xc3\xa9", "a0", "", "A", "_"}) put(k, "v");
@@ -135,9 +137,9 @@ TEST_F(StoreTest, ManyKeys) {
 
 TEST_F(StoreTest, BadRequests) {
     for (std::string_view line :
-         {"", "not json", "[]", "\"put\"", "{}", R"({"op":1})", R"({"op":null})",
-          R"({"op":"get"})", R"({"op":"get","key":1})", R"({"op":"get","key":null})",
-          R"({"op":"delete"})", R"({"op":"put","key":"k"})", R"({"op":"put","key":"k","value":1})",
+         {"", "not json", "[]", "\"put\"", "{}", R"({"op":1})", R"({"op":null})", R"({"op":"get"})",
+          R"({"op":"get","key":1})", R"({"op":"get","key":null})", R"({"op":"delete"})",
+          R"({"op":"put","key":"k"})", R"({"op":"put","key":"k","value":1})",
           R"({"op":"put","key":"k","value":null})", R"({"op":"put","key":["k"],"value":"v"})",
           R"({"op":"frobnicate","key":"k"})", "{\"op\":\"get\",\"key\":\"\xff\"}"}) {
         auto r = raw(line);

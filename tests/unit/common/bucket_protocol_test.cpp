@@ -13,7 +13,8 @@ TEST(BucketRequestLine, KeysHasOnlyTheOp) {
 
 TEST(BucketRequestLine, GetAndPut) {
     std::string key = "k", value = "v";
-    EXPECT_EQ(Json::parse(request_line("get", &key, nullptr)), Json::parse(R"({"op":"get","key":"k"})"));
+    EXPECT_EQ(Json::parse(request_line("get", &key, nullptr)),
+              Json::parse(R"({"op":"get","key":"k"})"));
     EXPECT_EQ(Json::parse(request_line("put", &key, &value)),
               Json::parse(R"({"op":"put","key":"k","value":"v"})"));
 }

@@ -8,7 +8,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::optional<Millis> parse(std::string_view text) { return parse_duration(text); }
+std::optional<Millis> parse(std::string_view text) {
+    return parse_duration(text);
+}
 
 TEST(Duration, Units) {
     EXPECT_EQ(parse("250ms"), Millis(250));
@@ -41,8 +43,8 @@ TEST(Duration, PlainNumberIsMilliseconds) {
 }
 
 TEST(Duration, Garbage) {
-    for (std::string_view text : {"", "abc", "s", "ms", "-5s", "+5s", " 5s", "5s ", "5 s",
-                                  "1.2.3s", ".", "..s", "five", "5s5", "0x10", "1e3"}) {
+    for (std::string_view text : {"", "abc", "s", "ms", "-5s", "+5s", " 5s", "5s ", "5 s", "1.2.3s",
+                                  ".", "..s", "five", "5s5", "0x10", "1e3"}) {
         std::string why;
         EXPECT_EQ(parse_duration(text, &why), std::nullopt) << "'" << text << "'";
         EXPECT_FALSE(why.empty()) << "'" << text << "'";

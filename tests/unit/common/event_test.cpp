@@ -1,15 +1,15 @@
-// Events serialise to exactly the JSON line of README "Writing a handler": key order, nulls and time format.
+// Events serialise to exactly the JSON line of README "Writing a handler": key order, nulls and
+// time format.
 #include "common/event.hpp"
 
-#include "common/signals.hpp"
-
-#include <gtest/gtest.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <csignal>
 #include <ctime>
 #include <regex>
+
+#include "common/signals.hpp"
 
 namespace kvd {
 namespace {
@@ -17,7 +17,9 @@ namespace {
 using namespace std::chrono;
 
 // 2026-11-23T19:40:00.123456Z
-WallTime spec_time() { return WallTime(seconds(1'795'462'800) + microseconds(123'456)); }
+WallTime spec_time() {
+    return WallTime(seconds(1'795'462'800) + microseconds(123'456));
+}
 
 Event make(std::string type, uint64_t seq = 1) {
     Event e;
@@ -31,9 +33,10 @@ TEST(Event, Create) {
     Event e = make("create");
     e.bucket = "shopping";
     e.pid = 4242;
-    EXPECT_EQ(e.to_line(),
-              R"({"seq":1,"type":"create","bucket":"shopping","pid":4242,"time":"2026-11-23T19:40:00.123456Z"})"
-              "\n");
+    EXPECT_EQ(
+        e.to_line(),
+        R"({"seq":1,"type":"create","bucket":"shopping","pid":4242,"time":"2026-11-23T19:40:00.123456Z"})"
+        "\n");
 }
 
 TEST(Event, ExitKilledBySignal) {
@@ -42,9 +45,10 @@ TEST(Event, ExitKilledBySignal) {
     e.pid = 4242;
     e.signal = SIGKILL;
     e.reason = "killed";
-    EXPECT_EQ(e.to_line(),
-              R"({"seq":2,"type":"exit","bucket":"shopping","pid":4242,"code":null,"signal":"SIGKILL","reason":"killed","time":"2026-11-23T19:40:00.123456Z"})"
-              "\n");
+    EXPECT_EQ(
+        e.to_line(),
+        R"({"seq":2,"type":"exit","bucket":"shopping","pid":4242,"code":null,"signal":"SIGKILL","reason":"killed","time":"2026-11-23T19:40:00.123456Z"})"
+        "\n");
 }
 
 TEST(Event, ExitWithCode) {
@@ -53,9 +57,10 @@ TEST(Event, ExitWithCode) {
     e.pid = 7;
     e.code = 0;
     e.reason = "exited";
-    EXPECT_EQ(e.to_line(),
-              R"({"seq":3,"type":"exit","bucket":"b","pid":7,"code":0,"signal":null,"reason":"exited","time":"2026-11-23T19:40:00.123456Z"})"
-              "\n");
+    EXPECT_EQ(
+        e.to_line(),
+        R"({"seq":3,"type":"exit","bucket":"b","pid":7,"code":0,"signal":null,"reason":"exited","time":"2026-11-23T19:40:00.123456Z"})"
+        "\n");
     e.code = 3;
     EXPECT_NE(e.to_line().find(R"("code":3,"signal":null)"), std::string::npos);
 }
@@ -73,9 +78,10 @@ TEST(Event, ExitWithUnnamedSignal) {
 TEST(Event, Custom) {
     Event e = make("hello", 3);
     e.data = Json{{"world", true}};
-    EXPECT_EQ(e.to_line(),
-              R"({"seq":3,"type":"hello","data":{"world":true},"time":"2026-11-23T19:40:00.123456Z"})"
-              "\n");
+    EXPECT_EQ(
+        e.to_line(),
+        R"({"seq":3,"type":"hello","data":{"world":true},"time":"2026-11-23T19:40:00.123456Z"})"
+        "\n");
 }
 
 TEST(Event, CustomWithoutDataHasNullData) {
@@ -86,8 +92,8 @@ TEST(Event, CustomWithoutDataHasNullData) {
 }
 
 TEST(Event, CustomDataOfEveryKind) {
-    for (const char* data : {"1", "\"text\"", "[1,\"a\",null]", "{\"a\":{\"b\":[true,false]}}",
-                             "\"line\\nbreak\""}) {
+    for (const char* data :
+         {"1", "\"text\"", "[1,\"a\",null]", "{\"a\":{\"b\":[true,false]}}", "\"line\\nbreak\""}) {
         Event e = make("t");
         e.data = Json::parse(data);
         std::string line = e.to_line();
@@ -130,8 +136,9 @@ TEST(Clock, Rfc3339Format) {
 }
 
 TEST(Clock, SubMicrosecondsAreTruncated) {
-    EXPECT_EQ(format_rfc3339(WallTime(seconds(1) + duration_cast<WallTime::duration>(nanoseconds(999)))),
-              "1970-01-01T00:00:01.000000Z");
+    EXPECT_EQ(
+        format_rfc3339(WallTime(seconds(1) + duration_cast<WallTime::duration>(nanoseconds(999)))),
+        "1970-01-01T00:00:01.000000Z");
 }
 
 TEST(Clock, BeforeTheEpoch) {

@@ -35,13 +35,27 @@ void expect_agrees_with_nlohmann(std::string_view line) {
             EXPECT_EQ(dump_line(*it), m.raw) << line;
         }
         switch (m.kind) {
-            case Kind::string: EXPECT_TRUE(it->is_string()); break;
-            case Kind::number: EXPECT_TRUE(it->is_number()); break;
-            case Kind::literal_true: EXPECT_EQ(*it, true); break;
-            case Kind::literal_false: EXPECT_EQ(*it, false); break;
-            case Kind::null: EXPECT_TRUE(it->is_null()); break;
-            case Kind::object: EXPECT_TRUE(it->is_object()); break;
-            case Kind::array: EXPECT_TRUE(it->is_array()); break;
+            case Kind::string:
+                EXPECT_TRUE(it->is_string());
+                break;
+            case Kind::number:
+                EXPECT_TRUE(it->is_number());
+                break;
+            case Kind::literal_true:
+                EXPECT_EQ(*it, true);
+                break;
+            case Kind::literal_false:
+                EXPECT_EQ(*it, false);
+                break;
+            case Kind::null:
+                EXPECT_TRUE(it->is_null());
+                break;
+            case Kind::object:
+                EXPECT_TRUE(it->is_object());
+                break;
+            case Kind::array:
+                EXPECT_TRUE(it->is_array());
+                break;
         }
     }
 }
@@ -142,13 +156,46 @@ TEST(JsonScan, CanonicalMatchesNlohmannDump) {
 
 TEST(JsonScan, DeclinesInvalidJson) {
     for (const char* line : {
-             "", " ", "{", "}", "[]", "\"x\"", "1", "null", "{\"a\"}", "{\"a\":}", "{\"a\":1,}",
-             "{,}", "{\"a\":1 \"b\":2}", "{\"a\":1}x", "{\"a\":1}{}", "{\"a\":01}", "{\"a\":1.}",
-             "{\"a\":.5}", "{\"a\":1e}", "{\"a\":-}", "{\"a\":+1}", "{\"a\":tru}", "{\"a\":truex}",
-             "{\"a\":nul}", "{\"a\":[1,]}", "{\"a\":[,1]}", "{\"a\":{\"b\"}}", "{\"a\":{\"b\":1,}}",
-             "{\"a\":[}", "{\"a\":{]}", "{\"a\":\"x}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}",
-             "{\"a\":\"\\u12g4\"}", "{'a':1}", "{a:1}", "{\"a\":NaN}", "{\"a\":Infinity}",
-             "{\"a\":1}\x01", "\x0c{}",
+             "",
+             " ",
+             "{",
+             "}",
+             "[]",
+             "\"x\"",
+             "1",
+             "null",
+             "{\"a\"}",
+             "{\"a\":}",
+             "{\"a\":1,}",
+             "{,}",
+             "{\"a\":1 \"b\":2}",
+             "{\"a\":1}x",
+             "{\"a\":1}{}",
+             "{\"a\":01}",
+             "{\"a\":1.}",
+             "{\"a\":.5}",
+             "{\"a\":1e}",
+             "{\"a\":-}",
+             "{\"a\":+1}",
+             "{\"a\":tru}",
+             "{\"a\":truex}",
+             "{\"a\":nul}",
+             "{\"a\":[1,]}",
+             "{\"a\":[,1]}",
+             "{\"a\":{\"b\"}}",
+             "{\"a\":{\"b\":1,}}",
+             "{\"a\":[}",
+             "{\"a\":{]}",
+             "{\"a\":\"x}",
+             "{\"a\":\"\\x\"}",
+             "{\"a\":\"\\u12\"}",
+             "{\"a\":\"\\u12g4\"}",
+             "{'a':1}",
+             "{a:1}",
+             "{\"a\":NaN}",
+             "{\"a\":Infinity}",
+             "{\"a\":1}\x01",
+             "\x0c{}",
          }) {
         Object obj;
         EXPECT_FALSE(scan_object(line, obj)) << line;
@@ -174,25 +221,25 @@ TEST(JsonScan, Utf8EdgeCases) {
         bool valid;
     };
     for (Case c : std::vector<Case>{
-             {"\xc2\x80", true},            // U+0080
-             {"\xdf\xbf", true},            // U+07FF
-             {"\xe0\xa0\x80", true},        // U+0800
-             {"\xed\x9f\xbf", true},        // U+D7FF
-             {"\xee\x80\x80", true},        // U+E000
-             {"\xef\xbf\xbf", true},        // U+FFFF
-             {"\xf0\x90\x80\x80", true},    // U+10000
-             {"\xf4\x8f\xbf\xbf", true},    // U+10FFFF
-             {"\xc0\x80", false},           // overlong NUL
-             {"\xc1\xbf", false},           // overlong
-             {"\xe0\x9f\xbf", false},       // overlong
-             {"\xed\xa0\x80", false},       // surrogate U+D800
-             {"\xed\xbf\xbf", false},       // surrogate U+DFFF
-             {"\xf0\x8f\xbf\xbf", false},   // overlong
-             {"\xf4\x90\x80\x80", false},   // above U+10FFFF
+             {"\xc2\x80", true},           // U+0080
+             {"\xdf\xbf", true},           // U+07FF
+             {"\xe0\xa0\x80", true},       // U+0800
+             {"\xed\x9f\xbf", true},       // U+D7FF
+             {"\xee\x80\x80", true},       // U+E000
+             {"\xef\xbf\xbf", true},       // U+FFFF
+             {"\xf0\x90\x80\x80", true},   // U+10000
+             {"\xf4\x8f\xbf\xbf", true},   // U+10FFFF
+             {"\xc0\x80", false},          // overlong NUL
+             {"\xc1\xbf", false},          // overlong
+             {"\xe0\x9f\xbf", false},      // overlong
+             {"\xed\xa0\x80", false},      // surrogate U+D800
+             {"\xed\xbf\xbf", false},      // surrogate U+DFFF
+             {"\xf0\x8f\xbf\xbf", false},  // overlong
+             {"\xf4\x90\x80\x80", false},  // above U+10FFFF
              {"\xf5\x80\x80\x80", false},
              {"\xff", false},
-             {"\x80", false},               // lone continuation
-             {"\xc2", false},               // cut short
+             {"\x80", false},  // lone continuation
+             {"\xc2", false},  // cut short
              {"\xe2\x82", false},
              {"\xf0\x9f\x98", false},
              {"\xc2\x41", false},
@@ -213,21 +260,21 @@ TEST(JsonScan, UnicodeEscapes) {
     EXPECT_TRUE(scans(R"({"a":"\ud83d\ude00"})"));
     EXPECT_TRUE(scans(R"({"a":"\u0000"})"));
     Object obj;
-    EXPECT_FALSE(scan_object(R"({"a":"\ud83d"})", obj));         // lone high surrogate
+    EXPECT_FALSE(scan_object(R"({"a":"\ud83d"})", obj));  // lone high surrogate
     EXPECT_FALSE(scan_object(R"({"a":"\ud83dx"})", obj));
-    EXPECT_FALSE(scan_object(R"({"a":"\ud83d\u0041"})", obj));   // not followed by a low one
-    EXPECT_FALSE(scan_object(R"({"a":"\ude00"})", obj));         // lone low surrogate
-    EXPECT_FALSE(scan_object("{\"a\":\"x\ty\"}", obj));  // a raw tab is a control char
+    EXPECT_FALSE(scan_object(R"({"a":"\ud83d\u0041"})", obj));  // not followed by a low one
+    EXPECT_FALSE(scan_object(R"({"a":"\ude00"})", obj));        // lone low surrogate
+    EXPECT_FALSE(scan_object("{\"a\":\"x\ty\"}", obj));         // a raw tab is a control char
     ASSERT_TRUE(scan_object(R"({"a":"x\ty"})", obj));
     EXPECT_FALSE(member(obj, "a").plain);
 }
 
 TEST(JsonScan, DeclinesWhatItDoesNotHandle) {
     Object obj;
-    EXPECT_FALSE(scan_object(R"({"a":1,"a":2})", obj));       // duplicate key
-    EXPECT_FALSE(scan_object(R"({"\u0061":1})", obj));        // escaped key
-    EXPECT_FALSE(scan_object("\xef\xbb\xbf{}", obj));          // BOM (nlohmann skips it)
-    EXPECT_FALSE(scan_object(R"({"a":1e309})", obj));          // may overflow a double
+    EXPECT_FALSE(scan_object(R"({"a":1,"a":2})", obj));  // duplicate key
+    EXPECT_FALSE(scan_object(R"({"\u0061":1})", obj));   // escaped key
+    EXPECT_FALSE(scan_object("\xef\xbb\xbf{}", obj));    // BOM (nlohmann skips it)
+    EXPECT_FALSE(scan_object(R"({"a":1e309})", obj));    // may overflow a double
     EXPECT_FALSE(scan_object("{\"a\":" + std::string(309, '9') + "}", obj));
     EXPECT_TRUE(scans("{\"a\":" + std::string(308, '9') + "}"));
     EXPECT_TRUE(scans(R"({"a":1e307,"b":0.5e308,"c":1e-99999999999,"d":-1E+2})"));
@@ -237,7 +284,8 @@ TEST(JsonScan, DeclinesWhatItDoesNotHandle) {
     many += "}";
     EXPECT_FALSE(scan_object(many, obj));
     // Nesting: the top object counts as one level.
-    std::string deep = R"({"a":)" + std::string(kMaxDepth - 1, '[') + std::string(kMaxDepth - 1, ']') + "}";
+    std::string deep =
+        R"({"a":)" + std::string(kMaxDepth - 1, '[') + std::string(kMaxDepth - 1, ']') + "}";
     EXPECT_TRUE(scans(deep));
     deep = R"({"a":)" + std::string(kMaxDepth, '[') + std::string(kMaxDepth, ']') + "}";
     EXPECT_FALSE(scan_object(deep, obj));
@@ -273,9 +321,15 @@ TEST(JsonScan, MutatedRequestsAgreeWithNlohmann) {
             std::size_t at = rng() % line.size();
             char c = alphabet[rng() % alphabet.size()];
             switch (rng() % 3) {
-                case 0: line[at] = c; break;
-                case 1: line.insert(line.begin() + static_cast<std::ptrdiff_t>(at), c); break;
-                default: line.erase(at, 1); break;
+                case 0:
+                    line[at] = c;
+                    break;
+                case 1:
+                    line.insert(line.begin() + static_cast<std::ptrdiff_t>(at), c);
+                    break;
+                default:
+                    line.erase(at, 1);
+                    break;
             }
         }
         expect_agrees_with_nlohmann(line);

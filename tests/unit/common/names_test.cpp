@@ -12,8 +12,8 @@ constexpr std::string_view kAllowed =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-";
 
 TEST(BucketNames, TypicalNamesAreValid) {
-    for (std::string_view name : {"shopping", "a", "Z", "0", "_", ":", "a.b", "user:42",
-                                  "cache_v2", "x-y-z", "9lives", "A.B_C:D-E"}) {
+    for (std::string_view name : {"shopping", "a", "Z", "0", "_", ":", "a.b", "user:42", "cache_v2",
+                                  "x-y-z", "9lives", "A.B_C:D-E"}) {
         EXPECT_TRUE(is_valid_bucket_name(name)) << name;
         EXPECT_EQ(bucket_name_problem(name), "") << name;
     }
@@ -74,8 +74,8 @@ TEST(BucketNames, EveryOtherAsciiByteIsRejected) {
 }
 
 TEST(BucketNames, SpacesSlashesAndPathTricks) {
-    for (std::string_view name : {"a b", " a", "a ", "a\tb", "a/b", "/", "../x", "a\\b",
-                                  "a\nb", "a\"b", "a'b", "a*b"}) {
+    for (std::string_view name :
+         {"a b", " a", "a ", "a\tb", "a/b", "/", "../x", "a\\b", "a\nb", "a\"b", "a'b", "a*b"}) {
         EXPECT_FALSE(is_valid_bucket_name(name)) << name;
     }
     EXPECT_NE(bucket_name_problem("a/b").find("'/'"), std::string::npos)

@@ -49,8 +49,8 @@ TEST(ParseRequest, UnknownOpIsStillARequest) {
 }
 
 TEST(ParseRequest, IdOfAnyJsonTypeIsEchoedVerbatim) {
-    for (const char* id : {"1", "0", "-5", "1.5", "18446744073709551615", "\"abc\"", "\"\"",
-                           "null", "true", "false", "[1,2,{\"x\":null}]", "{\"nested\":{\"k\":[]}}"}) {
+    for (const char* id : {"1", "0", "-5", "1.5", "18446744073709551615", "\"abc\"", "\"\"", "null",
+                           "true", "false", "[1,2,{\"x\":null}]", "{\"nested\":{\"k\":[]}}"}) {
         std::string line = std::string(R"({"id":)") + id + R"(,"op":"ping"})";
         auto parsed = parse_request(line);
         EXPECT_EQ(as_request(parsed).id, Json::parse(id)) << line;
@@ -66,9 +66,9 @@ TEST(ParseRequest, WhitespaceAroundIsFine) {
 }
 
 TEST(ParseRequest, NotJson) {
-    for (std::string_view line : {"", " ", "hello", "{", "{\"op\":\"ping\"", "{'op':'ping'}",
-                                  "{\"op\":\"ping\"} trailing", "{\"op\":\"ping\"}{}",
-                                  "\xff\xfe", "{\"op\":\"\xff\"}"}) {
+    for (std::string_view line :
+         {"", " ", "hello", "{", "{\"op\":\"ping\"", "{'op':'ping'}", "{\"op\":\"ping\"} trailing",
+          "{\"op\":\"ping\"}{}", "\xff\xfe", "{\"op\":\"\xff\"}"}) {
         auto parsed = parse_request(line);
         const RequestError& e = as_error(parsed);
         EXPECT_TRUE(e.id.is_null()) << line;
@@ -105,7 +105,9 @@ TEST(ParseRequest, OpNotAStringKeepsTheId) {
 }
 
 // `depth` nested arrays: [[[...]]]
-std::string nested(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+std::string nested(std::size_t depth) {
+    return std::string(depth, '[') + std::string(depth, ']');
+}
 
 TEST(ParseRequest, NestingUpTo256LevelsIsAccepted) {
     // The request object itself is the first level.
@@ -115,8 +117,8 @@ TEST(ParseRequest, NestingUpTo256LevelsIsAccepted) {
 
 TEST(ParseRequest, DeeperNestingIsRefusedBeforeItCanOverflowTheStack) {
     for (std::string line : {R"({"op":"notify","data":)" + nested(256) + "}",
-                             R"({"op":"ping","id":)" + nested(100'000) + "}",
-                             nested(500'000), std::string(500'000, '{')}) {
+                             R"({"op":"ping","id":)" + nested(100'000) + "}", nested(500'000),
+                             std::string(500'000, '{')}) {
         auto parsed = parse_request(line);
         const RequestError& e = as_error(parsed);
         EXPECT_TRUE(e.id.is_null());
@@ -138,9 +140,12 @@ TEST(DumpLine, IsOneLineEvenWithNewlinesInStrings) {
 
 TEST(DumpLine, InvalidUtf8IsReplacedNotThrown) {
     std::string line;
-    EXPECT_NO_THROW(line = dump_line(Json{{"v", std::string("a\xff" "b")}}));
+    EXPECT_NO_THROW(line = dump_line(Json{{"v", std::string("a\xff"
+                                                            "b")}}));
     Json back = Json::parse(line);
-    EXPECT_EQ(back.at("v"), "a\xef\xbf\xbd" "b");  // U+FFFD
+    EXPECT_EQ(back.at("v"),
+              "a\xef\xbf\xbd"
+              "b");  // U+FFFD
 }
 
 TEST(ReplyOk, Shape) {

@@ -35,8 +35,8 @@ TEST(Signals, Numbers) {
 }
 
 TEST(Signals, Unknown) {
-    for (std::string_view s : {"", "SIG", "sig", "SIGFOO", "FOO", "0", "-9", "+9", "9x", "x9",
-                               " 9", "SIG 9", "SIGKILLX", "KILL ", "99999999999999999999"}) {
+    for (std::string_view s : {"", "SIG", "sig", "SIGFOO", "FOO", "0", "-9", "+9", "9x", "x9", " 9",
+                               "SIG 9", "SIGKILLX", "KILL ", "99999999999999999999"}) {
         EXPECT_EQ(parse_signal(s), std::nullopt) << "'" << s << "'";
     }
     EXPECT_EQ(parse_signal(std::to_string(NSIG)), std::nullopt);

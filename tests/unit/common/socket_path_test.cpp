@@ -94,20 +94,24 @@ TEST(SocketPath, RelativePathsArePassedThrough) {
 
 // Sets or unsets an environment variable for the lifetime of the object.
 class ScopedEnv {
-public:
+  public:
     ScopedEnv(const char* name, const char* value) : name_(name) {
         if (const char* old = std::getenv(name)) old_ = old;
-        if (value) setenv(name, value, 1);
-        else unsetenv(name);
+        if (value)
+            setenv(name, value, 1);
+        else
+            unsetenv(name);
     }
     ~ScopedEnv() {
-        if (old_) setenv(name_, old_->c_str(), 1);
-        else unsetenv(name_);
+        if (old_)
+            setenv(name_, old_->c_str(), 1);
+        else
+            unsetenv(name_);
     }
     ScopedEnv(const ScopedEnv&) = delete;
     ScopedEnv& operator=(const ScopedEnv&) = delete;
 
-private:
+  private:
     const char* name_;
     std::optional<std::string> old_;
 };
@@ -135,7 +139,9 @@ TEST(SocketPath, UnsetOrEmptyEnvironment) {
         EXPECT_EQ(resolve_socket_path(in), "/run/kvd/kvd.sock");
 }
 
-TEST(SocketPath, MaxPathBytesMatchesSockaddrUn) { EXPECT_EQ(max_socket_path_bytes(), 107u); }
+TEST(SocketPath, MaxPathBytesMatchesSockaddrUn) {
+    EXPECT_EQ(max_socket_path_bytes(), 107u);
+}
 
 }  // namespace
 }  // namespace kvd

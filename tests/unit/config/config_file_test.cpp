@@ -167,8 +167,8 @@ TEST(ConfigFile, ShippedExampleIsValid) {
     const HandlerConfig& forwarder = config.handlers[1];
     EXPECT_EQ(forwarder.name, "forwarder");
     EXPECT_EQ(forwarder.mode, HandlerMode::async);
-    EXPECT_EQ(forwarder.command,
-              (std::vector<std::string>{std::string(KVD_SOURCE_DIR) + "/config/handlers/forwarder"}));
+    EXPECT_EQ(forwarder.command, (std::vector<std::string>{std::string(KVD_SOURCE_DIR) +
+                                                           "/config/handlers/forwarder"}));
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// Valid configs: defaults, every key of README "Configuration", and the accepted spellings of values.
+// Valid configs: defaults, every key of README "Configuration", and the accepted spellings of
+// values.
 #include <gtest/gtest.h>
 
 #include "daemon/config.hpp"

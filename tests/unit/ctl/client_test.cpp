@@ -150,8 +150,8 @@ TEST(Client, ConnectErrnoIsClassified) {
 }
 
 TEST(Client, PermissionDeniedLineFromKvdIsRejected) {
-    // README "Configuration": a refused peer gets one error line and the connection is closed, without
-    // kvd reading what the client sent.
+    // README "Configuration": a refused peer gets one error line and the connection is closed,
+    // without kvd reading what the client sent.
     FakeKvd kvd([](ServerConnection& c) {
         c.write(
             R"({"id":null,"ok":false,"error":{"code":"permission_denied","message":"uid 1000 is not allowed"}})"

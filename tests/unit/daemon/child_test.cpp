@@ -20,11 +20,11 @@
 namespace kvd::testing {
 namespace {
 
-using std::chrono::milliseconds;
 using proc::Child;
 using proc::Command;
 using proc::Exit;
 using proc::ProcessTable;
+using std::chrono::milliseconds;
 
 constexpr milliseconds kDeadline{10000 * KVD_TEST_TIME_SCALE};
 

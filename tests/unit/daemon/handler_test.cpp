@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/proc/process_table.hpp"
 #include "daemon/handler_set.hpp"
+#include "daemon/proc/process_table.hpp"
 #include "daemon/uv/line_stream.hpp"
 #include "tests/unit/daemon/event_test_support.hpp"
 

@@ -20,7 +20,7 @@ std::size_t heap_in_use() {
 }
 
 class LineStreamTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         ASSERT_EQ(uv_loop_init(&loop_), 0);
         int fds[2];

@@ -17,7 +17,8 @@ std::string header(uint32_t argc, uint32_t envc) {
 }
 
 TEST(SpawnProtocol, RoundTrips) {
-    Request r{{"/usr/bin/kv-bucket", "shopping", ""}, {{"KVD_PID", "12"}, {"EMPTY", ""}, {"EQ", "a=b"}}};
+    Request r{{"/usr/bin/kv-bucket", "shopping", ""},
+              {{"KVD_PID", "12"}, {"EMPTY", ""}, {"EQ", "a=b"}}};
     ASSERT_EQ(request_problem(r), "");
     std::string msg = encode(r);
     EXPECT_EQ(msg.substr(0, 8), header(3, 3));

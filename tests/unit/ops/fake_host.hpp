@@ -13,7 +13,7 @@
 namespace kvd::testing {
 
 class FakeBucket final : public OpBucket {
-public:
+  public:
     FakeBucket(std::string name, pid_t pid) : name_(std::move(name)), pid_(pid) {}
 
     const std::string& name() const override { return name_; }
@@ -22,9 +22,12 @@ public:
     bool stop_requested() const override { return stopping; }
     void request(std::string_view line, ReplyFn fn) override {
         lines.emplace_back(line);
-        if (answer) fn(std::string_view(*answer));
-        else if (no_reply) fn(*no_reply);
-        else pending.push_back(std::move(fn));
+        if (answer)
+            fn(std::string_view(*answer));
+        else if (no_reply)
+            fn(*no_reply);
+        else
+            pending.push_back(std::move(fn));
     }
     int signal(int signo) override {
         signals.push_back(signo);
@@ -42,13 +45,13 @@ public:
     std::vector<ReplyFn> pending;
     std::vector<int> signals;
 
-private:
+  private:
     std::string name_;
     pid_t pid_;
 };
 
 class FakeHost final : public OpHost {
-public:
+  public:
     FakeBucket& add_bucket(const std::string& name, pid_t pid) {
         auto& slot = buckets_[name];
         slot = std::make_unique<FakeBucket>(name, pid);
@@ -83,8 +86,10 @@ public:
         if (refuse_publish) return *refuse_publish;
         event.seq = ++seq;
         published.push_back(event);
-        if (hold_delivery) undelivered.push_back(std::move(delivered));
-        else delivered();
+        if (hold_delivery)
+            undelivered.push_back(std::move(delivered));
+        else
+            delivered();
         return event.seq;
     }
     Json handlers_info() const override { return handlers; }
@@ -107,16 +112,16 @@ public:
     bool hold_delivery = false;
     std::vector<std::function<void()>> undelivered;
     Json handlers = Json::array();
-    Outcome reload_result = Json{{"started", Json::array()}, {"stopped", Json::array()},
-                                 {"restarted", Json::array()}};
+    Outcome reload_result =
+        Json{{"started", Json::array()}, {"stopped", Json::array()}, {"restarted", Json::array()}};
     int reloads = 0;
 
-private:
+  private:
     std::map<std::string, std::unique_ptr<FakeBucket>, std::less<>> buckets_;
 };
 
 class FakeClient final : public OpClient {
-public:
+  public:
     uint64_t number() const override { return 7; }
     std::optional<Failure> subscribe(const SubscribeRequest& request) override {
         if (refuse) return refuse;
@@ -130,7 +135,7 @@ public:
 
 // Takes the reply lines of the requests it numbered.
 class ReplyRecorder final : public ReplySink {
-public:
+  public:
     void complete(uint64_t serial, std::string&& line) override {
         ++answers[serial];
         lines[serial] = std::move(line);

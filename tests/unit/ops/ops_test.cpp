@@ -10,7 +10,7 @@ namespace kvd::testing {
 namespace {
 
 class Ops : public ::testing::Test {
-protected:
+  protected:
     // The reply to `line`, parsed; null when none came (yet).
     Json call(std::string_view line, Parser parser = Parser::fastest) {
         uint64_t serial = dispatch(host, client, recorder, line, parser);
@@ -26,8 +26,9 @@ protected:
         return Json::parse(it->second);
     }
     static std::string code_of(const Json& reply) {
-        return reply.is_object() && reply.contains("error") ? reply["error"]["code"].get<std::string>()
-                                                            : std::string("ok");
+        return reply.is_object() && reply.contains("error")
+                   ? reply["error"]["code"].get<std::string>()
+                   : std::string("ok");
     }
     static std::string message_of(const Json& reply) {
         return reply["error"]["message"].get<std::string>();
@@ -299,7 +300,8 @@ TEST_F(Ops, BothParsersGiveTheSameAnswer) {
             EXPECT_EQ(fa->lines, sa->lines) << line;
         }
         EXPECT_EQ(fast_host.published.size(), slow_host.published.size()) << line;
-        for (std::size_t i = 0; i < fast_host.published.size() && i < slow_host.published.size(); ++i)
+        for (std::size_t i = 0; i < fast_host.published.size() && i < slow_host.published.size();
+             ++i)
             EXPECT_EQ(fast_host.published[i].data_json, slow_host.published[i].data_json) << line;
         EXPECT_EQ(fast_client.subscriptions.size(), slow_client.subscriptions.size()) << line;
     }

@@ -10,7 +10,9 @@
 //     on_line_(line);              // may destroy this object
 //     if (watch.ended()) return;
 //
-// This is the one mechanism kvd uses for it. Single-threaded, like the loop.
+// This is the one mechanism kvd uses for it. Single-threaded, like the loop. (A Connection is
+// the one object kvd shares through shared_ptr, since replies still under way refer to it; it
+// asks its own weak_ptr the same question.)
 #pragma once
 
 #include <memory>

@@ -17,12 +17,13 @@ constexpr std::size_t kReplyFramingBytes = 4096;
 }  // namespace
 
 Bucket::Bucket(uv_loop_t* loop, uv::WriteBatcher& batcher, proc::ProcessTable& processes,
-               std::string name, Limits limits)
+               std::string name, const Limits& limits)
     : loop_(loop),
       name_(std::move(name)),
       child_(processes),
       stream_(loop, batcher, limits.max_reply_bytes + kReplyFramingBytes),
-      limits_(limits) {}
+      limits_(limits),
+      max_reply_bytes_(limits.max_reply_bytes) {}
 
 Bucket::~Bucket() {
     stream_.close();
@@ -61,7 +62,7 @@ int Bucket::start(const proc::Command& command, proc::Child::ExitFn on_exit) {
                 spdlog::error(
                     "bucket {} (pid {}) sent a reply longer than {} bytes; closing "
                     "its socket",
-                    name_, pid(), limits_.max_reply_bytes);
+                    name_, pid(), max_reply_bytes_);
             else if (why == uv::StreamEnd::error)
                 spdlog::warn("bucket {} (pid {}): socket error: {}", name_, pid(),
                              uv_strerror(err));
@@ -92,7 +93,8 @@ void Bucket::request(std::string_view line, ReplyFn fn) {
 
 // Requests all have the same timeout, so deadlines grow along the queue: one timer, armed
 // for the oldest request still waiting for its answer (or an earlier one already answered,
-// see attach).
+// see start). After a reload that shortens the timeout, a newer request may be due before an
+// older one; it ends when that one does, so no request waits longer than the old timeout.
 void Bucket::arm_request_timer() {
     auto oldest = std::find_if(pending_.begin(), pending_.end(),
                                [](const Pending& p) { return static_cast<bool>(p.fn); });

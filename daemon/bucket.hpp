@@ -41,8 +41,11 @@ class Bucket final : public OpBucket {
         std::size_t max_unsent_bytes = 16 * 1024 * 1024;
     };
 
+    // `limits` is the registry's, read at each use: a reload's request_timeout and
+    // max_unsent_bytes apply to live buckets too. max_reply_bytes is taken once, at start (the
+    // process gets it in its environment), so it applies to buckets created after a reload.
     Bucket(uv_loop_t* loop, uv::WriteBatcher& batcher, proc::ProcessTable& processes,
-           std::string name, Limits limits);
+           std::string name, const Limits& limits);
     ~Bucket();
     Bucket(const Bucket&) = delete;
     Bucket& operator=(const Bucket&) = delete;
@@ -67,6 +70,7 @@ class Bucket final : public OpBucket {
     // Asking again adds a waiter, and may only bring the SIGTERM and SIGKILL forward.
     void stop(Millis timeout, OutcomeFn done, bool now = false);
     bool stop_requested() const override { return stop_requested_; }
+    Millis request_timeout() const override { return limits_.request_timeout; }
     // `done` runs once the exit was handled, without asking for a stop.
     void when_gone(OutcomeFn done) { stop_waiters_.push_back(std::move(done)); }
     // Sends `signo` as is (the `kill` op); a libuv error code. A signal sent this way makes
@@ -95,7 +99,8 @@ class Bucket final : public OpBucket {
     proc::Child child_;
     uv::LineStream stream_;
     bool stream_ended_ = false;
-    Limits limits_;
+    const Limits& limits_;
+    const std::size_t max_reply_bytes_;
     std::deque<Pending> pending_;
     std::size_t live_requests_ = 0;
     std::unique_ptr<uv::Timer> request_timer_;

@@ -129,7 +129,10 @@ void Connection::complete(uint64_t serial, std::string&& reply_line) {
     if (index >= slots_.size() || slots_[index].line) return;  // answered twice: first wins
     --unanswered_;
     answered_bytes_ += reply_line.size();
-    reply_room_ = std::max(reply_room_, reply_line.size());
+    // The room a request under way is counted for follows the replies: a large one raises it
+    // at once, and each smaller one after it halves it, so one large `keys` does not hold
+    // this connection's pipelining down for good.
+    reply_room_ = std::max({kMinReplyRoom, reply_line.size(), reply_room_ / 2});
     slots_[index].line = std::move(reply_line);
     if (index == 0)
         flush_ready();

@@ -4,8 +4,8 @@
 //
 // Bound ([daemon] client_buffer_bytes): what a connection holds for its client, counted in
 // bytes, is its replies not yet taken by the kernel, its finished replies waiting behind an
-// unfinished one, and room for the reply of each request still under way (as large as the
-// largest reply it has had, at least kMinReplyRoom). While that is at the bound kvd reads
+// unfinished one, and room for the reply of each request still under way (as large as its
+// recent replies, at least kMinReplyRoom: see complete()). While that is at the bound kvd reads
 // nothing more from the client; it reads again once the client has read enough. Requests
 // under way still finish, so the bound can be passed by their replies.
 #pragma once

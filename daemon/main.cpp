@@ -20,16 +20,25 @@ int main(int argc, char** argv) {
     std::string socket;
     std::string log_level;
     bool check_only = false;
-    app.add_option("--config", config_path, "TOML config file (default: built-in defaults)");
+    app.add_option("--config", config_path, "TOML config file (default: built-in defaults)")
+        ->type_name("FILE");
     app.add_option("--socket", socket,
                    "control socket path (default: config, $KVD_SOCKET, /run/kvd/kvd.sock for root, "
-                   "$XDG_RUNTIME_DIR/kvd/kvd.sock, /tmp/kvd-$UID/kvd.sock)");
+                   "$XDG_RUNTIME_DIR/kvd/kvd.sock, /tmp/kvd-$UID/kvd.sock)")
+        ->type_name("PATH");
     app.add_flag("--check-config", check_only,
                  "validate the config, print each error as FILE:LINE:COLUMN: message, exit 0 or 2");
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error (default: info)")
+        ->type_name("LEVEL")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     app.footer("Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the config.");
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version exit 0; a usage error exits 2, as kvctl's do.
+        int code = app.exit(e);
+        return code == 0 ? 0 : 2;
+    }
 
     // A config that is invalid, or valid but unable to run here (a missing group or program),
     // exits 2 both with --check-config and at start-up: restarting kvd cannot fix it, and

@@ -122,30 +122,30 @@ void Receiver::count_drop(uint64_t seq) {
     ++counters_.dropped;
 }
 
-void Receiver::forget_read() {
-    if (written_.empty()) return;
-    if (!stream_ || !stream_->is_open()) return;
+Receiver::ReadPrefix Receiver::read_prefix() const {
+    ReadPrefix prefix;
+    if (written_.empty() || !stream_ || !stream_->is_open()) return prefix;
     std::size_t unread = stream_->unread_by_peer();
     std::size_t read = written_bytes_ > unread ? written_bytes_ - unread : 0;
-    while (!written_.empty() && written_.front().bytes <= read) {
-        read -= written_.front().bytes;
-        written_bytes_ -= written_.front().bytes;
-        if (written_.front().event) --written_events_;
-        written_.pop_front();
-    }
-}
-
-std::size_t Receiver::unread_written_events() const {
-    if (written_.empty() || !stream_ || !stream_->is_open()) return written_events_;
-    std::size_t unread = stream_->unread_by_peer();
-    std::size_t read = written_bytes_ > unread ? written_bytes_ - unread : 0;
-    std::size_t events = written_events_;
     for (const Written& w : written_) {
         if (w.bytes > read) break;
         read -= w.bytes;
-        if (w.event) --events;
+        prefix.bytes += w.bytes;
+        ++prefix.lines;
+        if (w.event) ++prefix.events;
     }
-    return events;
+    return prefix;
+}
+
+void Receiver::forget_read() {
+    ReadPrefix read = read_prefix();
+    written_.erase(written_.begin(), written_.begin() + static_cast<std::ptrdiff_t>(read.lines));
+    written_bytes_ -= read.bytes;
+    written_events_ -= read.events;
+}
+
+std::size_t Receiver::unread_written_events() const {
+    return written_events_ - read_prefix().events;
 }
 
 void Receiver::write_line(std::string_view line, bool event) {

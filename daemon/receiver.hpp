@@ -135,7 +135,12 @@ class Receiver {
     bool fits_async(std::size_t events, std::size_t bytes) const;
     void drop_front();
     void count_drop(uint64_t seq);
-    // async: forgets the written lines the peer has certainly read.
+    // async: the oldest written lines the peer has certainly read by now, whole.
+    struct ReadPrefix {
+        std::size_t lines = 0, bytes = 0, events = 0;
+    };
+    ReadPrefix read_prefix() const;
+    // async: forgets them.
     void forget_read();
     std::size_t unread_written_events() const;
     void write_line(std::string_view line, bool event);

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "common/bucket_protocol.hpp"
+#include "common/duration.hpp"
 #include "common/names.hpp"
 #include "daemon/ops/bucket_lookup.hpp"
 #include "daemon/ops/ops.hpp"
@@ -31,9 +32,10 @@ void send_to_bucket(OpBucket& b, std::string_view line, Responder reply, std::st
                     break;
                 case OpBucket::NoReply::timed_out:
                     reply.fail(ErrorCode::timeout,
-                               fmt::format("bucket '{}' (pid {}) did not answer within the "
-                                           "request timeout",
-                                           name, bucket->pid()));
+                               fmt::format("bucket '{}' (pid {}) did not answer within {} "
+                                           "([bucket] request_timeout)",
+                                           name, bucket->pid(),
+                                           format_duration(bucket->request_timeout())));
                     break;
                 case OpBucket::NoReply::backlogged:
                     reply.fail(ErrorCode::limit,

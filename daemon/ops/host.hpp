@@ -36,6 +36,8 @@ class OpBucket {
     virtual WallTime started() const = 0;
     // A `stop` was asked for: the bucket takes no more requests.
     virtual bool stop_requested() const = 0;
+    // How long a request may wait for its answer ([bucket] request_timeout).
+    virtual Millis request_timeout() const = 0;
     // Sends one request line of the bucket protocol; `fn` gets its reply, exactly once, and
     // only ever from inside the bucket (so the bucket is alive when it runs).
     virtual void request(std::string_view line, ReplyFn fn) = 0;

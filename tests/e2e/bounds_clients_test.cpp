@@ -111,5 +111,66 @@ TEST_F(BoundsClientBuffer, AClientThatDoesNotReadIsBounded) {
     EXPECT_TRUE(is_ok(c.call("ping")));
 }
 
+// The room counted for each request under way follows the connection's recent replies: after
+// one reply larger than the whole bound, a few small ones bring it down again, so a request
+// waiting on a frozen bucket does not stop kvd from reading the requests pipelined after it
+// (they reach their bucket; their replies wait in order behind it).
+class BoundsReplyRoom : public KvdTest {
+  protected:
+    KvdOptions options() override {
+        KvdOptions o;
+        // A small bound, and a request timeout no wait here comes near.
+        o.config =
+            "[daemon]\nclient_buffer_bytes = \"256KiB\"\n[bucket]\nrequest_timeout = \"1h\"\n";
+        return o;
+    }
+};
+
+TEST_F(BoundsReplyRoom, OneLargeReplyDoesNotHoldTheConnectionDown) {
+    ASSERT_GT(create("wide"), 0);
+    for (int i = 0; i < 10; ++i)
+        ASSERT_TRUE(is_ok(call("put", {{"bucket", "wide"},
+                                       {"key", std::to_string(i) + std::string(30'000, 'k')},
+                                       {"value", "v"}})));
+    pid_t frozen = create("frozen");
+    ASSERT_GT(frozen, 0);
+    ASSERT_GT(create("small"), 0);
+
+    Client c(kvd().socket_path());
+    // One reply of ~300 KB, past the 256 KiB bound, then a few small ones.
+    auto keys = c.call("keys", {{"bucket", "wide"}});
+    ASSERT_TRUE(is_ok(keys)) << keys.dump().substr(0, 200);
+    for (int i = 0; i < 8; ++i) ASSERT_TRUE(is_ok(c.call("ping")));
+
+    ASSERT_TRUE(freeze(frozen));
+    constexpr int kPuts = 20;
+    std::string burst =
+        Json{{"id", 0}, {"op", "get"}, {"bucket", "frozen"}, {"key", "k"}}.dump() + "\n";
+    for (int i = 1; i <= kPuts; ++i)
+        burst += Json{{"id", i},
+                      {"op", "put"},
+                      {"bucket", "small"},
+                      {"key", "k" + std::to_string(i)},
+                      {"value", "v"}}
+                     .dump() +
+                 "\n";
+    ASSERT_TRUE(c.send_raw(burst));
+    // Every put reaches `small` while the get still waits on `frozen`.
+    Client other(kvd().socket_path());
+    ASSERT_TRUE(wait_until(
+        [&] {
+            auto r = other.call("keys", {{"bucket", "small"}});
+            return is_ok(r) && r["result"]["keys"].size() == kPuts;
+        },
+        10s, "the pipelined puts to reach their bucket"));
+
+    ASSERT_EQ(::kill(frozen, SIGCONT), 0);
+    for (int id = 0; id <= kPuts; ++id) {
+        auto reply = c.read_json(30s);
+        ASSERT_TRUE(reply.has_value()) << "no reply " << id;
+        EXPECT_EQ((*reply)["id"], id);
+    }
+}
+
 }  // namespace
 }  // namespace kvd::test

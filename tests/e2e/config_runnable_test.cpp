@@ -315,5 +315,19 @@ TEST_F(ReloadUnrunnable, AMissingGroupOrBucketProgramChangesNothing) {
     EXPECT_GT(create("still-works"), 0);
 }
 
+// kvd's own command line: a usage error exits 2 (as kvctl's), --help and --version 0.
+TEST(KvdCommandLine, AUsageErrorExitsTwo) {
+    RunResult bogus = run_program(kvd_path(), {"--bogus"});
+    EXPECT_EQ(bogus.exit_code, 2) << bogus;
+    EXPECT_NE(bogus.err.find("--bogus"), std::string::npos) << bogus;
+    RunResult level = run_program(kvd_path(), {"--log-level", "loud"});
+    EXPECT_EQ(level.exit_code, 2) << level;
+    RunResult help = run_program(kvd_path(), {"--help"});
+    EXPECT_EQ(help.exit_code, 0) << help;
+    EXPECT_NE(help.out.find("--config FILE"), std::string::npos) << help;
+    EXPECT_NE(help.out.find("--socket PATH"), std::string::npos) << help;
+    EXPECT_EQ(run_program(kvd_path(), {"--version"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace kvd::test

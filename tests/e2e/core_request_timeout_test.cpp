@@ -38,6 +38,24 @@ TEST_F(RequestTimeout, AFrozenBucketsRequestEndsWithTimeout) {
     EXPECT_EQ(lookup_pid("b"), pid);
 }
 
+// A reload's request_timeout applies to buckets already running.
+TEST_F(RequestTimeout, AReloadAppliesToRunningBuckets) {
+    dir_.write_file("kvd.toml", "[bucket]\nrequest_timeout = \"1h\"\n");
+    ASSERT_TRUE(is_ok(call("reload")));
+    pid_t pid = create("b");
+    ASSERT_GT(pid, 0);
+    dir_.write_file("kvd.toml", "[bucket]\nrequest_timeout = \"200ms\"\n");
+    ASSERT_TRUE(is_ok(call("reload")));
+    ASSERT_TRUE(freeze(pid));
+    Json get = call("get", {{"bucket", "b"}, {"key", "k"}}, 30s);
+    EXPECT_TRUE(is_error(get, "timeout")) << get.dump();
+    EXPECT_NE(get["error"]["message"].get<std::string>().find("within 200ms ([bucket] "
+                                                              "request_timeout)"),
+              std::string::npos)
+        << get.dump();
+    ASSERT_EQ(::kill(pid, SIGCONT), 0);
+}
+
 TEST_F(RequestTimeout, KvctlExitsOneWithTheTimeout) {
     if (!kvctl_built()) GTEST_SKIP() << "kvctl is not built";
     pid_t pid = create("b");

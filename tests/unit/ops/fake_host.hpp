@@ -20,6 +20,7 @@ class FakeBucket final : public OpBucket {
     pid_t pid() const override { return pid_; }
     WallTime started() const override { return WallTime{}; }
     bool stop_requested() const override { return stopping; }
+    Millis request_timeout() const override { return Millis(5000); }
     void request(std::string_view line, ReplyFn fn) override {
         lines.emplace_back(line);
         if (answer)

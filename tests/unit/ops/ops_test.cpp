@@ -147,7 +147,10 @@ TEST_F(Ops, BucketErrorsBecomeProtocolErrors) {
     EXPECT_EQ(code_of(call(R"({"op":"keys","bucket":"a"})")), "internal");
     b.answer.reset();
     b.no_reply = OpBucket::NoReply::timed_out;
-    EXPECT_EQ(code_of(call(R"({"op":"get","bucket":"a","key":"k"})")), "timeout");
+    r = call(R"({"op":"get","bucket":"a","key":"k"})");
+    EXPECT_EQ(code_of(r), "timeout");
+    EXPECT_EQ(message_of(r),
+              "bucket 'a' (pid 10) did not answer within 5s ([bucket] request_timeout)");
     b.no_reply = OpBucket::NoReply::gone;
     EXPECT_EQ(code_of(call(R"({"op":"get","bucket":"a","key":"k"})")), "unavailable");
     b.no_reply = OpBucket::NoReply::backlogged;

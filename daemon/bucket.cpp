@@ -57,7 +57,7 @@ int Bucket::start(const proc::Command& command, proc::Child::ExitFn on_exit) {
         },
         [this](uv::StreamEnd why, int err) {
             // The process closed its end (kv-bucket does as it exits): nothing more will be
-            // answered. Its exit comes from its Child.
+            // answered. Its exit comes from its Child, which this hints at.
             if (why == uv::StreamEnd::line_too_long)
                 spdlog::error(
                     "bucket {} (pid {}) sent a reply longer than {} bytes; closing "
@@ -69,6 +69,7 @@ int Bucket::start(const proc::Command& command, proc::Child::ExitFn on_exit) {
             stream_ended_ = true;
             stream_.close();
             fail_pending();
+            child_.hint_exited();  // may reap this bucket (and destroy it): nothing after
         });
     return 0;
 }

@@ -59,6 +59,10 @@ void Child::kill() {
     signal(SIGKILL);
 }
 
+void Child::hint_exited() {
+    if (running_) table_.hint(pid_);
+}
+
 // The SIGKILL is timed from the request to end, not from anything before it; a later,
 // shorter request (shutdown) brings it forward.
 void Child::stop(int signo, Millis kill_after) {

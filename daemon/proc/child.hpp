@@ -83,6 +83,10 @@ class Child {
     bool stopping() const { return stopping_; }
     // SIGKILL now.
     void kill();
+    // The owner has seen a sign of the process's exit (its socket reached end of file). Only
+    // a hint: the exit notice still comes from the process table, which uses it to find a
+    // child it cannot watch through a pidfd (see process_table.hpp) without a scan.
+    void hint_exited();
 
   private:
     friend class ProcessTable;

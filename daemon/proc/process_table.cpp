@@ -20,6 +20,9 @@ namespace {
 
 // Descriptors kept for what is not a child's: clients, handler stderr, logs, the spawner.
 constexpr std::size_t kFdsForOthers = 2048;
+// After a SIGCHLD that a hint explained, the children without a pidfd are looked at this
+// soon, in case it stood for another exit as well.
+constexpr uint64_t kRescanMs = 50;
 
 int open_pidfd(pid_t pid) {
 #ifdef SYS_pidfd_open
@@ -82,6 +85,10 @@ ProcessTable::ProcessTable(uv_loop_t* loop, std::size_t budget)
         SIGCHLD);
     // Waiting for children is not a reason to keep the loop running by itself.
     uv_unref(sigchld_.raw());
+    uv_timer_init(loop, rescan_.get());
+    rescan_.mark_initialized();
+    rescan_.get()->data = this;
+    uv_unref(rescan_.raw());
 }
 
 ProcessTable::~ProcessTable() {
@@ -147,6 +154,12 @@ void ProcessTable::abandon(pid_t pid) {
     ::kill(pid, SIGKILL);
 }
 
+void ProcessTable::hint(pid_t pid) {
+    auto it = children_.find(pid);
+    if (it == children_.end() || it->second->pidfd >= 0) return;  // its pidfd will tell
+    if (!try_reap(pid)) hinted_.insert(pid);  // not a zombie yet: its SIGCHLD is on the way
+}
+
 bool ProcessTable::try_reap(pid_t pid) {
     int status = 0;
     pid_t r;
@@ -172,6 +185,7 @@ bool ProcessTable::try_reap(pid_t pid) {
         --pidfds_;
     else
         --without_pidfd_;
+    hinted_.erase(pid);
     Child* owner = entry->owner;
     entry.reset();
     if (owner) owner->exited(e);
@@ -180,6 +194,24 @@ bool ProcessTable::try_reap(pid_t pid) {
 
 void ProcessTable::on_sigchld() {
     if (without_pidfd_ == 0) return;
+    std::vector<pid_t> hinted(hinted_.begin(), hinted_.end());
+    std::size_t reaped = 0;
+    for (pid_t pid : hinted) reaped += try_reap(pid) ? 1 : 0;
+    if (reaped == 0) {
+        scan_without_pidfd();
+        return;
+    }
+    // Signals coalesce: this SIGCHLD may stand for another exit too, which no hint named.
+    if (!uv_is_active(rescan_.raw()))
+        uv_timer_start(
+            rescan_.get(),
+            [](uv_timer_t* t) {
+                if (auto* self = static_cast<ProcessTable*>(t->data)) self->scan_without_pidfd();
+            },
+            kRescanMs, 0);
+}
+
+void ProcessTable::scan_without_pidfd() {
     std::vector<pid_t> pids;
     pids.reserve(without_pidfd_);
     for (const auto& [pid, entry] : children_)
@@ -189,6 +221,8 @@ void ProcessTable::on_sigchld() {
 
 void ProcessTable::close() {
     sigchld_.close();
+    rescan_.close();
+    hinted_.clear();
     // Whoever owned them is going away with kvd: no process may outlive it.
     for (auto& [pid, entry] : children_) ::kill(pid, SIGKILL);
     for (auto& [pid, entry] : children_) {

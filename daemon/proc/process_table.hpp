@@ -12,7 +12,11 @@
 // A pidfd costs a descriptor: the table opens pidfds only while they and one stdio socket per
 // child fit in kvd's open file limit, with room kept for clients and logs (see
 // pidfd_budget). A child without a pidfd (over the budget, or a kernel without pidfds) is
-// tried with waitpid(pid) at each SIGCHLD: O(such children), never a sweep of all.
+// found at SIGCHLD: first among those whose owner hinted at an exit (a bucket's socket
+// reached end of file, as it does when the process exits), which keeps the usual exit O(1);
+// when no hint explains the SIGCHLD, by waitpid(pid) on each child without a pidfd (and
+// shortly after a SIGCHLD a hint did explain, in case it stood for two exits). Never a
+// waitpid(-1) sweep.
 #pragma once
 
 #include <sys/types.h>
@@ -21,6 +25,7 @@
 #include <cstddef>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "daemon/proc/child.hpp"
 #include "daemon/uv/handle.hpp"
@@ -61,6 +66,9 @@ class ProcessTable {
     int start(Child& owner, const Command& command, pid_t& pid, int& stdio_fd, int& stderr_fd);
     // The owner of `pid` is gone while the process runs: it is killed, and reaped here.
     void abandon(pid_t pid);
+    // The owner has reason to think `pid` exited (see above).
+    void hint(pid_t pid);
+    void scan_without_pidfd();
     void watch(pid_t pid, Child* owner);
     // Reaps `pid` if it has ended; true when it was reaped (and its owner told).
     bool try_reap(pid_t pid);
@@ -68,12 +76,14 @@ class ProcessTable {
 
     uv_loop_t* loop_;
     uv::Handle<uv_signal_t> sigchld_;
+    uv::Handle<uv_timer_t> rescan_;  // one-shot: children without a pidfd, after a hinted SIGCHLD
     std::unique_ptr<Spawner> spawner_;
     bool use_spawner_ = false;
     std::unordered_map<pid_t, std::unique_ptr<Entry>> children_;
     std::size_t pidfds_ = 0;
     std::size_t pidfd_budget_;
     std::size_t without_pidfd_ = 0;
+    std::unordered_set<pid_t> hinted_;  // without a pidfd, hinted, not reaped yet
     bool told_budget_ = false;
 };
 

@@ -229,6 +229,25 @@ TEST_F(ChildTest, ChildrenOverThePidfdBudgetAreReapedToo) {
     EXPECT_EQ(table_->with_pidfd(), 0u);
 }
 
+// An owner's hint (its socket closed) finds a child without a pidfd at its SIGCHLD, and a
+// child nobody hinted at is still found there.
+TEST_F(ChildTest, AHintFindsAChildWithoutAPidfd) {
+    table_->close();
+    table_ = std::make_unique<ProcessTable>(&loop_, 0);
+    Child hinted(*table_), silent(*table_);
+    start(hinted, shell("read line; exit 21"));
+    start(silent, shell("read line; exit 22"));
+    EXPECT_EQ(table_->with_pidfd(), 0u);
+    close(hinted.take_stdio());
+    close(silent.take_stdio());
+    hinted.hint_exited();  // usually before it is a zombie: kept until its SIGCHLD
+    ASSERT_TRUE(wait_exits(2));
+    std::vector<int> codes{exits_[0].code, exits_[1].code};
+    std::sort(codes.begin(), codes.end());
+    EXPECT_EQ(codes, (std::vector<int>{21, 22}));
+    EXPECT_EQ(table_->size(), 0u);
+}
+
 TEST(PidfdBudget, LeavesRoomForOneSocketPerChildAndOthers) {
     EXPECT_EQ(proc::pidfd_budget(65536), (65536u - 2048u) / 2);
     EXPECT_EQ(proc::pidfd_budget(20000), (20000u - 2048u) / 2);

@@ -1,6 +1,7 @@
-// kvd-bench: kvd against the floor (bare libuv programs doing only the spawning or the
-// reaping) and against the tools users would pick instead (Redis pub/sub and SET/GET,
-// supervisord). Prints a table, writes the figures as JSON and, for a full run, Markdown.
+// kvd-bench: kvd against the floors (bare libuv programs doing only the spawning, or the
+// reaping and at most the forwarding of one exit line) and against the tools users would
+// pick instead (Redis pub/sub and SET/GET, supervisord). Prints a table, writes the figures
+// as JSON and, for a full run, Markdown.
 // `make bench` builds and runs it; `kvd-bench --help` lists the counts.
 #include <sys/utsname.h>
 #include <unistd.h>

@@ -8,7 +8,8 @@
 //   live process handle, so this floor shows what libuv's own reaping costs with N children
 //   alive (Reaping::exit_cb).
 // two-hop (--two-hop): the least kvd's exit path must do. The floor reaps as kvd does, from a
-//   pidfd per child (Reaping::pidfd: O(1) per exit at any N), and at the exit writes one
+//   pidfd per child (Reaping::pidfd: O(1) per exit at any N; a victim always has its pidfd,
+//   background children while the open file limit allows), and at the exit writes one
 //   exit-event line over a Unix stream socket to a second process, its receiver (this program
 //   again, as `kvd-bench-exit-floor --receive`), which is blocked in read(); the time is
 //   kill() → the receiver's read() returning, stamped by the receiver. Two processes wake per

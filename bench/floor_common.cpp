@@ -20,6 +20,12 @@ extern char** environ;
 
 namespace kvd::bench::floor {
 
+namespace {
+// Reaping::pidfd: descriptors kept for the floor's own (stdio, loop, a victim's socket and
+// pidfd, a spawn's socket pair and pipe, the receiver's socket and pidfd).
+constexpr long kFdsForTheFloor = 64;
+}  // namespace
+
 Floor::Floor(std::string program, Reaping reaping)
     : reaping_(reaping), program_(std::move(program)) {
     uv_disable_stdio_inheritance();  // as kvd does
@@ -89,6 +95,7 @@ int Floor::watch_pidfd(Child& child) {
         return rc;
     }
     child.pidfd = fd;
+    child.watched = true;
     child.pidfd_poll.data = &child;
     ++child.open_handles;
     uv_poll_start(&child.pidfd_poll, UV_READABLE, on_pidfd);
@@ -99,7 +106,7 @@ int Floor::spawn(Child& child) {
     return spawn(child, program_, "floor");
 }
 
-int Floor::spawn(Child& child, const std::string& program, const char* arg) {
+int Floor::spawn(Child& child, const std::string& program, const char* arg, bool watch) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return uv_translate_sys_error(errno);
@@ -136,6 +143,7 @@ int Floor::spawn(Child& child, const std::string& program, const char* arg) {
     if (reaping_ == Reaping::pidfd) {
         // Off libuv's per-SIGCHLD waitpid list at once, as in kvd's launch.cpp.
         close_handle(reinterpret_cast<uv_handle_t*>(&child.process));
+        if (!watch) return 0;
         if (rc = watch_pidfd(child); rc != 0) {
             ::kill(child.pid, SIGKILL);
             while (waitpid(child.pid, nullptr, 0) < 0 && errno == EINTR) {
@@ -169,15 +177,44 @@ void Floor::end_all(std::vector<std::unique_ptr<Child>>& children, int signo) {
             if (!c->closed) return false;
         return true;
     });
-    for (auto& c : children)
+    for (auto& c : children) {
+        // Reaping::pidfd without a pidfd: nothing else reaps it.
+        if (reaping_ == Reaping::pidfd && !c->exited && !c->watched && c->pid > 0) {
+            while (waitpid(c->pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
+            c->exited = true;
+        }
         if (c->socket_fd >= 0) ::close(c->socket_fd);
+    }
     children.clear();
 }
 
 int Floor::grow(std::size_t alive) {
+    // Reaping::pidfd: pidfds for the background children that fit once every child's socket
+    // and some descriptors for the floor itself, its victim and its receiver are counted.
+    long room = 0;
+    if (reaping_ == Reaping::pidfd) {
+        rlimit rl{};
+        long limit = getrlimit(RLIMIT_NOFILE, &rl) != 0 ? 1024
+                     : rl.rlim_cur == RLIM_INFINITY     ? 1L << 20
+                                                        : static_cast<long>(rl.rlim_cur);
+        room = limit - kFdsForTheFloor - static_cast<long>(alive);
+        for (auto& c : background_)
+            if (c->watched) --room;
+        if (room < static_cast<long>(alive - std::min(alive, background_.size())) &&
+            !told_budget_) {
+            told_budget_ = true;
+            std::fprintf(stderr,
+                         "floor: an open file limit of %ld leaves no pidfd for some of %zu "
+                         "background children; their exits are not watched (a victim's is)\n",
+                         limit, alive);
+        }
+    }
     while (background_.size() < alive) {
         auto c = std::make_unique<Child>();
-        if (int rc = spawn(*c); rc != 0) {
+        bool watch = room > 0;
+        if (watch) --room;
+        if (int rc = spawn(*c, program_, "floor", watch); rc != 0) {
             std::fprintf(stderr, "floor: spawning child %zu of %s: %s\n", background_.size() + 1,
                          program_.c_str(), uv_strerror(rc));
             return rc;

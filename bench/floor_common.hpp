@@ -31,7 +31,10 @@ enum class Reaping {
     exit_cb,
     // As kvd does (daemon/proc/process_table.cpp): the uv_process_t is closed right after
     // uv_spawn, and a pidfd per child, polled by the loop, says which child to waitpid():
-    // O(1) per exit. Takes two descriptors per child (its socket and its pidfd).
+    // O(1) per exit. Takes two descriptors per child (its socket and its pidfd): background
+    // children (grow) get their pidfd only while the open file limit leaves room for one
+    // beside every child's socket; the others are reaped when the floor ends them. None
+    // exits while measured, and a victim or the receiver always has its pidfd.
     pidfd,
 };
 
@@ -41,7 +44,8 @@ struct Child {
     uv_process_t process{};
     uv_poll_t pidfd_poll{};  // Reaping::pidfd: watches `pidfd`
     int pidfd = -1;
-    int socket_fd = -1;  // the floor's end of the child's stdin/stdout
+    bool watched = false;  // Reaping::pidfd: the exit is learnt from `pidfd`
+    int socket_fd = -1;    // the floor's end of the child's stdin/stdout
     pid_t pid = 0;
     bool exited = false;
     bool closed = false;    // every libuv handle of the child is closed
@@ -58,15 +62,16 @@ class Floor {
     uv_loop_t* loop() { return &loop_; }
     // Spawns one child running `program` ("floor" as its one argument), or `program` with
     // `arg`; a libuv error code (0 on success). On failure nothing is left open or unreaped.
+    // Under Reaping::pidfd, `watch` false spawns it without a pidfd (see Reaping).
     int spawn(Child& child);
-    int spawn(Child& child, const std::string& program, const char* arg);
+    int spawn(Child& child, const std::string& program, const char* arg, bool watch = true);
     // Called with each child as soon as its exit is known (after exited_ns is taken), from
     // inside the loop.
     void on_exit(std::function<void(Child&)> hook) { exit_hook_ = std::move(hook); }
     // Runs the loop until `done()` holds.
     void run_until(const std::function<bool()>& done);
-    // Sends `signo` to every child of `children`, waits for their exit callbacks, closes
-    // their handles and sockets, and empties the vector.
+    // Sends `signo` to every child of `children`, waits for their exits, closes their
+    // handles and sockets, and empties the vector.
     void end_all(std::vector<std::unique_ptr<Child>>& children, int signo);
 
     // Background children: kept alive until grow() shrinks them or the floor exits. A libuv
@@ -85,6 +90,7 @@ class Floor {
 
     uv_loop_t loop_{};
     Reaping reaping_;
+    bool told_budget_ = false;
     std::function<void(Child&)> exit_hook_;
     std::string program_;
     std::string kvd_pid_env_;

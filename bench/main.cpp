@@ -135,7 +135,8 @@ int main(int argc, char** argv) {
 
     Report report;
     // The floors hold one socket per child: the biggest needs many_alive + a little. (The
-    // two-hop exit floor also holds a pidfd per child, and raises its own limit, as kvd does.)
+    // two-hop exit floor also holds a pidfd per child while its limit, which it raises as kvd
+    // does, leaves room: floor_common.hpp, Reaping::pidfd.)
     if (fd_limit > 0 && static_cast<long>(opt.many_alive) + 200 > fd_limit) {
         std::size_t fit = static_cast<std::size_t>(std::max(0L, fd_limit - 200));
         report.note(fmt::format("RLIMIT_NOFILE is {}: \"many alive\" lowered from {} to {}",

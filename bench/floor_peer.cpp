@@ -13,12 +13,15 @@
 namespace kvd::bench {
 
 FloorProcess::FloorProcess(const std::string& name, const std::string& program,
-                           const std::string& child_program, const std::string& log_path) {
+                           const std::string& child_program, const std::string& log_path,
+                           const std::vector<std::string>& flags) {
     int in[2], out[2];
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
         throw BenchError(std::string("pipe2: ") + std::strerror(errno));
     StartSpec spec;
-    spec.argv = {program, child_program};
+    spec.argv = {program};
+    spec.argv.insert(spec.argv.end(), flags.begin(), flags.end());
+    spec.argv.push_back(child_program);
     spec.log_path = log_path;
     spec.stdin_fd = in[0];
     spec.stdout_fd = out[1];

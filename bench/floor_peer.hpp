@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "bench/process.hpp"
 
@@ -12,9 +13,11 @@ namespace kvd::bench {
 
 class FloorProcess {
   public:
-    // `program` is the floor, `child_program` what it spawns (kv-bucket).
+    // `program` is the floor, `child_program` what it spawns (kv-bucket); `flags` go before
+    // it on the floor's command line (e.g. --two-hop).
     FloorProcess(const std::string& name, const std::string& program,
-                 const std::string& child_program, const std::string& log_path);
+                 const std::string& child_program, const std::string& log_path,
+                 const std::vector<std::string>& flags = {});
     ~FloorProcess();
     FloorProcess(const FloorProcess&) = delete;
     FloorProcess& operator=(const FloorProcess&) = delete;

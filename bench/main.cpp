@@ -1,6 +1,7 @@
-// kvd-bench: kvd against the floor (bare libuv programs doing only the spawning or the
-// reaping) and against the tools users would pick instead (Redis pub/sub and SET/GET,
-// supervisord). Prints a table, writes the figures as JSON and, for a full run, Markdown.
+// kvd-bench: kvd against the floors (bare libuv programs doing only the spawning, or the
+// reaping and at most the forwarding of one exit line) and against the tools users would
+// pick instead (Redis pub/sub and SET/GET, supervisord). Prints a table, writes the figures
+// as JSON and, for a full run, Markdown.
 // `make bench` builds and runs it; `kvd-bench --help` lists the counts.
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -92,10 +93,14 @@ void method_notes(Report& r, const Options& o) {
         "pair on "
         "stdin/stdout, stderr inherited, same environment) and nothing else; it has no client "
         "round trip, so "
-        "its one rate is the floor for both sequential and pipelined creates. libuv exit_cb floor: "
-        "bench/exit_floor.cpp kills an idle kv-bucket and times kill() → libuv's exit callback, "
-        "with as many "
-        "other live children, each with a process handle.");
+        "its one rate is the floor for both sequential and pipelined creates. Exit floors "
+        "(bench/exit_floor.cpp) kill an idle kv-bucket with as many other live children. The "
+        "one-hop floor times kill() → libuv's exit callback in the floor itself, each child with a "
+        "process handle (libuv waitpid()s every one at each SIGCHLD: O(n)). The two-hop floor is "
+        "the least kvd's exit path does: it reaps from a pidfd per child as kvd does (O(1) per "
+        "exit) and writes one exit-event line over a Unix socket to a second process, which "
+        "stamps the time its read() returned; kill() → that read. With many buckets alive, kvd is "
+        "measured against each floor in turn, each time interleaved with it.");
     r.note(
         "Exit latency: from kill(SIGKILL) in the benchmark to the exit event's line read by a "
         "subscriber "
@@ -129,7 +134,9 @@ int main(int argc, char** argv) {
     long fd_limit = raise_fd_limit();
 
     Report report;
-    // The floors hold one socket per child: the biggest needs many_alive + a little.
+    // The floors hold one socket per child: the biggest needs many_alive + a little. (The
+    // two-hop exit floor also holds a pidfd per child while its limit, which it raises as kvd
+    // does, leaves room: floor_common.hpp, Reaping::pidfd.)
     if (fd_limit > 0 && static_cast<long>(opt.many_alive) + 200 > fd_limit) {
         std::size_t fit = static_cast<std::size_t>(std::max(0L, fd_limit - 200));
         report.note(fmt::format("RLIMIT_NOFILE is {}: \"many alive\" lowered from {} to {}",

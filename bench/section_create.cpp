@@ -196,8 +196,14 @@ void add_growth_rows(Bench& b) {
                                     p50(s.kills_at_many.handler), p50(s.kills_at_0.handler),
                                     within2));
         b.report.add(self_ratio_row(
-            "exit", fmt::format("floor p50 at {} alive ÷ at 0 (not kvd; libuv's O(n) reaping)", n),
-            p50(s.kills_at_many.floor), p50(s.kills_at_0.floor), {}));
+            "exit",
+            fmt::format("one-hop floor p50 at {} alive ÷ at 0 (not kvd; libuv's O(n) reaping)", n),
+            p50(s.kills_at_many.one_hop), p50(s.kills_at_0.one_hop), {}));
+    }
+    if (!s.kills_at_0.two_hop.empty() && !s.kills_at_many.two_hop.empty()) {
+        b.report.add(self_ratio_row(
+            "exit", fmt::format("two-hop floor p50 at {} alive ÷ at 0 (not kvd; pidfd reaping)", n),
+            side_pooled(s.kills_at_many.two_hop, 50), side_pooled(s.kills_at_0.two_hop, 50), {}));
     }
 }
 

@@ -2,8 +2,10 @@
 // chunk, so the rate can be seen as the population grows) and to stop them all, kvd's RSS,
 // the bucket processes' memory (sum of PSS, so shared pages count once) and kvd's CPU while
 // everything is idle. While the population is alive, the create and exit measurements run
-// again at 10,000 buckets alive against one floor grown to as many children: building either
-// population takes minutes on 2 cores, so each is built once per run (--scale-reps repeats).
+// again at 10,000 buckets alive against the one-hop exit floor grown to as many children (it
+// also answers the create measurement's spawns), then the exit measurement once more against
+// the two-hop floor grown alike: building any population takes a while on 2 cores, so each is
+// built once per run (--scale-reps repeats kvd's only).
 #include <fmt/format.h>
 
 #include <thread>
@@ -18,6 +20,30 @@ namespace kvd::bench {
 namespace {
 const char* kSection = "scale";
 constexpr std::size_t kIdleWindows = 5;
+
+// kvd at n buckets alive against the two-hop floor grown to n children. The one-hop floor's
+// children are gone by then: three populations of 10,000 at once would come near the
+// kernel's default pid_max (32,768). kvd is measured again, interleaved with this floor, so
+// these rows compare runs from the same repetitions as the others do.
+void measure_two_hop_at_many(Bench& b, KvdClient& kvd, KvdSubscriber& sub, RecordFifo& fifo,
+                             std::size_t n) {
+    b.progress(kSection, "growing the two-hop exit floor to {} children", n);
+    try {
+        FloorProcess floor("two-hop floor", b.paths.bin("kvd-bench-exit-floor"),
+                           b.paths.bin("kv-bucket"), b.tmp.file("floor-two-hop-many.log"),
+                           {"--two-hop"});
+        floor.command("grow", static_cast<long>(n));
+        KillRuns runs;
+        measure_kills(b, kvd, sub, fifo, {nullptr, &floor}, n, runs);
+        b.shared.kills_at_many.two_hop = std::move(runs.two_hop);
+    } catch (const BenchError& e) {
+        // Say why, and go on with the rest of this section.
+        b.progress(kSection, "the two-hop floor at {} alive failed: {}", n, e.what());
+        b.report.skip("exit",
+                      fmt::format("kill → exit event, {} others alive, vs two-hop floor", n),
+                      std::string("failed: ") + e.what());
+    }
+}
 }  // namespace
 
 void run_scale(Bench& b) {
@@ -96,8 +122,9 @@ void run_scale(Bench& b) {
                 measure_creates(b, kvd, server.pid(), floor, n, b.opt.creates_at_many, "C++ ack",
                                 b.shared.kvd_create_at_many, b.shared.floor_create_at_many);
             if (b.opt.wants("exit"))
-                measure_kills(b, kvd, sub, fifo, floor, n, b.shared.kills_at_many);
+                measure_kills(b, kvd, sub, fifo, {&floor, nullptr}, n, b.shared.kills_at_many);
         }
+        if (rep == 0 && b.opt.wants("exit")) measure_two_hop_at_many(b, kvd, sub, fifo, n);
 
         int64_t t0 = mono_ns();
         kvd.stop_all(names);

@@ -33,12 +33,21 @@ struct CreateRuns {
     std::vector<double> cpu_us, faults;
 };
 
-// Exit latencies (µs), one vector of samples per repetition.
+// Exit latencies (µs), one vector of samples per repetition: kvd's (to the subscriber and
+// to the sync handler) and each floor's (section_exit.cpp describes them).
 struct KillRuns {
-    std::vector<std::vector<double>> subscriber, handler, floor;
+    std::vector<std::vector<double>> subscriber, handler, one_hop, two_hop;
+};
+
+// The exit floors kvd is measured against; either may be absent.
+struct ExitFloors {
+    FloorProcess* one_hop = nullptr;
+    FloorProcess* two_hop = nullptr;
 };
 
 // Figures one section measures and a later one compares with (0 alive against 10,000).
+// At 10,000 alive kvd is measured against each floor in turn (section_scale.cpp), and
+// kills_at_many keeps kvd's runs from the first, against the one-hop floor.
 struct Shared {
     CreateRuns kvd_create_at_0, floor_create_at_0, kvd_create_at_many, floor_create_at_many;
     KillRuns kills_at_0, kills_at_many;
@@ -67,10 +76,11 @@ struct Bench {
 void measure_creates(Bench& b, KvdClient& kvd, pid_t kvd_pid, FloorProcess& floor,
                      std::size_t alive, std::size_t n, const std::string& handler, CreateRuns& k,
                      CreateRuns& f);
-// Measures exit latency in kvd (with `alive` other buckets) and the exit floor (grown to
-// as many children) and adds the rows.
+// Measures exit latency in kvd (with `alive` other buckets) and in each of `floors` (grown to
+// as many children), interleaved repetition by repetition, and adds kvd's rows against each
+// floor. `runs` should start empty: the rows pool all of it.
 void measure_kills(Bench& b, KvdClient& kvd, KvdSubscriber& sub, RecordFifo& fifo,
-                   FloorProcess& floor, std::size_t alive, KillRuns& runs);
+                   const ExitFloors& floors, std::size_t alive, KillRuns& runs);
 // Rows comparing kvd at many buckets alive with kvd at 0, once both were measured.
 void add_growth_rows(Bench& b);
 

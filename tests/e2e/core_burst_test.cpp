@@ -58,7 +58,12 @@ TEST(Burst, ConcurrentBurstsDoNotRunOutStopTimers) {
     constexpr int kClients = 4;
     const int kPerClient = burst_size(150);
     TempDir dir;
-    KvdProcess kvd(dir);
+    // A put may wait behind a long burst of creates on a loaded machine: this test is about
+    // stop timers, so no request may end with `timeout` first.
+    KvdOptions options;
+    options.config = "[bucket]\nrequest_timeout = \"" +
+                     std::to_string(scaled(milliseconds(60000)).count()) + "ms\"\n";
+    KvdProcess kvd(dir, options);
     ASSERT_TRUE(kvd.ready());
     const auto stop_timeout = scaled(milliseconds(20000)).count();
     std::vector<std::unique_ptr<Client>> clients;

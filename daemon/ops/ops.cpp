@@ -138,11 +138,13 @@ std::string check_args(const OpSpec& spec, const Args& args) {
                                    type_name(arg.type));
             continue;
         }
-        if (!has_type(got, arg.type))
-            return fmt::format("\"{}\" must be {}", arg.name, type_name(arg.type));
-        if (arg.type == ArgType::integer && args.uint(arg.name) > arg.max)
+        // An integer past 2^64 - 1 is read as another number: the bound says what is wrong.
+        if (arg.type == ArgType::integer &&
+            (!has_type(got, arg.type) || args.uint(arg.name) > arg.max))
             return fmt::format("\"{}\" must be a non-negative integer of at most {}", arg.name,
                                arg.max);
+        if (!has_type(got, arg.type))
+            return fmt::format("\"{}\" must be {}", arg.name, type_name(arg.type));
     }
     return {};
 }

@@ -20,8 +20,8 @@ namespace {
 
 // Descriptors kept for what is not a child's: clients, handler stderr, logs, the spawner.
 constexpr std::size_t kFdsForOthers = 2048;
-// After a SIGCHLD that a hint explained, the children without a pidfd are looked at this
-// soon, in case it stood for another exit as well.
+// After a SIGCHLD, the children without a pidfd are looked at this soon (once for all the
+// SIGCHLDs in between).
 constexpr uint64_t kRescanMs = 50;
 
 int open_pidfd(pid_t pid) {
@@ -195,13 +195,10 @@ bool ProcessTable::try_reap(pid_t pid) {
 void ProcessTable::on_sigchld() {
     if (without_pidfd_ == 0) return;
     std::vector<pid_t> hinted(hinted_.begin(), hinted_.end());
-    std::size_t reaped = 0;
-    for (pid_t pid : hinted) reaped += try_reap(pid) ? 1 : 0;
-    if (reaped == 0) {
-        scan_without_pidfd();
-        return;
-    }
-    // Signals coalesce: this SIGCHLD may stand for another exit too, which no hint named.
+    for (pid_t pid : hinted) try_reap(pid);
+    // Most SIGCHLDs are a pidfd child's, or a hinted one's; any may stand for an exit no hint
+    // named (signals coalesce). The others are looked at once, shortly: a scan per SIGCHLD
+    // would cost O(children without a pidfd) for every exit.
     if (!uv_is_active(rescan_.raw()))
         uv_timer_start(
             rescan_.get(),

@@ -12,11 +12,10 @@
 // A pidfd costs a descriptor: the table opens pidfds only while they and one stdio socket per
 // child fit in kvd's open file limit, with room kept for clients and logs (see
 // pidfd_budget). A child without a pidfd (over the budget, or a kernel without pidfds) is
-// found at SIGCHLD: first among those whose owner hinted at an exit (a bucket's socket
+// found at SIGCHLD: at once among those whose owner hinted at an exit (a bucket's socket
 // reached end of file, as it does when the process exits), which keeps the usual exit O(1);
-// when no hint explains the SIGCHLD, by waitpid(pid) on each child without a pidfd (and
-// shortly after a SIGCHLD a hint did explain, in case it stood for two exits). Never a
-// waitpid(-1) sweep.
+// and, at most once per 50 ms while SIGCHLDs come, by waitpid(pid) on each child without a
+// pidfd, so that one which closed its stdio is found too. Never a waitpid(-1) sweep.
 #pragma once
 
 #include <sys/types.h>
@@ -76,7 +75,7 @@ class ProcessTable {
 
     uv_loop_t* loop_;
     uv::Handle<uv_signal_t> sigchld_;
-    uv::Handle<uv_timer_t> rescan_;  // one-shot: children without a pidfd, after a hinted SIGCHLD
+    uv::Handle<uv_timer_t> rescan_;  // one-shot: children without a pidfd, after a SIGCHLD
     std::unique_ptr<Spawner> spawner_;
     bool use_spawner_ = false;
     std::unordered_map<pid_t, std::unique_ptr<Entry>> children_;

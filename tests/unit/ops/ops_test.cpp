@@ -90,6 +90,10 @@ TEST_F(Ops, StopTakesItsTimeoutWithinRange) {
     r = call(R"({"op":"stop","bucket":"b","timeout_ms":18446744073709551615})");
     EXPECT_EQ(code_of(r), "bad_request");
     EXPECT_NE(message_of(r).find("at most"), std::string::npos) << message_of(r);
+    r = call(R"({"op":"stop","bucket":"b","timeout_ms":99999999999999999999})");
+    EXPECT_EQ(code_of(r), "bad_request");
+    EXPECT_EQ(message_of(r),
+              "\"timeout_ms\" must be a non-negative integer of at most 31536000000");
     r = call(R"({"op":"stop","bucket":"b","timeout_ms":-1})");
     EXPECT_EQ(code_of(r), "bad_request");
     r = call(R"({"op":"stop","bucket":"b","timeout_ms":1.5})");

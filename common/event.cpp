@@ -44,8 +44,23 @@ std::string Event::to_line() const {
         append_string(out, bucket);
         out += R"(,"pid":)";
         append_int(out, pid);
+        if (type == wire::event::kCreate) {
+            if (!kind.empty()) {
+                out += R"(,"kind":)";
+                append_string(out, kind);
+            }
+            if (restart) {
+                out += R"(,"restart":)";
+                append_int(out, *restart);
+            }
+        }
     }
-    if (type == wire::event::kExit) {
+    if (type == wire::event::kFailed) {
+        out += R"(,"bucket":)";
+        append_string(out, bucket);
+        out += R"(,"restarts":)";
+        append_int(out, restart.value_or(0));
+    } else if (type == wire::event::kExit) {
         out += R"(,"code":)";
         if (code)
             append_int(out, *code);
@@ -61,7 +76,7 @@ std::string Event::to_line() const {
     } else if (type == wire::event::kDropped) {
         out += R"(,"count":)";
         append_int(out, count);
-    } else if (type != wire::event::kCreate) {
+    } else if (type != wire::event::kCreate && type != wire::event::kFailed) {
         out += R"(,"data":)";
         if (!data_json.empty())
             out += data_json;

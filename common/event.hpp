@@ -19,9 +19,13 @@ struct Event {
     std::string type;
     WallTime time;
 
-    // create and exit
+    // create, exit and failed
     std::string bucket;
     pid_t pid = 0;
+    // create: the bucket's kind, written when not the built-in one; and for a restart, how
+    // many times the bucket was restarted. failed: the restarts it had.
+    std::string kind;
+    std::optional<uint64_t> restart;
     // exit
     std::optional<int> code;
     std::optional<int> signal;

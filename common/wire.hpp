@@ -29,6 +29,7 @@ inline constexpr std::string_view kNotify = "notify";
 inline constexpr std::string_view kSubscribe = "subscribe";
 inline constexpr std::string_view kHandlers = "handlers";
 inline constexpr std::string_view kReload = "reload";
+inline constexpr std::string_view kRestart = "restart";
 }  // namespace op
 
 enum class ErrorCode {
@@ -51,10 +52,11 @@ namespace event {
 inline constexpr std::string_view kCreate = "create";
 inline constexpr std::string_view kExit = "exit";
 inline constexpr std::string_view kDropped = "dropped";
+inline constexpr std::string_view kFailed = "failed";
 
 // Types a client may not publish with `notify`.
 inline bool is_reserved(std::string_view type) {
-    return type == kCreate || type == kExit || type == kDropped;
+    return type == kCreate || type == kExit || type == kDropped || type == kFailed;
 }
 }  // namespace event
 

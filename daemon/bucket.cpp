@@ -7,6 +7,7 @@
 #include <csignal>
 
 #include "common/signals.hpp"
+#include "daemon/proc/usage.hpp"
 
 namespace kvd {
 
@@ -16,29 +17,75 @@ namespace {
 constexpr std::size_t kReplyFramingBytes = 4096;
 }  // namespace
 
+std::string_view bucket_state_name(BucketState s) {
+    switch (s) {
+        case BucketState::starting:
+            return "starting";
+        case BucketState::running:
+            return "running";
+        case BucketState::stopping:
+            return "stopping";
+        case BucketState::backoff:
+            return "backoff";
+        case BucketState::failed:
+            return "failed";
+    }
+    return "?";
+}
+
 Bucket::Bucket(uv_loop_t* loop, uv::WriteBatcher& batcher, proc::ProcessTable& processes,
-               std::string name, const Limits& limits)
+               std::string name, const Limits& limits, std::shared_ptr<const KindConfig> kind)
     : loop_(loop),
+      batcher_(batcher),
       name_(std::move(name)),
       child_(processes),
-      stream_(loop, batcher, limits.max_reply_bytes + kReplyFramingBytes),
       limits_(limits),
-      max_reply_bytes_(limits.max_reply_bytes) {}
+      max_reply_bytes_(limits.max_reply_bytes),
+      kind_(std::move(kind)) {}
 
 Bucket::~Bucket() {
-    stream_.close();
+    if (stream_) stream_->close();
     if (request_timer_) request_timer_->close();
+    if (sup.timer) sup.timer->close();
     fail_pending();
 }
 
+BucketInfo Bucket::info() const {
+    BucketInfo out;
+    out.state = bucket_state_name(state_);
+    out.restarts = sup.restarts;
+    out.last_exit = last_exit_;
+    if (child_.running()) {
+        out.started = child_.started();
+        out.usage = proc::read_usage(child_.pid());
+    }
+    return out;
+}
+
 int Bucket::start(const proc::Command& command, proc::Child::ExitFn on_exit) {
+    // A new process: nothing of the previous one's requests or stop carries over.
+    stream_ended_ = false;
+    stop_requested_ = false;
+    kill_requested_ = false;
+    kill_after_ = Millis(0);
+    state_ = BucketState::starting;
     if (int rc = child_.start(command, std::move(on_exit)); rc != 0) return rc;
-    if (int rc = stream_.open(child_.take_stdio()); rc != 0) {
+    int stdio = child_.take_stdio();
+    if (stdio < 0) return 0;  // no data socket: output is captured elsewhere
+    stream_ = std::make_unique<uv::LineStream>(loop_, batcher_,
+                                               limits_.max_reply_bytes + kReplyFramingBytes);
+    if (int rc = stream_->open(stdio); rc != 0) {
         // Useless without its socket: ended, and reaped by the process table.
         child_.kill();
         return rc;
     }
-    stream_.start(
+    if (!kind_->data) {
+        // A program that does not serve data may still write to its stdout: read and drop.
+        stream_->start([](std::string_view) {}, [this](uv::StreamEnd, int) { stream_->close(); });
+        stream_ended_ = true;
+        return 0;
+    }
+    stream_->start(
         [this](std::string_view line) {
             if (pending_.empty()) {
                 spdlog::warn("bucket {} (pid {}) sent an unrequested line; ignored", name_, pid());
@@ -67,7 +114,7 @@ int Bucket::start(const proc::Command& command, proc::Child::ExitFn on_exit) {
                 spdlog::warn("bucket {} (pid {}): socket error: {}", name_, pid(),
                              uv_strerror(err));
             stream_ended_ = true;
-            stream_.close();
+            stream_->close();
             fail_pending();
             child_.hint_exited();  // may reap this bucket (and destroy it): nothing after
         });
@@ -75,20 +122,20 @@ int Bucket::start(const proc::Command& command, proc::Child::ExitFn on_exit) {
 }
 
 void Bucket::request(std::string_view line, ReplyFn fn) {
-    if (stream_ended_ || !stream_.is_open() || stop_requested_) {
+    if (stream_ended_ || !stream_ || !stream_->is_open() || stop_requested_) {
         fn(NoReply::gone);
         return;
     }
     // A process that stopped reading (frozen, or busy forever) must not make kvd hold every
     // request sent to it.
-    if (stream_.queued_bytes() + line.size() > limits_.max_unsent_bytes) {
+    if (stream_->queued_bytes() + line.size() > limits_.max_unsent_bytes) {
         fn(NoReply::backlogged);
         return;
     }
     pending_.push_back(
         {std::move(fn), uv_now(loop_) + static_cast<uint64_t>(limits_.request_timeout.count())});
     ++live_requests_;
-    stream_.write(line);
+    stream_->write(line);
     if (!request_timer_ || !request_timer_->active()) arm_request_timer();
 }
 
@@ -147,7 +194,7 @@ void Bucket::stop(Millis timeout, OutcomeFn done, bool now) {
     }
     // Once SIGTERM went, asking again may bring the SIGKILL forward (see Child::stop).
     if (now || child_.stopping())
-        child_.stop(SIGTERM, kill_after_);
+        child_.stop(kind_->stop_signal, kill_after_);
     else
         send_term_if_idle();
 }
@@ -156,7 +203,7 @@ void Bucket::stop(Millis timeout, OutcomeFn done, bool now) {
 // SIGTERM, so time the bucket spent answering them is not counted against its exit.
 void Bucket::send_term_if_idle() {
     if (!stop_requested_ || child_.stopping() || has_live_requests()) return;
-    child_.stop(SIGTERM, kill_after_);
+    child_.stop(kind_->stop_signal, kill_after_);
 }
 
 int Bucket::signal(int signo) {
@@ -165,11 +212,11 @@ int Bucket::signal(int signo) {
     return rc;
 }
 
-std::vector<OutcomeFn> Bucket::on_exited() {
-    if (request_timer_) request_timer_->close();
+std::vector<OutcomeFn> Bucket::on_exited(LastExit last) {
     stream_ended_ = true;
-    stream_.close();
+    if (stream_) stream_->close();
     fail_pending();
+    last_exit_ = std::move(last);
     return std::move(stop_waiters_);
 }
 

@@ -1,4 +1,7 @@
-// One live bucket: its child process (by default kv-bucket) and kvd's end of its socket pair.
+// One bucket: a name in the registry, the kind it runs, its current process (by default
+// kv-bucket) with kvd's end of its socket pair, and what its supervision remembers across
+// restarts (state, restarts, last exit). The registry decides what happens at an exit (see
+// registry.hpp); the bucket carries it out.
 //
 // Requests are pipelined to the process and answered strictly in order, so each reply is
 // matched to the oldest pending request. When the process goes away every pending request
@@ -23,6 +26,7 @@
 
 #include "common/clock.hpp"
 #include "common/duration.hpp"
+#include "daemon/config.hpp"
 #include "daemon/ops/host.hpp"
 #include "daemon/outcome.hpp"
 #include "daemon/proc/child.hpp"
@@ -30,6 +34,9 @@
 #include "daemon/uv/timer.hpp"
 
 namespace kvd {
+
+enum class BucketState { starting, running, stopping, backoff, failed };
+std::string_view bucket_state_name(BucketState s);
 
 class Bucket final : public OpBucket {
   public:
@@ -45,20 +52,32 @@ class Bucket final : public OpBucket {
     // max_unsent_bytes apply to live buckets too. max_reply_bytes is taken once, at start (the
     // process gets it in its environment), so it applies to buckets created after a reload.
     Bucket(uv_loop_t* loop, uv::WriteBatcher& batcher, proc::ProcessTable& processes,
-           std::string name, const Limits& limits);
+           std::string name, const Limits& limits, std::shared_ptr<const KindConfig> kind);
     ~Bucket();
     Bucket(const Bucket&) = delete;
     Bucket& operator=(const Bucket&) = delete;
 
-    // Starts its process and opens kvd's end of its socket: 0, or a libuv error code (then no
-    // process is left running). `on_exit` runs once the process has ended and was reaped;
-    // its socket closing (kv-bucket's does as it exits) fails what is pending but is not
-    // taken for the exit.
+    // Starts a process (the first, or a restart) and, for a kind that serves data, opens kvd's
+    // end of its socket: 0, or a libuv error code (then no process is left running).
+    // `on_exit` runs once the process has ended and was reaped; its socket closing
+    // (kv-bucket's does as it exits) fails what is pending but is not taken for the exit.
     int start(const proc::Command& command, proc::Child::ExitFn on_exit);
 
     const std::string& name() const override { return name_; }
-    pid_t pid() const override { return child_.pid(); }
+    pid_t pid() const override { return child_.running() ? child_.pid() : 0; }
     WallTime started() const override { return child_.started(); }
+    bool has_process() const override { return child_.running(); }
+    bool serves_data() const override { return kind_->data; }
+    const std::string& kind_name() const override { return kind_->name; }
+    BucketInfo info() const override;
+    std::string_view state_name() const override { return bucket_state_name(state_); }
+    const KindConfig& kind() const { return *kind_; }
+    const std::shared_ptr<const KindConfig>& kind_ptr() const { return kind_; }
+    void set_kind(std::shared_ptr<const KindConfig> kind) { kind_ = std::move(kind); }
+    BucketState state() const { return state_; }
+    void set_state(BucketState s) { state_ = s; }
+    // Becomes running; the registry publishes its `create`.
+    void mark_ready() { state_ = BucketState::running; }
 
     // Sends one request line; `fn` gets its reply, exactly once.
     void request(std::string_view line, ReplyFn fn) override;
@@ -80,7 +99,23 @@ class Bucket final : public OpBucket {
     bool kill_requested() const { return kill_requested_; }
 
     // The process was reaped: fail what is pending and hand the stop waiters to the caller.
-    std::vector<OutcomeFn> on_exited();
+    // `last` is what `list` shows as its last exit from now on.
+    std::vector<OutcomeFn> on_exited(LastExit last);
+
+    // What the registry remembers across this bucket's processes.
+    struct Supervision {
+        uint64_t restarts = 0;                 // processes started after the first
+        std::deque<uint64_t> recent_restarts;  // loop times of automatic ones, in the window
+        Millis next_delay{0};                  // the next backoff
+        bool announced = false;      // this process's `create` was published (so its `exit` is)
+        bool declared = false;       // from [[bucket.start]]
+        bool restart_asked = false;  // the `restart` op: start again once gone
+        std::vector<OutcomeFn> ready_waiters;    // `create`s waiting for READY=1
+        std::vector<OutcomeFn> restart_waiters;  // `restart`s waiting for the new process
+        std::unique_ptr<uv::Timer> timer;        // backoff, or the ready timeout
+        uint64_t ready_at_ms = 0;                // loop time it became running
+        bool api_create = false;  // its first process came from a `create` (not a restart)
+    } sup;
 
   private:
     struct Pending {
@@ -95,12 +130,16 @@ class Bucket final : public OpBucket {
     bool has_live_requests() const { return live_requests_ > 0; }
 
     uv_loop_t* loop_;
+    uv::WriteBatcher& batcher_;
     std::string name_;
     proc::Child child_;
-    uv::LineStream stream_;
+    std::unique_ptr<uv::LineStream> stream_;  // the data socket of the current process
     bool stream_ended_ = false;
     const Limits& limits_;
     const std::size_t max_reply_bytes_;
+    std::shared_ptr<const KindConfig> kind_;
+    BucketState state_ = BucketState::starting;
+    std::optional<LastExit> last_exit_;
     std::deque<Pending> pending_;
     std::size_t live_requests_ = 0;
     std::unique_ptr<uv::Timer> request_timer_;

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,6 +42,53 @@ struct HandlerConfig {
     bool operator==(const HandlerConfig&) const = default;
 };
 
+// How a kind's buckets are restarted when their process ends (OTP's names): temporary never,
+// transient after an abnormal end (an exit code other than 0, or a signal), permanent always.
+// A stop that was asked for is never followed by a restart.
+enum class KindRestart { temporary, transient, permanent };
+// When a bucket counts as started: once spawned, or once it sent READY=1 (sd_notify).
+enum class Readiness { spawn, notify };
+
+std::string_view kind_restart_name(KindRestart r);
+std::string_view readiness_name(Readiness r);
+
+// The built-in kind: `[bucket] program` (kv-bucket) with the seed's behaviour.
+inline constexpr std::string_view kDefaultKind = "kv-bucket";
+
+// A `[[kind]]` table: a program kvd runs as a bucket, and how it supervises it.
+struct KindConfig {
+    std::string name;
+    // argv; each "{name}" in an argument is replaced by the bucket's name.
+    std::vector<std::string> command;
+    std::map<std::string, std::string> env;
+    std::optional<std::string> cwd;
+    std::optional<std::string> user;  // kvd running as root only
+    KindRestart restart = KindRestart::temporary;
+    Millis restart_delay{100};
+    Millis restart_delay_max{30000};
+    std::size_t max_restarts = 5;  // within restart_window; more and the bucket is `failed`
+    Millis restart_window{60000};
+    Millis stable_after{10000};          // a run this long resets the backoff to restart_delay
+    int stop_signal = 15;                // SIGTERM
+    std::optional<Millis> stop_timeout;  // nullopt: [bucket] stop_timeout
+    Readiness ready = Readiness::spawn;
+    Millis ready_timeout{10000};
+    bool data = false;  // speaks the bucket protocol on stdin/stdout
+    std::optional<std::uint64_t> memory_max;
+    std::optional<std::uint64_t> tasks_max;
+    std::optional<std::uint32_t> cpu_weight;
+
+    bool operator==(const KindConfig&) const = default;
+};
+
+// A `[[bucket.start]]` table: a bucket kvd starts at boot and keeps per its kind's policy.
+struct BucketStart {
+    std::string name;
+    std::string kind{kDefaultKind};
+
+    bool operator==(const BucketStart&) const = default;
+};
+
 struct DaemonSection {
     std::optional<std::string> socket;
     mode_t socket_mode = 0660;
@@ -65,6 +113,7 @@ struct BucketSection {
     Millis stop_timeout{5000};
     Millis request_timeout{5000};             // a request the bucket does not answer: timeout
     std::size_t max_reply_bytes = 64 * kMiB;  // the most one bucket reply may carry
+    std::vector<BucketStart> start;           // [[bucket.start]]
 
     bool operator==(const BucketSection&) const = default;
 };
@@ -80,6 +129,10 @@ struct Config {
     DaemonSection daemon;
     BucketSection bucket;
     std::vector<HandlerConfig> handlers;
+    std::vector<KindConfig> kinds;  // [[kind]], not counting the built-in kv-bucket
+
+    // The kind named `name`, or null (also for the built-in one, which has no table).
+    const KindConfig* find_kind(std::string_view name) const;
 
     // Where the values check_runnable looks at were written, so that its errors point at them
     // as the loader's do. Kept apart from the sections: moving a handler within the file does
@@ -88,6 +141,9 @@ struct Config {
         SourcePosition socket_group;
         SourcePosition bucket_program;
         std::vector<SourcePosition> handler_program;  // command[0] of handlers[i]
+        std::vector<SourcePosition> kind_program;     // command[0] of kinds[i]
+        std::vector<SourcePosition> kind_cwd;         // cwd of kinds[i] (0:0 if unset)
+        std::vector<SourcePosition> kind_user;        // user of kinds[i] (0:0 if unset)
     } sources;
 };
 

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -221,6 +222,53 @@ std::vector<ConfigError> check_runnable(const Config& config, const RunEnvironme
                                      problem_of(search.unusable_examined)));
         } else if (!search.found) {
             error_at(at, fmt::format("{} is not in {}", what, path_phrase(path, from_env)));
+        }
+    }
+
+    // Kind programs are started by the spawner, whose execvpe searches kvd's PATH. A program
+    // named after the bucket ("{name}" in command[0]) is known only at create.
+    for (std::size_t i = 0; i < config.kinds.size(); ++i) {
+        const KindConfig& kind = config.kinds[i];
+        auto source = [&](const std::vector<SourcePosition>& v) {
+            return i < v.size() ? v[i] : SourcePosition{};
+        };
+        if (!kind.command.empty() && kind.command[0].find("{name}") == std::string::npos) {
+            const std::string& program = kind.command[0];
+            const std::string what = fmt::format("kind.command[0] \"{}\"", program);
+            const SourcePosition at = source(config.sources.kind_program);
+            if (program.find('/') != std::string::npos) {
+                std::string problem = problem_of(examine(program));
+                if (!problem.empty()) error_at(at, fmt::format("{} {}", what, problem));
+            } else {
+                PathSearch search = search_path(program, kvd_path);
+                if (search.unusable && !search.found)
+                    error_at(at, fmt::format("{} is in {} only as {}, which {}", what,
+                                             path_phrase(kvd_path, false), *search.unusable,
+                                             problem_of(search.unusable_examined)));
+                else if (!search.found)
+                    error_at(at,
+                             fmt::format("{} is not in {}", what, path_phrase(kvd_path, false)));
+            }
+        }
+        if (kind.cwd) {
+            struct stat st {};
+            if (::stat(kind.cwd->c_str(), &st) != 0)
+                error_at(source(config.sources.kind_cwd),
+                         fmt::format("kind.cwd \"{}\": {}", *kind.cwd, std::strerror(errno)));
+            else if (!S_ISDIR(st.st_mode))
+                error_at(source(config.sources.kind_cwd),
+                         fmt::format("kind.cwd \"{}\" is not a directory", *kind.cwd));
+        }
+        if (kind.user) {
+            errno = 0;
+            if (getuid() != 0)
+                error_at(source(config.sources.kind_user),
+                         fmt::format("kind.user \"{}\": kvd runs as uid {}, and only a kvd "
+                                     "running as root can start programs as another user",
+                                     *kind.user, getuid()));
+            else if (getpwnam(kind.user->c_str()) == nullptr)
+                error_at(source(config.sources.kind_user),
+                         fmt::format("kind.user \"{}\" does not exist", *kind.user));
         }
     }
 

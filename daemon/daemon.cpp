@@ -183,6 +183,10 @@ int Daemon::run() {
     });
     // The spawner forks now: kvd is small, and the systemd variables are consumed.
     processes_->start_spawner();
+    // [[bucket.start]] buckets start once handlers run, so their create events are seen.
+    Registry::Reconciled declared = registry_->reconcile();
+    if (!declared.started.empty())
+        spdlog::info("starting {} bucket(s) of [[bucket.start]]", declared.started.size());
     systemd_->ready();
 
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -367,11 +371,18 @@ Outcome Daemon::reload() {
     events_->set_bounds(event_bounds(next.daemon));
     ReloadSummary s = handlers_->reload(next.handlers);
     config_ = std::move(next);
-    spdlog::info("config reloaded: started [{}] stopped [{}] restarted [{}]",
-                 fmt::join(s.started, ", "), fmt::join(s.stopped, ", "),
-                 fmt::join(s.restarted, ", "));
+    Registry::Reconciled b = registry_->reconcile();
+    spdlog::info(
+        "config reloaded: handlers started [{}] stopped [{}] restarted [{}]; buckets "
+        "started [{}] stopped [{}] restarted [{}]",
+        fmt::join(s.started, ", "), fmt::join(s.stopped, ", "), fmt::join(s.restarted, ", "),
+        fmt::join(b.started, ", "), fmt::join(b.stopped, ", "), fmt::join(b.restarted, ", "));
     notify_systemd_status();
-    return Json{{"started", s.started}, {"stopped", s.stopped}, {"restarted", s.restarted}};
+    return Json{
+        {"started", s.started},
+        {"stopped", s.stopped},
+        {"restarted", s.restarted},
+        {"buckets", {{"started", b.started}, {"stopped", b.stopped}, {"restarted", b.restarted}}}};
 }
 
 void Daemon::notify_systemd_status() {

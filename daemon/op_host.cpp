@@ -28,8 +28,12 @@ std::vector<const OpBucket*> DaemonOpHost::buckets() const {
     return {sorted.begin(), sorted.end()};
 }
 
-void DaemonOpHost::create_bucket(const std::string& name, OutcomeFn done) {
-    daemon_.registry().create(name, std::move(done));
+void DaemonOpHost::create_bucket(const std::string& name, const std::string& kind, OutcomeFn done) {
+    daemon_.registry().create(name, kind, std::move(done));
+}
+
+void DaemonOpHost::restart_bucket(OpBucket& bucket, std::optional<Millis> timeout, OutcomeFn done) {
+    daemon_.registry().restart(static_cast<Bucket&>(bucket), timeout, std::move(done));
 }
 
 void DaemonOpHost::stop_bucket(OpBucket& bucket, std::optional<Millis> timeout, OutcomeFn done) {

@@ -16,7 +16,8 @@ class DaemonOpHost final : public OpHost {
     bool shutting_down() const override;
     OpBucket* find_bucket(std::string_view name) override;
     std::vector<const OpBucket*> buckets() const override;
-    void create_bucket(const std::string& name, OutcomeFn done) override;
+    void create_bucket(const std::string& name, const std::string& kind, OutcomeFn done) override;
+    void restart_bucket(OpBucket& bucket, std::optional<Millis> timeout, OutcomeFn done) override;
     void stop_bucket(OpBucket& bucket, std::optional<Millis> timeout, OutcomeFn done) override;
     uint64_t last_seq() const override;
     std::variant<uint64_t, Failure> publish(Event event, std::function<void()> delivered) override;

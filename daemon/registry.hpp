@@ -1,11 +1,20 @@
-// The registry (KV.Registry): names → live bucket processes. It is the one place buckets are
-// created and removed, and so the one place their `create` and `exit` events are published:
-// `create` once the child is spawned and registered, `exit` once it was reaped and removed.
+// The registry (KV.Registry): names → buckets, and their supervision. It is the one place
+// buckets are created, restarted and removed, and so the one place their `create`, `exit` and
+// `failed` events are published: `create` once the process is spawned (or, for a kind with
+// ready = "notify", once it sent READY=1) and registered; `exit` once it was reaped.
+//
+// At an exit the bucket's kind decides (kind.restart): temporary buckets are removed;
+// transient ones are restarted after an abnormal end, permanent ones always, each after a
+// backoff that doubles from restart_delay up to restart_delay_max and starts over once a
+// process ran for stable_after. More than max_restarts automatic restarts within
+// restart_window and the bucket is `failed`: one `failed` event, no process, listed until it
+// is stopped or created again. A stop that was asked for is never followed by a restart.
 #pragma once
 
 #include <uv.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -15,6 +24,7 @@
 #include "daemon/config.hpp"
 #include "daemon/event_manager.hpp"
 #include "daemon/outcome.hpp"
+#include "daemon/proc/notify_socket.hpp"
 #include "daemon/proc/process_table.hpp"
 
 namespace kvd {
@@ -26,14 +36,27 @@ class Registry {
     Registry(const Registry&) = delete;
     Registry& operator=(const Registry&) = delete;
 
-    // Applies the bucket settings and limits of a (re)loaded config; live buckets keep going.
+    // Applies the bucket settings, limits and kinds of a (re)loaded config; live buckets keep
+    // going (a kind's new settings apply to its buckets' next processes).
     void configure(const Config& config);
+    // Brings the [[bucket.start]] buckets in line with the config: starts those missing,
+    // stops those no longer listed, restarts those whose kind (or its settings) changed.
+    // Buckets created by `create` are left alone. Names, for the `reload` reply.
+    struct Reconciled {
+        std::vector<std::string> started, stopped, restarted;
+    };
+    Reconciled reconcile();
 
-    // Ensures a bucket named `name` exists. `done` gets {"bucket","pid","created"} after the
-    // create event was delivered, or a Failure (limit, spawn_failed). A bucket of that name
-    // that is stopping is let finish first; then a new one is started.
-    void create(const std::string& name, OutcomeFn done);
+    // Ensures a bucket named `name` of kind `kind` (empty: the built-in kind) exists. `done`
+    // gets {"bucket","pid","created"} after the create event was delivered, or a Failure
+    // (limit, spawn_failed, bad_request for an unknown kind or a name taken by another kind,
+    // timeout when it did not send READY=1 in time). A bucket of that name that is stopping
+    // is let finish first; then a new one is started. A failed one is started anew.
+    void create(const std::string& name, const std::string& kind, OutcomeFn done);
     Bucket* find(std::string_view name);
+    // Stops the bucket's process (as `stop`) and starts a new one of the same kind at once;
+    // `done` gets {"bucket","pid","restarts"} once its create event was delivered.
+    void restart(Bucket& bucket, std::optional<Millis> timeout, OutcomeFn done);
     // Stops a bucket; `done` gets {"bucket","pid","code","signal","reason"} after its exit
     // event was delivered. `timeout` defaults to [bucket] stop_timeout.
     void stop(Bucket& bucket, std::optional<Millis> timeout, OutcomeFn done);
@@ -50,7 +73,18 @@ class Registry {
     const std::string& program() const { return program_; }
 
   private:
+    // Starts `bucket`'s next process; false when it could not be spawned (`why` says why).
+    bool spawn(Bucket& bucket, std::string& why);
+    // The process is running and ready: publish its `create`, then answer its waiters.
+    void announce(Bucket& bucket);
+    void on_ready_timeout(Bucket& bucket);
     void on_exit(Bucket* bucket, const proc::Exit& exit);
+    // After an exit nobody asked for: restart per the kind, or give up, or remove.
+    void supervise(Bucket& bucket, const proc::Exit& exit);
+    void start_after_backoff(Bucket& bucket);
+    void fail_waiters(Bucket& bucket, const Failure& failure);
+    void remove(Bucket& bucket);
+    std::shared_ptr<const KindConfig> kind_named(std::string_view name) const;
     void check_all_stopped();
 
     uv_loop_t* loop_;
@@ -63,6 +97,12 @@ class Registry {
     Bucket::Limits bucket_limits_;
     std::size_t max_buckets_ = 10000;
     std::unordered_map<std::string, std::unique_ptr<Bucket>> buckets_;
+    // Buckets starting with ready = "notify", by the pid of their process.
+    std::unordered_map<pid_t, Bucket*> awaiting_ready_;
+    proc::NotifySocket notify_;
+    std::shared_ptr<const KindConfig> default_kind_;
+    std::map<std::string, std::shared_ptr<const KindConfig>, std::less<>> kinds_;
+    std::vector<BucketStart> declared_;
     std::function<void()> all_stopped_;
     bool stopping_all_ = false;
 };

@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "common/names.hpp"
+#include "common/signals.hpp"
 #include "common/socket_path.hpp"
 #include "daemon/config.hpp"
 #include "daemon/config/toml_front.hpp"
@@ -34,6 +35,28 @@ std::string_view restart_policy_name(RestartPolicy p) {
             return "never";
     }
     return "always";
+}
+
+std::string_view kind_restart_name(KindRestart r) {
+    switch (r) {
+        case KindRestart::temporary:
+            return "temporary";
+        case KindRestart::transient:
+            return "transient";
+        case KindRestart::permanent:
+            return "permanent";
+    }
+    return "?";
+}
+
+std::string_view readiness_name(Readiness r) {
+    return r == Readiness::notify ? "notify" : "spawn";
+}
+
+const KindConfig* Config::find_kind(std::string_view name) const {
+    for (const auto& k : kinds)
+        if (k.name == name) return &k;
+    return nullptr;
 }
 
 std::string ConfigError::to_string() const {
@@ -287,6 +310,9 @@ constexpr CountRange kMaxBucketsRange{1, 1'000'000};
 constexpr CountRange kMaxClientsRange{1, 1'000'000};
 constexpr CountRange kEventHistoryRange{1, 10'000'000};
 constexpr CountRange kQueueRange{1, 10'000'000};
+constexpr CountRange kMaxRestartsRange{0, 1'000'000};
+constexpr CountRange kTasksMaxRange{1, 4'194'304};  // the kernel's pid_max ceiling
+constexpr CountRange kCpuWeightRange{1, 10'000};    // cgroup v2's cpu.weight range
 
 // Every byte bound: below 64 KiB a bound would refuse, drop or stall ordinary traffic.
 constexpr std::uint64_t kMinBufferBytes = 64 * kKiB;
@@ -303,12 +329,14 @@ class Loader {
 
     void load(const Value& root, Config& config) {
         const auto& table = root.as_table();
-        check_keys(root, "", {"daemon", "bucket", "handler"});
+        check_keys(root, "", {"daemon", "bucket", "handler", "kind"});
         if (auto it = table.find("daemon"); it != table.end() && expect_table(it->second, "daemon"))
             load_daemon(it->second, config.daemon);
         if (auto it = table.find("bucket"); it != table.end() && expect_table(it->second, "bucket"))
             load_bucket(it->second, config.bucket);
         if (auto it = table.find("handler"); it != table.end()) load_handlers(it->second, config);
+        if (auto it = table.find("kind"); it != table.end()) load_kinds(it->second, config);
+        check_bucket_starts(config);
     }
 
     Config::Sources take_sources() { return std::move(sources_); }
@@ -334,9 +362,11 @@ class Loader {
                     std::initializer_list<std::string_view> known) {
         for (const auto& [key, value] : table.as_table()) {
             if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-            std::string where = section.empty()        ? std::string("at the top level")
-                                : section == "handler" ? std::string("in [[handler]]")
-                                                       : fmt::format("in [{}]", section);
+            std::string where = section.empty()             ? std::string("at the top level")
+                                : section == "handler"      ? std::string("in [[handler]]")
+                                : section == "kind"         ? std::string("in [[kind]]")
+                                : section == "bucket.start" ? std::string("in [[bucket.start]]")
+                                                            : fmt::format("in [{}]", section);
             error_at(key_position(value, key),
                      fmt::format("unknown key '{}' {}{}", key, where, suggestion(key, known)));
         }
@@ -590,7 +620,7 @@ class Loader {
 
     void load_bucket(const Value& section, BucketSection& out) {
         check_keys(section, "bucket",
-                   {"program", "stop_timeout", "request_timeout", "max_reply_bytes"});
+                   {"program", "stop_timeout", "request_timeout", "max_reply_bytes", "start"});
         if (auto* v = find(section, "program")) {
             if (auto s = get_string(*v, "bucket.program")) {
                 out.program = resolve_beside(*s, config_dir_);
@@ -608,6 +638,211 @@ class Loader {
         if (auto* v = find(section, "max_reply_bytes")) {
             if (auto n = get_size(*v, "bucket.max_reply_bytes")) out.max_reply_bytes = *n;
         }
+        if (auto* v = find(section, "start")) load_bucket_starts(*v, out);
+    }
+
+    void load_bucket_starts(const Value& list, BucketSection& out) {
+        if (!list.is_array()) {
+            error_at(list, fmt::format("bucket.start must be an array of tables (write "
+                                       "[[bucket.start]]), not {}",
+                                       type_phrase(list.type())));
+            return;
+        }
+        std::map<std::string, int> first_line_of;
+        for (const Value& entry : list.as_array()) {
+            if (!expect_table(entry, "each bucket.start")) continue;
+            check_keys(entry, "bucket.start", {"name", "kind"});
+            BucketStart start;
+            bool ok = true;
+            if (auto* v = find(entry, "name")) {
+                if (auto s = get_string(*v, "bucket.start.name")) {
+                    std::string problem = bucket_name_problem(*s);
+                    if (!problem.empty()) {
+                        error_at(*v, problem);
+                        ok = false;
+                    } else {
+                        auto [it, inserted] = first_line_of.emplace(*s, value_position(*v).line);
+                        if (!inserted) {
+                            error_at(*v, fmt::format("bucket '{}' is started twice (first on line "
+                                                     "{})",
+                                                     *s, it->second));
+                            ok = false;
+                        }
+                        start.name = std::move(*s);
+                    }
+                } else {
+                    ok = false;
+                }
+            } else {
+                error_at(entry, "bucket.start has no 'name' (required)");
+                ok = false;
+            }
+            if (auto* v = find(entry, "kind")) {
+                if (auto s = get_string(*v, "bucket.start.kind")) {
+                    start.kind = std::move(*s);
+                    start_kind_at_.push_back({start.kind, value_position(*v)});
+                } else {
+                    ok = false;
+                }
+            }
+            if (ok) out.start.push_back(std::move(start));
+        }
+    }
+
+    // Every [[bucket.start]] names a kind that exists (known only once [[kind]] was read).
+    void check_bucket_starts(const Config& config) {
+        for (const auto& [kind, at] : start_kind_at_) {
+            if (kind == kDefaultKind || config.find_kind(kind)) continue;
+            std::vector<std::string_view> known{kDefaultKind};
+            for (const auto& k : config.kinds) known.push_back(k.name);
+            std::string names;
+            for (std::size_t i = 0; i < known.size(); ++i)
+                names += fmt::format("{}'{}'", i ? ", " : "", known[i]);
+            error_at(at,
+                     fmt::format("bucket.start.kind: no kind named '{}' (kinds: {})", kind, names));
+        }
+    }
+
+    void load_kinds(const Value& list, Config& config) {
+        if (!list.is_array()) {
+            error_at(list, fmt::format("kind must be an array of tables (write [[kind]]), not {}",
+                                       type_phrase(list.type())));
+            return;
+        }
+        std::map<std::string, int> first_line_of;
+        for (const Value& entry : list.as_array()) {
+            if (!expect_table(entry, "each kind")) continue;
+            KindConfig kind;
+            SourcePosition program_at, cwd_at, user_at;
+            bool ok = load_kind(entry, kind, program_at, cwd_at, user_at);
+            if (!kind.name.empty()) {
+                const Value& name_value = *find(entry, "name");
+                auto [it, inserted] =
+                    first_line_of.emplace(kind.name, value_position(name_value).line);
+                if (!inserted) {
+                    error_at(name_value,
+                             fmt::format("duplicate kind name '{}' (first defined on line {})",
+                                         kind.name, it->second));
+                    ok = false;
+                }
+            }
+            if (ok) {
+                config.kinds.push_back(std::move(kind));
+                sources_.kind_program.push_back(program_at);
+                sources_.kind_cwd.push_back(cwd_at);
+                sources_.kind_user.push_back(user_at);
+            }
+        }
+    }
+
+    // False when the kind had any error (the caller then skips it).
+    bool load_kind(const Value& section, KindConfig& out, SourcePosition& program_at,
+                   SourcePosition& cwd_at, SourcePosition& user_at) {
+        std::size_t errors_before = errors_.size();
+        check_keys(section, "kind",
+                   {"name", "command", "env", "cwd", "user", "restart", "restart_delay",
+                    "restart_delay_max", "max_restarts", "restart_window", "stable_after",
+                    "stop_signal", "stop_timeout", "ready", "ready_timeout", "data", "memory_max",
+                    "tasks_max", "cpu_weight"});
+        if (auto* v = find(section, "name")) {
+            if (auto s = get_string(*v, "kind.name")) {
+                std::string problem = bucket_name_problem(*s);
+                if (!problem.empty()) {
+                    if (problem.rfind("bucket name", 0) == 0) problem.replace(0, 6, "kind");
+                    error_at(*v, problem);
+                } else if (*s == kDefaultKind) {
+                    error_at(*v, fmt::format("kind name '{}' is the built-in kind ([bucket] "
+                                             "program); choose another name",
+                                             *s));
+                } else {
+                    out.name = std::move(*s);
+                }
+            }
+        } else {
+            error_at(section, "kind has no 'name' (required)");
+        }
+        if (auto* v = find(section, "command")) {
+            if (auto argv = get_string_array(*v, "kind.command")) {
+                if (argv->empty()) {
+                    error_at(*v, "kind.command must name a program: it is an empty array");
+                } else {
+                    (*argv)[0] = resolve_beside((*argv)[0], config_dir_);
+                    out.command = std::move(*argv);
+                    program_at = value_position(v->as_array().front());
+                }
+            }
+        } else {
+            error_at(section, "kind has no 'command' (required)");
+        }
+        if (auto* v = find(section, "env")) load_env(*v, out.env, "kind.env");
+        if (auto* v = find(section, "cwd")) {
+            if (auto s = get_string(*v, "kind.cwd")) {
+                out.cwd = resolve_beside(*s, config_dir_);
+                cwd_at = value_position(*v);
+            }
+        }
+        if (auto* v = find(section, "user")) {
+            if (auto s = get_string(*v, "kind.user")) {
+                out.user = std::move(*s);
+                user_at = value_position(*v);
+            }
+        }
+        if (auto* v = find(section, "restart")) {
+            if (auto i = get_choice(*v, "kind.restart", {"temporary", "transient", "permanent"})) {
+                static constexpr KindRestart kPolicies[] = {
+                    KindRestart::temporary, KindRestart::transient, KindRestart::permanent};
+                out.restart = kPolicies[*i];
+            }
+        }
+        load_delays(section, "kind", out.restart_delay, out.restart_delay_max);
+        if (auto* v = find(section, "max_restarts")) {
+            if (auto n = get_count(*v, "kind.max_restarts", kMaxRestartsRange))
+                out.max_restarts = *n;
+        }
+        if (auto* v = find(section, "restart_window")) {
+            if (auto d = get_duration(*v, "kind.restart_window", /*allow_zero=*/false))
+                out.restart_window = *d;
+        }
+        if (auto* v = find(section, "stable_after")) {
+            if (auto d = get_duration(*v, "kind.stable_after", /*allow_zero=*/false))
+                out.stable_after = *d;
+        }
+        if (auto* v = find(section, "stop_signal")) {
+            if (auto s = get_string(*v, "kind.stop_signal")) {
+                if (auto signo = parse_signal(*s))
+                    out.stop_signal = *signo;
+                else
+                    error_at(*v, fmt::format("kind.stop_signal: unknown signal '{}' (write a name "
+                                             "such as \"SIGTERM\" or \"INT\")",
+                                             *s));
+            }
+        }
+        if (auto* v = find(section, "stop_timeout")) {
+            if (auto d = get_duration(*v, "kind.stop_timeout", /*allow_zero=*/false))
+                out.stop_timeout = *d;
+        }
+        if (auto* v = find(section, "ready")) {
+            if (auto i = get_choice(*v, "kind.ready", {"spawn", "notify"}))
+                out.ready = *i == 0 ? Readiness::spawn : Readiness::notify;
+        }
+        if (auto* v = find(section, "ready_timeout")) {
+            if (auto d = get_duration(*v, "kind.ready_timeout", /*allow_zero=*/false))
+                out.ready_timeout = *d;
+        }
+        if (auto* v = find(section, "data")) {
+            if (expect_type(*v, toml::value_t::boolean, "kind.data")) out.data = v->as_boolean();
+        }
+        if (auto* v = find(section, "memory_max")) {
+            if (auto n = get_size(*v, "kind.memory_max")) out.memory_max = *n;
+        }
+        if (auto* v = find(section, "tasks_max")) {
+            if (auto n = get_count(*v, "kind.tasks_max", kTasksMaxRange)) out.tasks_max = *n;
+        }
+        if (auto* v = find(section, "cpu_weight")) {
+            if (auto n = get_count(*v, "kind.cpu_weight", kCpuWeightRange))
+                out.cpu_weight = static_cast<std::uint32_t>(*n);
+        }
+        return errors_.size() == errors_before;
     }
 
     void load_handlers(const Value& list, Config& config) {
@@ -710,29 +945,8 @@ class Loader {
                 out.restart = kPolicies[*i];
             }
         }
-        const Value* delay = find(section, "restart_delay");
-        const Value* delay_max = find(section, "restart_delay_max");
-        bool delays_ok = true;
-        if (delay) {
-            auto d = get_duration(*delay, "handler.restart_delay", /*allow_zero=*/false);
-            delays_ok = delays_ok && d.has_value();
-            if (d) out.restart_delay = *d;
-        }
-        if (delay_max) {
-            auto d = get_duration(*delay_max, "handler.restart_delay_max", /*allow_zero=*/false);
-            delays_ok = delays_ok && d.has_value();
-            if (d) out.restart_delay_max = *d;
-        }
-        // Point at whichever of the two the user wrote, preferring the maximum; the defaults
-        // alone are consistent.
-        const Value* culprit = delay_max ? delay_max : delay;
-        if (delays_ok && culprit && out.restart_delay_max < out.restart_delay) {
-            error_at(*culprit, fmt::format("handler.restart_delay_max ({}) is shorter than "
-                                           "handler.restart_delay ({})",
-                                           format_duration(out.restart_delay_max),
-                                           format_duration(out.restart_delay)));
-        }
-        if (auto* v = find(section, "env")) load_env(*v, out.env);
+        load_delays(section, "handler", out.restart_delay, out.restart_delay_max);
+        if (auto* v = find(section, "env")) load_env(*v, out.env, "handler.env");
         // Checked once the mode is known: a sync handler has no queue to bound (its events
         // wait for acks), so a queue there is a misunderstanding worth saying.
         if (queue_ok && mode_known && out.mode == HandlerMode::sync) {
@@ -744,24 +958,52 @@ class Loader {
         return errors_.size() == errors_before;
     }
 
-    void load_env(const Value& v, std::map<std::string, std::string>& out) {
-        if (!expect_table(v, "handler.env")) return;
+    // `restart_delay` and `restart_delay_max` of a handler or kind (`what`).
+    void load_delays(const Value& section, std::string_view what, Millis& delay_out,
+                     Millis& delay_max_out) {
+        const Value* delay = find(section, "restart_delay");
+        const Value* delay_max = find(section, "restart_delay_max");
+        bool delays_ok = true;
+        if (delay) {
+            auto d = get_duration(*delay, fmt::format("{}.restart_delay", what),
+                                  /*allow_zero=*/false);
+            delays_ok = delays_ok && d.has_value();
+            if (d) delay_out = *d;
+        }
+        if (delay_max) {
+            auto d = get_duration(*delay_max, fmt::format("{}.restart_delay_max", what),
+                                  /*allow_zero=*/false);
+            delays_ok = delays_ok && d.has_value();
+            if (d) delay_max_out = *d;
+        }
+        // Point at whichever of the two the user wrote, preferring the maximum; the defaults
+        // alone are consistent.
+        const Value* culprit = delay_max ? delay_max : delay;
+        if (delays_ok && culprit && delay_max_out < delay_out) {
+            error_at(*culprit,
+                     fmt::format("{0}.restart_delay_max ({1}) is shorter than {0}.restart_delay "
+                                 "({2})",
+                                 what, format_duration(delay_max_out), format_duration(delay_out)));
+        }
+    }
+
+    void load_env(const Value& v, std::map<std::string, std::string>& out, std::string_view what) {
+        if (!expect_table(v, what)) return;
         for (const auto& [name, value] : v.as_table()) {
             if (name.empty() || name.find('=') != std::string::npos ||
                 name.find('\0') != std::string::npos) {
                 error_at(key_position(value, name),
-                         fmt::format("handler.env: '{}' is not a valid variable name", name));
+                         fmt::format("{}: '{}' is not a valid variable name", what, name));
                 continue;
             }
             if (!value.is_string()) {
-                error_at(value, fmt::format("handler.env.{} must be a string, not {}", name,
+                error_at(value, fmt::format("{}.{} must be a string, not {}", what, name,
                                             type_phrase(value.type())));
                 continue;
             }
             const std::string& s = value.as_string().str;
             if (s.find('\0') != std::string::npos) {
-                error_at(value,
-                         fmt::format("handler.env.{} must not contain a NUL character", name));
+                error_at(value, fmt::format("{}.{} must not contain a NUL character", what, name));
                 continue;
             }
             out.emplace(name, s);
@@ -772,6 +1014,7 @@ class Loader {
     std::filesystem::path config_dir_;
     std::vector<ConfigError> errors_;
     Config::Sources sources_;
+    std::vector<std::pair<std::string, Position>> start_kind_at_;  // [[bucket.start]] kinds
 };
 
 }  // namespace

@@ -72,8 +72,20 @@ void send_to_bucket(OpBucket& b, std::string_view line, Responder reply, std::st
 void forward(OpContext& ctx, std::string_view op, bool with_key, bool with_value) {
     OpBucket* b = existing_bucket(ctx);
     if (!b) return;
+    if (!b->serves_data()) {
+        ctx.reply.fail(ErrorCode::bad_request,
+                       fmt::format("bucket '{}' is of kind '{}', which holds no data (kind.data "
+                                   "= false): {} does not apply",
+                                   b->name(), b->kind_name(), op));
+        return;
+    }
     if (b->stop_requested()) {
         ctx.reply.fail(ErrorCode::unavailable, fmt::format("bucket '{}' is stopping", b->name()));
+        return;
+    }
+    if (!b->has_process() || b->state_name() != "running") {
+        ctx.reply.fail(ErrorCode::unavailable,
+                       fmt::format("bucket '{}' is not running ({})", b->name(), b->state_name()));
         return;
     }
     std::string key_scratch, value_scratch;

@@ -20,10 +20,29 @@
 #include "common/protocol.hpp"
 #include "daemon/config.hpp"
 #include "daemon/outcome.hpp"
+#include "daemon/proc/usage.hpp"
 
 namespace kvd {
 
-// One live bucket, as the ops see it.
+// How a bucket's last process ended, as `list` shows it.
+struct LastExit {
+    std::optional<int> code;    // when it exited
+    std::optional<int> signal;  // when a signal ended it
+    std::string reason;         // exited | stopped | killed
+    WallTime time{};
+};
+
+// A bucket's supervision, for `list`.
+struct BucketInfo {
+    std::string_view state;  // starting | running | stopping | backoff | failed
+    uint64_t restarts = 0;
+    std::optional<LastExit> last_exit;
+    std::optional<WallTime> started;          // with a process
+    std::optional<proc::ProcessUsage> usage;  // with a process whose /proc entry could be read
+};
+
+// One bucket of the registry, as the ops see it. It may have no process for a while (waiting
+// to be restarted, or failed).
 class OpBucket {
   public:
     // Why a request got no reply line.
@@ -32,8 +51,17 @@ class OpBucket {
     using ReplyFn = std::function<void(std::variant<std::string_view, NoReply> reply)>;
 
     virtual const std::string& name() const = 0;
+    // Its process, 0 when it has none.
     virtual pid_t pid() const = 0;
     virtual WallTime started() const = 0;
+    virtual bool has_process() const = 0;
+    // Whether its kind speaks the bucket protocol (put/get/delete/keys).
+    virtual bool serves_data() const = 0;
+    virtual const std::string& kind_name() const = 0;
+    // starting | running | stopping | backoff | failed
+    virtual std::string_view state_name() const = 0;
+    // For `list`: reads the process's usage from /proc, so not for every request.
+    virtual BucketInfo info() const = 0;
     // A `stop` was asked for: the bucket takes no more requests.
     virtual bool stop_requested() const = 0;
     // How long a request may wait for its answer ([bucket] request_timeout).
@@ -69,8 +97,13 @@ class OpHost {
     virtual OpBucket* find_bucket(std::string_view name) = 0;
     // Every bucket, by name.
     virtual std::vector<const OpBucket*> buckets() const = 0;
-    // `done` gets the `create` result, now or later.
-    virtual void create_bucket(const std::string& name, OutcomeFn done) = 0;
+    // `done` gets the `create` result, now or later. `kind` empty: the built-in kind.
+    virtual void create_bucket(const std::string& name, const std::string& kind,
+                               OutcomeFn done) = 0;
+    // Stops the bucket's process and starts it again (the `restart` result), or starts one
+    // now for a bucket waiting to restart or failed.
+    virtual void restart_bucket(OpBucket& bucket, std::optional<Millis> timeout,
+                                OutcomeFn done) = 0;
     // `bucket` is one find_bucket() returned; `done` gets the `stop` result once it exited.
     virtual void stop_bucket(OpBucket& bucket, std::optional<Millis> timeout, OutcomeFn done) = 0;
 

@@ -18,6 +18,8 @@ constexpr ArgSpec kBucketArg[] = {{"bucket", ArgType::string, true}};
 constexpr uint64_t kMaxStopTimeoutMs = 365ULL * 24 * 3600 * 1000;
 constexpr ArgSpec kStopArgs[] = {{"bucket", ArgType::string, true},
                                  {"timeout_ms", ArgType::integer, false, kMaxStopTimeoutMs}};
+constexpr ArgSpec kCreateArgs[] = {{"bucket", ArgType::string, true},
+                                   {"kind", ArgType::string, false}};
 constexpr ArgSpec kKillArgs[] = {{"bucket", ArgType::string, true},
                                  {"signal", ArgType::string, false}};
 constexpr ArgSpec kKeyArgs[] = {{"bucket", ArgType::string, true}, {"key", ArgType::string, true}};
@@ -35,11 +37,12 @@ constexpr ArgSpec kSubscribeArgs[] = {{"types", ArgType::string_list, false},
 constexpr std::array kOps = {
     OpSpec{wire::op::kPing, {}, ops::ping, false},
     OpSpec{wire::op::kStatus, {}, ops::status, false},
-    OpSpec{wire::op::kCreate, kBucketArg, ops::create, true},
+    OpSpec{wire::op::kCreate, kCreateArgs, ops::create, true},
     OpSpec{wire::op::kLookup, kBucketArg, ops::lookup, false},
     OpSpec{wire::op::kList, {}, ops::list, false},
     OpSpec{wire::op::kStop, kStopArgs, ops::stop, true},
     OpSpec{wire::op::kKill, kKillArgs, ops::kill, true},
+    OpSpec{wire::op::kRestart, kStopArgs, ops::restart, true},
     OpSpec{wire::op::kPut, kPutArgs, ops::put, true},
     OpSpec{wire::op::kGet, kKeyArgs, ops::get, false},
     OpSpec{wire::op::kDelete, kKeyArgs, ops::del, true},

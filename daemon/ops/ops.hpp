@@ -66,6 +66,7 @@ void lookup(OpContext&);
 void list(OpContext&);
 void stop(OpContext&);
 void kill(OpContext&);
+void restart(OpContext&);
 void put(OpContext&);
 void get(OpContext&);
 void del(OpContext&);

@@ -329,6 +329,9 @@ std::string kv_bucket_path() {
 std::string test_handler_path() {
     return KVD_TEST_HELPER_DIR "/test_handler";
 }
+std::string notify_child_path() {
+    return KVD_TEST_HELPER_DIR "/notify_child";
+}
 bool kvctl_built() {
     return access(kvctl_path().c_str(), X_OK) == 0;
 }

@@ -75,6 +75,8 @@ std::string kvd_path();
 std::string kvctl_path();
 std::string kv_bucket_path();
 std::string test_handler_path();
+// tests/helpers/notify_child: sends READY=1 with sd_notify (see its header).
+std::string notify_child_path();
 bool kvctl_built();
 
 // Environment changes for a child: a value sets the variable, nullopt removes it.

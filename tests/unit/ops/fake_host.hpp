@@ -34,6 +34,17 @@ class FakeBucket final : public OpBucket {
         signals.push_back(signo);
         return signal_result;
     }
+    bool has_process() const override { return state == "running" || state == "starting"; }
+    bool serves_data() const override { return data; }
+    const std::string& kind_name() const override { return kind; }
+    std::string_view state_name() const override { return state; }
+    BucketInfo info() const override {
+        BucketInfo i;
+        i.state = state;
+        i.restarts = restarts;
+        if (has_process()) i.started = WallTime{};
+        return i;
+    }
 
     // How it answers: with `answer` when set, else with `no_reply` when set, else not yet
     // (the reply function waits in `pending`).
@@ -41,6 +52,10 @@ class FakeBucket final : public OpBucket {
     std::optional<NoReply> no_reply;
     bool stopping = false;
     int signal_result = 0;
+    bool data = true;
+    std::string kind = "kv-bucket";
+    std::string state = "running";
+    uint64_t restarts = 0;
 
     std::vector<std::string> lines;
     std::vector<ReplyFn> pending;
@@ -70,11 +85,18 @@ class FakeHost final : public OpHost {
         for (const auto& [name, b] : buckets_) all.push_back(b.get());
         return all;
     }
-    void create_bucket(const std::string& name, OutcomeFn done) override {
+    void create_bucket(const std::string& name, const std::string& kind, OutcomeFn done) override {
         created.push_back(name);
+        created_kinds.push_back(kind);
         bool fresh = !bucket(name);
         FakeBucket& b = fresh ? add_bucket(name, next_pid++) : *bucket(name);
         done(Json{{"bucket", name}, {"pid", b.pid()}, {"created", fresh}});
+    }
+    void restart_bucket(OpBucket& b, std::optional<Millis> timeout, OutcomeFn done) override {
+        restarted.push_back({b.name(), timeout});
+        auto& fb = static_cast<FakeBucket&>(b);
+        ++fb.restarts;
+        done(Json{{"bucket", b.name()}, {"pid", b.pid()}, {"restarts", fb.restarts}});
     }
     void stop_bucket(OpBucket& b, std::optional<Millis> timeout, OutcomeFn done) override {
         stopped.push_back({b.name(), timeout});
@@ -105,6 +127,8 @@ class FakeHost final : public OpHost {
     bool shutting = false;
     pid_t next_pid = 1000;
     std::vector<std::string> created;
+    std::vector<std::string> created_kinds;
+    std::vector<std::pair<std::string, std::optional<Millis>>> restarted;
     std::vector<std::pair<std::string, std::optional<Millis>>> stopped;
     uint64_t seq = 0;
     std::vector<Event> published;

@@ -68,7 +68,8 @@ TEST_F(Ops, LookupAndList) {
     host.add_bucket("b", 20);
     host.add_bucket("a", 10);
     Json r = call(R"({"op":"lookup","bucket":"a"})");
-    EXPECT_EQ(r["result"], (Json{{"bucket", "a"}, {"pid", 10}}));
+    EXPECT_EQ(r["result"],
+              (Json{{"bucket", "a"}, {"pid", 10}, {"kind", "kv-bucket"}, {"state", "running"}}));
     r = call(R"({"op":"lookup","bucket":"zz"})");
     EXPECT_EQ(code_of(r), "not_found");
     EXPECT_EQ(message_of(r), "no bucket named 'zz'");
@@ -77,6 +78,68 @@ TEST_F(Ops, LookupAndList) {
     EXPECT_EQ(r["result"]["buckets"][0]["bucket"], "a");
     EXPECT_EQ(r["result"]["buckets"][1]["bucket"], "b");
     EXPECT_TRUE(r["result"]["buckets"][0]["started"].is_string());
+    const Json& a = r["result"]["buckets"][0];
+    EXPECT_EQ(a["kind"], "kv-bucket");
+    EXPECT_EQ(a["state"], "running");
+    EXPECT_EQ(a["restarts"], 0);
+    EXPECT_TRUE(a["last_exit"].is_null());
+    EXPECT_TRUE(a["uptime_ms"].is_number_integer());
+}
+
+TEST_F(Ops, ABucketWithoutAProcessIsListedWithNulls) {
+    FakeBucket& b = host.add_bucket("f", 10);
+    b.state = "failed";
+    b.restarts = 5;
+    Json r = call(R"({"op":"list"})");
+    const Json& f = r["result"]["buckets"][0];
+    EXPECT_EQ(f["state"], "failed");
+    EXPECT_TRUE(f["pid"].is_null());
+    EXPECT_TRUE(f["started"].is_null());
+    EXPECT_TRUE(f["uptime_ms"].is_null());
+    EXPECT_EQ(f["restarts"], 5);
+    r = call(R"({"op":"kill","bucket":"f"})");
+    EXPECT_EQ(code_of(r), "unavailable");
+    r = call(R"({"op":"get","bucket":"f","key":"k"})");
+    EXPECT_EQ(code_of(r), "unavailable");
+    EXPECT_NE(message_of(r).find("failed"), std::string::npos) << message_of(r);
+}
+
+TEST_F(Ops, CreateTakesAKind) {
+    Json r = call(R"({"op":"create","bucket":"w","kind":"worker"})");
+    EXPECT_EQ(r["result"]["created"], true);
+    ASSERT_EQ(host.created_kinds.size(), 1u);
+    EXPECT_EQ(host.created_kinds[0], "worker");
+    call(R"({"op":"create","bucket":"v"})");
+    EXPECT_EQ(host.created_kinds[1], "");
+    r = call(R"({"op":"create","bucket":"x","kind":""})");
+    EXPECT_EQ(code_of(r), "bad_request");
+    r = call(R"({"op":"create","bucket":"x","kind":7})");
+    EXPECT_EQ(code_of(r), "bad_request");
+}
+
+TEST_F(Ops, DataOpsOnAKindWithoutDataAreBadRequests) {
+    FakeBucket& b = host.add_bucket("w", 10);
+    b.data = false;
+    b.kind = "worker";
+    for (const char* line :
+         {R"({"op":"put","bucket":"w","key":"k","value":"v"})",
+          R"({"op":"get","bucket":"w","key":"k"})", R"({"op":"delete","bucket":"w","key":"k"})",
+          R"({"op":"keys","bucket":"w"})"}) {
+        Json r = call(line);
+        EXPECT_EQ(code_of(r), "bad_request") << line;
+        EXPECT_NE(message_of(r).find("worker"), std::string::npos) << message_of(r);
+    }
+    EXPECT_TRUE(b.lines.empty());
+}
+
+TEST_F(Ops, RestartIsPassedOn) {
+    host.add_bucket("a", 10);
+    Json r = call(R"({"op":"restart","bucket":"a","timeout_ms":100})");
+    EXPECT_EQ(r["result"]["restarts"], 1);
+    ASSERT_EQ(host.restarted.size(), 1u);
+    EXPECT_EQ(host.restarted[0].second, Millis(100));
+    r = call(R"({"op":"restart","bucket":"zz"})");
+    EXPECT_EQ(code_of(r), "not_found");
 }
 
 TEST_F(Ops, StopTakesItsTimeoutWithinRange) {

@@ -114,7 +114,8 @@ class Bucket final : public OpBucket {
         std::vector<OutcomeFn> restart_waiters;  // `restart`s waiting for the new process
         std::unique_ptr<uv::Timer> timer;        // backoff, or the ready timeout
         uint64_t ready_at_ms = 0;                // loop time it became running
-        bool api_create = false;  // its first process came from a `create` (not a restart)
+        bool api_create = false;       // its first process came from a `create` (not a restart)
+        bool ready_timed_out = false;  // this process did not send READY=1 in time
     } sup;
 
   private:

@@ -66,7 +66,8 @@ void Registry::configure(const Config& config) {
     bucket_limits_.request_timeout = config.bucket.request_timeout;
     bucket_limits_.max_reply_bytes = config.bucket.max_reply_bytes;
     max_buckets_ = config.daemon.max_buckets;
-    default_kind_ = builtin_kind(program_, stop_timeout_);
+    auto builtin = builtin_kind(program_, stop_timeout_);
+    if (!default_kind_ || !(*default_kind_ == *builtin)) default_kind_ = std::move(builtin);
     std::map<std::string, std::shared_ptr<const KindConfig>, std::less<>> kinds;
     for (const auto& k : config.kinds) {
         auto it = kinds_.find(k.name);
@@ -245,6 +246,7 @@ bool Registry::spawn(Bucket& bucket, std::string& why) {
         return false;
     }
     bucket.sup.announced = false;
+    bucket.sup.ready_timed_out = false;
     spdlog::info("bucket {} started (pid {}, kind {})", name, bucket.pid(), kind.name);
     if (kind.ready == Readiness::notify) {
         awaiting_ready_[bucket.pid()] = b;
@@ -286,12 +288,9 @@ void Registry::on_ready_timeout(Bucket& bucket) {
         "bucket {} (pid {}) did not send READY=1 within {} (kind.ready_timeout); "
         "stopping it",
         bucket.name(), bucket.pid(), format_duration(bucket.kind().ready_timeout));
-    fail_waiters(bucket,
-                 Failure{wire::ErrorCode::timeout,
-                         fmt::format("bucket '{}' did not send READY=1 within {} "
-                                     "(kind {} ready_timeout)",
-                                     bucket.name(), format_duration(bucket.kind().ready_timeout),
-                                     bucket.kind().name)});
+    // Its waiters are answered once the process is gone (see supervise), so that a `create`
+    // that failed leaves nothing behind by the time it is answered.
+    bucket.sup.ready_timed_out = true;
     // Not asked for by anyone: its exit is then supervised like a crash, except for a bucket
     // a `create` was waiting for, which is removed (see supervise).
     bucket.stop(bucket.kind().stop_timeout.value_or(stop_timeout_), nullptr, /*now=*/true);
@@ -417,12 +416,20 @@ void Registry::supervise(Bucket& bucket, const proc::Exit& exit) {
     if (bucket.sup.api_create && !bucket.sup.declared) {
         // The first process of a `create` ended before it was ready (or did not get ready in
         // time): the create fails, and nothing is left behind.
-        fail_waiters(bucket,
-                     Failure{wire::ErrorCode::spawn_failed,
-                             fmt::format("bucket '{}' ({}) exited before it was ready ({})",
-                                         bucket.name(), kind.command[0],
-                                         exit.signaled ? signal_name(exit.signal)
-                                                       : fmt::format("code {}", exit.code))});
+        if (bucket.sup.ready_timed_out)
+            fail_waiters(bucket,
+                         Failure{wire::ErrorCode::timeout,
+                                 fmt::format("bucket '{}' did not send READY=1 within {} "
+                                             "(kind {} ready_timeout)",
+                                             bucket.name(), format_duration(kind.ready_timeout),
+                                             kind.name)});
+        else
+            fail_waiters(bucket,
+                         Failure{wire::ErrorCode::spawn_failed,
+                                 fmt::format("bucket '{}' ({}) exited before it was ready ({})",
+                                             bucket.name(), kind.command[0],
+                                             exit.signaled ? signal_name(exit.signal)
+                                                           : fmt::format("code {}", exit.code))});
         remove(bucket);
         return;
     }

@@ -29,7 +29,8 @@ std::string NatsConnection::connect(const ConnectOptions& options) {
     natsStatus s = natsOptions_Create(&opts);
     std::vector<const char*> servers;
     for (const auto& url : options.servers) servers.push_back(url.c_str());
-    if (s == NATS_OK) s = natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size()));
+    if (s == NATS_OK)
+        s = natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size()));
     if (s == NATS_OK && !options.creds.empty())
         s = natsOptions_SetUserCredentialsFromFiles(opts, options.creds.c_str(), nullptr);
     if (s == NATS_OK && !options.name.empty()) s = natsOptions_SetName(opts, options.name.c_str());

@@ -12,11 +12,11 @@ namespace kvd::fleet {
 
 struct ConnectOptions {
     std::vector<std::string> servers;
-    std::string creds;        // empty: no credentials file
-    std::string name;         // shown by the server's connection list
-    Millis timeout{2000};     // for the first connection
-    bool reconnect = true;    // once connected, reconnect for ever (kvd-nats) or never
-    Millis js_wait{5000};     // JetStream API requests
+    std::string creds;      // empty: no credentials file
+    std::string name;       // shown by the server's connection list
+    Millis timeout{2000};   // for the first connection
+    bool reconnect = true;  // once connected, reconnect for ever (kvd-nats) or never
+    Millis js_wait{5000};   // JetStream API requests
     // Asynchronous publishing (kvd-nats): called on a library thread for every PubAck or
     // failure; at most `max_pending` publishes in flight.
     jsPubAckHandler ack_handler = nullptr;

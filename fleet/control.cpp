@@ -20,17 +20,22 @@ std::string error_reply(const Json& id, const std::string& code, const std::stri
 
 std::string control_refusal(const std::string& request, const std::set<std::string>& allowed) {
     Json j = Json::parse(request, nullptr, false);
-    if (!j.is_object()) return error_reply(nullptr, "bad_request", "the request is not a JSON object");
+    if (!j.is_object())
+        return error_reply(nullptr, "bad_request", "the request is not a JSON object");
     Json id = j.contains("id") ? j["id"] : Json();
     auto op = j.find("op");
-    if (op == j.end() || !op->is_string()) return error_reply(id, "bad_request", "missing string field 'op'");
+    if (op == j.end() || !op->is_string())
+        return error_reply(id, "bad_request", "missing string field 'op'");
     const std::string name = op->get<std::string>();
     auto follow = j.find("follow");
     bool follows = follow != j.end() && follow->is_boolean() && follow->get<bool>();
     bool streams = name == "subscribe" || (name == "logs" && follows);
-    if (streams) return error_reply(id, "bad_request", "op '" + name + "' streams; it is not served over NATS");
+    if (streams)
+        return error_reply(id, "bad_request",
+                           "op '" + name + "' streams; it is not served over NATS");
     if (!allowed.count(name))
-        return error_reply(id, "permission_denied", "op '" + name + "' is not in this host's allowed list");
+        return error_reply(id, "permission_denied",
+                           "op '" + name + "' is not in this host's allowed list");
     return "";
 }
 
@@ -62,11 +67,13 @@ std::string ControlService::answer(const std::string& request) {
                        "kvd did not answer: " + error);
 }
 
-void ControlService::on_message(natsConnection* nc, natsSubscription*, natsMsg* msg, void* closure) {
+void ControlService::on_message(natsConnection* nc, natsSubscription*, natsMsg* msg,
+                                void* closure) {
     auto* self = static_cast<ControlService*>(closure);
     const char* reply_to = natsMsg_GetReply(msg);
     if (reply_to != nullptr && *reply_to != '\0') {
-        std::string request(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+        std::string request(natsMsg_GetData(msg),
+                            static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
         std::string reply = self->answer(request);
         natsConnection_Publish(nc, reply_to, reply.data(), static_cast<int>(reply.size()));
     }

@@ -1,5 +1,5 @@
-// The control service of kvd-nats: request/reply on kvdctl.HOST (see control_subject()). A request is one kvd
-// request object; it is forwarded to the local kvd and kvd's reply line comes back
+// The control service of kvd-nats: request/reply on kvdctl.HOST (see control_subject()). A request
+// is one kvd request object; it is forwarded to the local kvd and kvd's reply line comes back
 // unchanged. Only the ops in the allow list are served; others get kvd's own error format
 // with `permission_denied`. Ops that turn a connection into a stream (`subscribe`, `logs`
 // with `follow`) are never served: they are `bad_request` here.

@@ -67,7 +67,8 @@ void Forwarder::on_puback(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, 
     c.ok = pa != nullptr;
     if (pae != nullptr) {
         c.error = natsStatus_GetText(pae->Err);
-        if (pae->ErrText != nullptr && *pae->ErrText != '\0') c.error += std::string(": ") + pae->ErrText;
+        if (pae->ErrText != nullptr && *pae->ErrText != '\0')
+            c.error += std::string(": ") + pae->ErrText;
     }
     natsMsg_Destroy(msg);
     {
@@ -132,26 +133,31 @@ std::string Forwarder::ensure_stream() {
         s = js_AddStream(&si, js, &cfg, nullptr, &jerr);
         if (s == NATS_OK) {
             jsStreamInfo_Destroy(si);
-            log_info("created stream {} (subjects kvd.>, file storage, {} replicas)", settings_.stream,
-                     settings_.replicas);
+            log_info("created stream {} (subjects kvd.>, file storage, {} replicas)",
+                     settings_.stream, settings_.replicas);
             return "";
         }
         // Another host may have created it at the same moment: look again.
         s = js_GetStreamInfo(&si, js, settings_.stream.c_str(), nullptr, &jerr);
     }
-    if (s != NATS_OK) return "cannot get or create stream " + settings_.stream + ": " + nats_error(s);
+    if (s != NATS_OK)
+        return "cannot get or create stream " + settings_.stream + ": " + nats_error(s);
     std::vector<std::string> differences;
     const jsStreamConfig* c = si->Config;
     bool has_subject = false;
-    for (int i = 0; i < c->SubjectsLen; ++i) has_subject = has_subject || std::strcmp(c->Subjects[i], "kvd.>") == 0;
+    for (int i = 0; i < c->SubjectsLen; ++i)
+        has_subject = has_subject || std::strcmp(c->Subjects[i], "kvd.>") == 0;
     if (!has_subject) differences.push_back("its subjects do not include kvd.>");
     if (c->Storage != js_FileStorage) differences.push_back("memory storage instead of file");
     if (c->Replicas != settings_.replicas)
-        differences.push_back(fmt::format("replicas {} instead of {}", c->Replicas, settings_.replicas));
+        differences.push_back(
+            fmt::format("replicas {} instead of {}", c->Replicas, settings_.replicas));
     if (c->MaxAge != max_age_ns)
-        differences.push_back(fmt::format("max_age {} ms instead of {} ms", c->MaxAge / 1000000, settings_.max_age.count()));
+        differences.push_back(fmt::format("max_age {} ms instead of {} ms", c->MaxAge / 1000000,
+                                          settings_.max_age.count()));
     if (c->Duplicates != dup_ns)
-        differences.push_back(fmt::format("duplicate window {} ms instead of {} ms", c->Duplicates / 1000000,
+        differences.push_back(fmt::format("duplicate window {} ms instead of {} ms",
+                                          c->Duplicates / 1000000,
                                           settings_.duplicate_window.count()));
     jsStreamInfo_Destroy(si);
     if (differences.empty()) return "";
@@ -159,13 +165,15 @@ std::string Forwarder::ensure_stream() {
     for (const auto& d : differences) list += (list.empty() ? "" : "; ") + d;
     if (settings_.stream_mismatch == StreamMismatch::refuse) {
         refused_ = true;
-        log_error("stream {} exists with another configuration ({}); stream_mismatch = \"refuse\": "
-                  "exiting without changing it",
-                  settings_.stream, list);
+        log_error(
+            "stream {} exists with another configuration ({}); stream_mismatch = \"refuse\": "
+            "exiting without changing it",
+            settings_.stream, list);
         return "stream " + settings_.stream + " has another configuration";
     }
     if (!stream_warned_)
-        log_warn("stream {} exists with another configuration ({}); using it unchanged", settings_.stream, list);
+        log_warn("stream {} exists with another configuration ({}); using it unchanged",
+                 settings_.stream, list);
     stream_warned_ = true;
     return "";
 }
@@ -252,8 +260,9 @@ void Forwarder::drain_completions(Clock::time_point now) {
         done.swap(completions_);
     }
     for (auto& c : done) {
-        auto it = std::find_if(pending_.begin(), pending_.end(),
-                               [&](const Pending& p) { return p.seq != 0 && p.msg_id == c.msg_id; });
+        auto it = std::find_if(pending_.begin(), pending_.end(), [&](const Pending& p) {
+            return p.seq != 0 && p.msg_id == c.msg_id;
+        });
         if (it == pending_.end() || it->stored) continue;  // an earlier copy's answer
         if (c.ok) {
             it->stored = true;
@@ -272,8 +281,9 @@ void Forwarder::advance_registry(Clock::time_point now) {
     if (!registry_.is_open() || now < next_registry_) return;
     for (auto& p : pending_) {
         if (p.registry_done) continue;
-        std::string error = p.type == "create" ? registry_.on_create(p.bucket, p.pid, p.kind, p.time)
-                                               : registry_.on_exit(p.bucket, p.pid);
+        std::string error = p.type == "create"
+                                ? registry_.on_create(p.bucket, p.pid, p.kind, p.time)
+                                : registry_.on_exit(p.bucket, p.pid);
         if (!error.empty()) {
             if (error != last_error_) log_warn("{}; retrying", error);
             last_error_ = error;
@@ -288,9 +298,11 @@ void Forwarder::advance_registry(Clock::time_point now) {
 void Forwarder::publish(Pending& p, Clock::time_point now) {
     natsMsg* msg = nullptr;
     std::string subject = event_subject(settings_.host, p.type);
-    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, p.line.data(), static_cast<int>(p.line.size()));
+    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, p.line.data(),
+                                  static_cast<int>(p.line.size()));
     if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Nats-Msg-Id", p.msg_id.c_str());
-    if (s == NATS_OK && !p.bucket.empty()) s = natsMsgHeader_Set(msg, "Kvd-Bucket", p.bucket.c_str());
+    if (s == NATS_OK && !p.bucket.empty())
+        s = natsMsgHeader_Set(msg, "Kvd-Bucket", p.bucket.c_str());
     if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Kvd-Host", settings_.host.c_str());
     jsPubOptions po;
     jsPubOptions_Init(&po);
@@ -320,7 +332,9 @@ void Forwarder::publish_due(Clock::time_point now) {
 bool Forwarder::write_acks() {
     std::string out;
     while (!pending_.empty() && pending_.front().stored && pending_.front().registry_done) {
-        if (send_acks_) out += pending_.front().seq != 0 ? fmt::format("{{\"ack\":{}}}\n", pending_.front().seq) : "ok\n";
+        if (send_acks_)
+            out += pending_.front().seq != 0 ? fmt::format("{{\"ack\":{}}}\n", pending_.front().seq)
+                                             : "ok\n";
         pending_.pop_front();
         ++acked_;
     }
@@ -361,7 +375,8 @@ int Forwarder::run() {
             now = Clock::now();
         }
         if (boot_.empty() && now >= next_boot_) try_boot(now);
-        if (conn_.connected() && registry_.is_open() && !boot_.empty() && !reconciled_ && now >= next_reconcile_)
+        if (conn_.connected() && registry_.is_open() && !boot_.empty() && !reconciled_ &&
+            now >= next_reconcile_)
             try_reconcile(now);
         if (!boot_.empty()) take_lines();
         drain_completions(now);
@@ -393,15 +408,18 @@ int Forwarder::run() {
                 eof_ = true;
                 eof_deadline_ = Clock::now() + std::min(settings_.ack_wait, Millis(2000));
             } else if (!input_.append(std::string_view(buf, static_cast<std::size_t>(n)))) {
-                log_error("a line of more than {} bytes on stdin: not kvd's events", kMaxEventBytes);
+                log_error("a line of more than {} bytes on stdin: not kvd's events",
+                          kMaxEventBytes);
                 status = 1;
                 break;
             }
         }
     }
     std::size_t unacked = pending_.size();
-    log_info("stopping: {} events acked, {} not acked (kvd delivers those again){}", acked_, unacked,
-             registry_.collisions() ? fmt::format("; {} registry collisions", registry_.collisions()) : "");
+    log_info(
+        "stopping: {} events acked, {} not acked (kvd delivers those again){}", acked_, unacked,
+        registry_.collisions() ? fmt::format("; {} registry collisions", registry_.collisions())
+                               : "");
     control_.stop();
     registry_.close();
     conn_.close();

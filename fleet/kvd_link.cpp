@@ -2,7 +2,8 @@
 
 namespace kvd::fleet {
 
-std::optional<std::string> KvdLink::round_trip(const std::string& request_line, std::string& error) {
+std::optional<std::string> KvdLink::round_trip(const std::string& request_line,
+                                               std::string& error) {
     std::lock_guard lock(mutex_);
     if (socket_path_.empty()) {
         error = "kvd's socket is not known ($KVD_SOCKET is not set and no --socket was given)";

@@ -28,31 +28,41 @@ std::optional<Millis> duration_flag(const std::string& flag, const std::string& 
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"kvd-nats: forwards kvd's events to NATS JetStream and keeps the fleet registry.\n"
-                 "Run by kvd as a [[handler]]; settings from --config FILE, then flags."};
-    std::string config, creds, host, stream, registry, max_age, dup_window, ack_wait, request_timeout,
-        mismatch, socket;
+    CLI::App app{
+        "kvd-nats: forwards kvd's events to NATS JetStream and keeps the fleet registry.\n"
+        "Run by kvd as a [[handler]]; settings from --config FILE, then flags."};
+    std::string config, creds, host, stream, registry, max_age, dup_window, ack_wait,
+        request_timeout, mismatch, socket;
     std::vector<std::string> servers, allow;
     std::optional<int> replicas, window;
     bool version = false;
     app.add_option("--config", config, "TOML file of settings (keys as the long flags, with _)");
-    app.add_option("--server", servers, "NATS server URL (repeatable; default nats://127.0.0.1:4222)");
+    app.add_option("--server", servers,
+                   "NATS server URL (repeatable; default nats://127.0.0.1:4222)");
     app.add_option("--creds", creds, "NATS credentials (.creds) file");
-    app.add_option("--host", host, "this host's name in subjects and the registry (default: hostname)");
+    app.add_option("--host", host,
+                   "this host's name in subjects and the registry (default: hostname)");
     app.add_option("--stream", stream, "JetStream stream (default KVD_EVENTS)");
     app.add_option("--registry", registry, "JetStream KV bucket (default kvd-registry)");
-    app.add_option("--replicas", replicas, "replicas of the stream and KV bucket it creates (default 1)")
+    app.add_option("--replicas", replicas,
+                   "replicas of the stream and KV bucket it creates (default 1)")
         ->check(CLI::Range(1, 5));
-    app.add_option("--max-age", max_age, "max age of the stream it creates (default 168h; 0: for ever)");
-    app.add_option("--duplicate-window", dup_window, "dedup window of the stream it creates (default 2m)");
+    app.add_option("--max-age", max_age,
+                   "max age of the stream it creates (default 168h; 0: for ever)");
+    app.add_option("--duplicate-window", dup_window,
+                   "dedup window of the stream it creates (default 2m)");
     app.add_option("--window", window, "events in flight to JetStream at most (default 256)")
         ->check(CLI::Range(1, 65536));
-    app.add_option("--ack-wait", ack_wait, "publish again when no PubAck came in this time (default 2s)");
-    app.add_option("--request-timeout", request_timeout, "for control requests forwarded to kvd (default 10s)");
-    app.add_option("--allow", allow, "an op served on kvdctl.HOST (repeatable; replaces the default "
-                                     "ping,status,lookup,list,handlers,keys,get)")
+    app.add_option("--ack-wait", ack_wait,
+                   "publish again when no PubAck came in this time (default 2s)");
+    app.add_option("--request-timeout", request_timeout,
+                   "for control requests forwarded to kvd (default 10s)");
+    app.add_option("--allow", allow,
+                   "an op served on kvdctl.HOST (repeatable; replaces the default "
+                   "ping,status,lookup,list,handlers,keys,get)")
         ->delimiter(',');
-    app.add_option("--stream-mismatch", mismatch, "an existing stream configured otherwise: warn or refuse")
+    app.add_option("--stream-mismatch", mismatch,
+                   "an existing stream configured otherwise: warn or refuse")
         ->check(CLI::IsMember({"warn", "refuse"}));
     app.add_option("--socket", socket, "kvd's control socket (default $KVD_SOCKET)");
     app.add_flag("--version", version, "print the version and exit");
@@ -91,7 +101,8 @@ int main(int argc, char** argv) {
     }
     if (s.host.empty()) s.host = default_host();
     if (s.host != subject_token(s.host)) {
-        log_warn("host '{}' is not a NATS subject token; using '{}'", s.host, subject_token(s.host));
+        log_warn("host '{}' is not a NATS subject token; using '{}'", s.host,
+                 subject_token(s.host));
         s.host = subject_token(s.host);
     }
     if (s.socket.empty()) {
@@ -99,8 +110,10 @@ int main(int argc, char** argv) {
         if (env != nullptr) s.socket = env;
     }
     if (s.duplicate_window.count() <= 0) {
-        std::fputs("kvd-nats: the duplicate window must be positive: it is what makes redelivery exactly once\n",
-                   stderr);
+        std::fputs(
+            "kvd-nats: the duplicate window must be positive: it is what makes redelivery exactly "
+            "once\n",
+            stderr);
         return 2;
     }
     std::string boot;

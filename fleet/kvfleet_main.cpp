@@ -1,10 +1,9 @@
 // kvfleet: the fleet's control client. Answers from NATS: the registry (KV), the event stream,
 // and each host's kvd-nats control service. Exit status as kvctl: 0 success, 1 an error
 // answer (not found, refused), 2 usage, 3 NATS or the host could not be reached.
+#include <fmt/format.h>
 #include <signal.h>
 #include <time.h>
-
-#include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -100,7 +99,7 @@ std::string entry_line(const RegistryEntry& e) {
 }
 
 Json entry_json(const RegistryEntry& e) {
-    return Json{{"bucket", e.bucket}, {"host", e.host}, {"pid", e.pid},       {"boot", e.boot},
+    return Json{{"bucket", e.bucket}, {"host", e.host},   {"pid", e.pid},          {"boot", e.boot},
                 {"kind", e.kind},     {"since", e.since}, {"revision", e.revision}};
 }
 
@@ -109,7 +108,8 @@ int cmd_lookup(const Global& g, const std::string& name) {
     if (auto e = connect(conn, g); !e.empty()) return fail(kExitUnreachable, e);
     kvStore* kv = nullptr;
     natsStatus s = js_KeyValue(&kv, conn.js(), g.registry.c_str());
-    if (s == NATS_NOT_FOUND) return fail(kExitError, "no registry '" + g.registry + "' (no kvd-nats has run yet)");
+    if (s == NATS_NOT_FOUND)
+        return fail(kExitError, "no registry '" + g.registry + "' (no kvd-nats has run yet)");
     if (s != NATS_OK) return fail(kExitUnreachable, "registry: " + nats_error(s));
     kvEntry* entry = nullptr;
     s = kvStore_Get(&entry, kv, registry_key(name).c_str());
@@ -123,7 +123,8 @@ int cmd_lookup(const Global& g, const std::string& name) {
                                static_cast<std::size_t>(kvEntry_ValueLen(entry)));
         auto e = parse_registry_value(registry_key(name), value, kvEntry_Revision(entry));
         if (!e) {
-            status = fail(kExitError, "the registry entry of '" + name + "' is not kvd-nats's: " + std::string(value));
+            status = fail(kExitError, "the registry entry of '" + name +
+                                          "' is not kvd-nats's: " + std::string(value));
         } else if (g.json) {
             std::cout << entry_json(*e).dump() << "\n";
         } else {
@@ -141,16 +142,19 @@ int cmd_list(const Global& g, const std::string& host) {
     kvStore* kv = nullptr;
     std::vector<RegistryEntry> entries;
     natsStatus s = js_KeyValue(&kv, conn.js(), g.registry.c_str());
-    if (s != NATS_OK && s != NATS_NOT_FOUND) return fail(kExitUnreachable, "registry: " + nats_error(s));
+    if (s != NATS_OK && s != NATS_NOT_FOUND)
+        return fail(kExitUnreachable, "registry: " + nats_error(s));
     if (s == NATS_OK) {
         std::string error = read_registry(kv, entries);
         kvStore_Destroy(kv);
         if (!error.empty()) return fail(kExitUnreachable, error);
     }
     if (!host.empty())
-        entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const auto& e) { return e.host != host; }),
+        entries.erase(std::remove_if(entries.begin(), entries.end(),
+                                     [&](const auto& e) { return e.host != host; }),
                       entries.end());
-    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.bucket < b.bucket; });
+    std::sort(entries.begin(), entries.end(),
+              [](const auto& a, const auto& b) { return a.bucket < b.bucket; });
     if (g.json) {
         Json list = Json::array();
         for (const auto& e : entries) list.push_back(entry_json(e));
@@ -161,7 +165,9 @@ int cmd_list(const Global& g, const std::string& host) {
         std::cout << "no buckets\n";
         return kExitOk;
     }
-    std::cout << fmt::format("{:<24} {:<16} {:>8}  {:<12} {}", "BUCKET", "HOST", "PID", "KIND", "SINCE") << "\n";
+    std::cout << fmt::format("{:<24} {:<16} {:>8}  {:<12} {}", "BUCKET", "HOST", "PID", "KIND",
+                             "SINCE")
+              << "\n";
     for (const auto& e : entries) std::cout << entry_line(e) << "\n";
     return kExitOk;
 }
@@ -179,12 +185,14 @@ int cmd_events(const Global& g, const std::string& from, int64_t count, const st
     } else if (std::all_of(from.begin(), from.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         so.Config.DeliverPolicy = js_DeliverByStartSequence;
         so.Config.OptStartSeq = std::stoull(from);
-        if (so.Config.OptStartSeq == 0) return fail(kExitUsage, "--from: stream sequences start at 1");
+        if (so.Config.OptStartSeq == 0)
+            return fail(kExitUsage, "--from: stream sequences start at 1");
     } else if (auto t = parse_rfc3339(from)) {
         so.Config.DeliverPolicy = js_DeliverByStartTime;
         so.Config.OptStartTime = *t;
     } else {
-        return fail(kExitUsage, "--from '" + from + "': a stream sequence, an RFC 3339 time, or 'all'");
+        return fail(kExitUsage,
+                    "--from '" + from + "': a stream sequence, an RFC 3339 time, or 'all'");
     }
     NatsConnection conn;
     if (auto e = connect(conn, g); !e.empty()) return fail(kExitUnreachable, e);
@@ -193,7 +201,8 @@ int cmd_events(const Global& g, const std::string& from, int64_t count, const st
     natsSubscription* sub = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     natsStatus s = js_SubscribeSync(&sub, conn.js(), subject.c_str(), nullptr, &so, &jerr);
-    if (s != NATS_OK) return fail(kExitUnreachable, "cannot follow stream " + g.stream + ": " + nats_error(s));
+    if (s != NATS_OK)
+        return fail(kExitUnreachable, "cannot follow stream " + g.stream + ": " + nats_error(s));
     int64_t seen = 0;
     int status = kExitOk;
     while ((count <= 0 || seen < count) && g_signal == 0) {
@@ -204,7 +213,8 @@ int cmd_events(const Global& g, const std::string& from, int64_t count, const st
             status = fail(kExitUnreachable, "stream " + g.stream + ": " + nats_error(s));
             break;
         }
-        std::string line(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+        std::string line(natsMsg_GetData(msg),
+                         static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
         natsMsg_Destroy(msg);
         std::cout << line << "\n" << std::flush;
         ++seen;
@@ -217,7 +227,8 @@ int cmd_events(const Global& g, const std::string& from, int64_t count, const st
 
 int cmd_ctl(const Global& g, const std::string& host, const std::vector<std::string>& words) {
     Json request;
-    if (words.empty()) return fail(kExitUsage, "ctl needs a request: an op with its arguments, or a JSON object");
+    if (words.empty())
+        return fail(kExitUsage, "ctl needs a request: an op with its arguments, or a JSON object");
     if (!words[0].empty() && words[0][0] == '{') {
         if (words.size() != 1) return fail(kExitUsage, "ctl: a JSON request is one argument");
         request = Json::parse(words[0], nullptr, false);
@@ -225,7 +236,8 @@ int cmd_ctl(const Global& g, const std::string& host, const std::vector<std::str
     } else {
         // op BUCKET KEY VALUE, as far as given: what kvctl's data ops take.
         static const char* kFields[] = {"bucket", "key", "value"};
-        if (words.size() > 4) return fail(kExitUsage, "ctl: OP [BUCKET [KEY [VALUE]]], or a JSON object");
+        if (words.size() > 4)
+            return fail(kExitUsage, "ctl: OP [BUCKET [KEY [VALUE]]], or a JSON object");
         request["op"] = words[0];
         for (std::size_t i = 1; i < words.size(); ++i) request[kFields[i - 1]] = words[i];
     }
@@ -234,18 +246,26 @@ int cmd_ctl(const Global& g, const std::string& host, const std::vector<std::str
     if (auto e = connect(conn, g); !e.empty()) return fail(kExitUnreachable, e);
     std::string data = request.dump();
     natsMsg* reply = nullptr;
-    natsStatus s = natsConnection_Request(&reply, conn.nc(), control_subject(host).c_str(), data.data(),
-                                          static_cast<int>(data.size()), g.timeout.count());
-    if (s == NATS_NO_RESPONDERS) return fail(kExitUnreachable, "no kvd-nats serves host '" + host + "'");
-    if (s == NATS_TIMEOUT) return fail(kExitUnreachable, "host '" + host + "' did not answer in time");
-    if (s != NATS_OK) return fail(kExitUnreachable, "request to host '" + host + "': " + nats_error(s));
-    std::string line(natsMsg_GetData(reply), static_cast<std::size_t>(natsMsg_GetDataLength(reply)));
+    natsStatus s =
+        natsConnection_Request(&reply, conn.nc(), control_subject(host).c_str(), data.data(),
+                               static_cast<int>(data.size()), g.timeout.count());
+    if (s == NATS_NO_RESPONDERS)
+        return fail(kExitUnreachable, "no kvd-nats serves host '" + host + "'");
+    if (s == NATS_TIMEOUT)
+        return fail(kExitUnreachable, "host '" + host + "' did not answer in time");
+    if (s != NATS_OK)
+        return fail(kExitUnreachable, "request to host '" + host + "': " + nats_error(s));
+    std::string line(natsMsg_GetData(reply),
+                     static_cast<std::size_t>(natsMsg_GetDataLength(reply)));
     natsMsg_Destroy(reply);
     Json j = Json::parse(line, nullptr, false);
-    if (!j.is_object() || !j.contains("ok")) return fail(kExitUnreachable, "host '" + host + "' answered: " + line);
+    if (!j.is_object() || !j.contains("ok"))
+        return fail(kExitUnreachable, "host '" + host + "' answered: " + line);
     bool ok = j["ok"] == true;
     if (g.json) {
-        std::cout << (ok ? j.value("result", Json::object()) : j.value("error", Json::object())).dump() << "\n";
+        std::cout
+            << (ok ? j.value("result", Json::object()) : j.value("error", Json::object())).dump()
+            << "\n";
     } else if (ok) {
         std::cout << j.value("result", Json::object()).dump(2) << "\n";
     }
@@ -265,7 +285,8 @@ int main(int argc, char** argv) {
     Global g;
     std::string timeout = "5s";
     std::vector<std::string> servers;
-    app.add_option("--nats", servers, "NATS server URL (repeatable; default $NATS_URL, else nats://127.0.0.1:4222)")
+    app.add_option("--nats", servers,
+                   "NATS server URL (repeatable; default $NATS_URL, else nats://127.0.0.1:4222)")
         ->delimiter(',');
     app.add_option("--creds", g.creds, "NATS credentials (.creds) file");
     app.add_option("--stream", g.stream, "the events stream (default KVD_EVENTS)");
@@ -281,11 +302,13 @@ int main(int argc, char** argv) {
     auto* list = app.add_subcommand("list", "every bucket of the fleet, from the registry");
     list->add_option("--host", host, "only this host's");
     auto* events = app.add_subcommand("events", "follow the fleet's event stream");
-    events->add_option("--from", from, "a stream sequence, an RFC 3339 time, or 'all' (default: new events)");
+    events->add_option("--from", from,
+                       "a stream sequence, an RFC 3339 time, or 'all' (default: new events)");
     events->add_option("--count", count, "exit after N events")->check(CLI::PositiveNumber);
     events->add_option("--host", host, "only this host's events");
     events->add_option("--type", type, "only events of this type");
-    auto* ctl = app.add_subcommand("ctl", "send a control request to HOST's kvd: OP [BUCKET [KEY [VALUE]]] or JSON");
+    auto* ctl = app.add_subcommand(
+        "ctl", "send a control request to HOST's kvd: OP [BUCKET [KEY [VALUE]]] or JSON");
     ctl->add_option("HOST", ctl_host)->required();
     ctl->add_option("REQUEST", words)->required();
 
@@ -296,7 +319,8 @@ int main(int argc, char** argv) {
     }
     std::string error;
     auto t = parse_duration(timeout, &error);
-    if (!t || t->count() <= 0) return fail(kExitUsage, "--timeout: " + (error.empty() ? "must be positive" : error));
+    if (!t || t->count() <= 0)
+        return fail(kExitUsage, "--timeout: " + (error.empty() ? "must be positive" : error));
     g.timeout = *t;
     if (servers.empty()) {
         const char* env = std::getenv("NATS_URL");

@@ -3,8 +3,8 @@
 #include <map>
 
 #include "fleet/connection.hpp"
-#include "fleet/names.hpp"
 #include "fleet/log.hpp"
+#include "fleet/names.hpp"
 
 namespace kvd::fleet {
 
@@ -66,8 +66,8 @@ std::optional<RegistryEntry> parse_registry_value(const std::string& key, std::s
 }
 
 std::string registry_value(const RegistryEntry& e) {
-    return Json{{"bucket", e.bucket}, {"host", e.host},   {"pid", e.pid},
-                {"boot", e.boot},     {"kind", e.kind},   {"since", e.since}}
+    return Json{{"bucket", e.bucket}, {"host", e.host}, {"pid", e.pid},
+                {"boot", e.boot},     {"kind", e.kind}, {"since", e.since}}
         .dump();
 }
 
@@ -136,16 +136,18 @@ std::string Registry::on_create(const std::string& bucket, int64_t pid, const st
         natsStatus s;
         uint64_t rev = 0;
         if (!current) {
-            s = kvStore_Create(&rev, kv_, key.c_str(), value.data(), static_cast<int>(value.size()));
+            s = kvStore_Create(&rev, kv_, key.c_str(), value.data(),
+                               static_cast<int>(value.size()));
         } else if (current->host == host_) {
             // Ours: an earlier pid of this name, or an entry a previous boot left.
             s = kvStore_Update(&rev, kv_, key.c_str(), value.data(), static_cast<int>(value.size()),
                                current->revision);
         } else {
             ++collisions_;
-            log_warn("bucket '{}' is registered by host '{}' (pid {}); this host's pid {} is not "
-                     "written to the registry (collision {})",
-                     bucket, current->host, current->pid, pid, collisions_);
+            log_warn(
+                "bucket '{}' is registered by host '{}' (pid {}); this host's pid {} is not "
+                "written to the registry (collision {})",
+                bucket, current->host, current->pid, pid, collisions_);
             return "";
         }
         if (s == NATS_OK) return "";
@@ -204,9 +206,10 @@ std::string Registry::reconcile(const std::vector<LocalBucket>& local) {
         if (!error.empty()) return error;
         ++added;
     }
-    log_info("registry reconciled with kvd's list: {} local buckets, {} stale entries removed, "
-             "{} written",
-             local.size(), removed, added);
+    log_info(
+        "registry reconciled with kvd's list: {} local buckets, {} stale entries removed, "
+        "{} written",
+        local.size(), removed, added);
     return "";
 }
 

@@ -40,13 +40,15 @@ std::string load_settings_file(const std::string& path, Settings& s) {
     };
     auto get_duration = [&](const toml::value& v, const std::string& key, Millis& out) {
         std::string text, error;
-        if (!v.is_string()) return fail(v, "'" + key + "' must be a duration string such as \"5s\"");
+        if (!v.is_string())
+            return fail(v, "'" + key + "' must be a duration string such as \"5s\"");
         text = v.as_string().str;
         auto d = parse_duration(text, &error);
         if (!d) return fail(v, "'" + key + "': " + error);
         out = *d;
     };
-    auto get_list = [&](const toml::value& v, const std::string& key, std::vector<std::string>& out) {
+    auto get_list = [&](const toml::value& v, const std::string& key,
+                        std::vector<std::string>& out) {
         if (!v.is_array()) return fail(v, "'" + key + "' must be an array of strings");
         std::vector<std::string> list;
         for (const auto& item : v.as_array()) {

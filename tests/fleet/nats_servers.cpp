@@ -188,8 +188,16 @@ std::vector<Json> read_stream(const std::vector<std::string>& urls, const std::s
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverAll;
     natsSubscription* sub = nullptr;
-    natsStatus s = js_SubscribeSync(&sub, conn.js(), "kvd.>", nullptr, &so, nullptr);
-    EXPECT_EQ(s, NATS_OK) << fleet::nats_error(s);
+    natsStatus s = NATS_OK;
+    // Just after a node was lost, the cluster may still be electing leaders: the consumer
+    // cannot be created until it is done.
+    EXPECT_TRUE(wait_until(
+        [&] {
+            s = js_SubscribeSync(&sub, conn.js(), "kvd.>", nullptr, &so, nullptr);
+            return s == NATS_OK;
+        },
+        30s, "a consumer on the stream"))
+        << fleet::nats_error(s);
     if (s != NATS_OK) return out;
     for (int64_t i = 0; i < total; ++i) {
         natsMsg* msg = nullptr;

@@ -23,13 +23,15 @@ int bucket_count() {
     return n > 0 ? n : 200;
 }
 
-#define SKIP_WITHOUT_NATS()                                                                       \
-    do {                                                                                          \
-        if (nats_server_path().empty()) GTEST_SKIP() << "nats-server is not installed (scripts/deps.sh nats)"; \
+#define SKIP_WITHOUT_NATS()                                                        \
+    do {                                                                           \
+        if (nats_server_path().empty())                                            \
+            GTEST_SKIP() << "nats-server is not installed (scripts/deps.sh nats)"; \
     } while (0)
 
 // (host, type, bucket) -> how many times the stream holds it.
-std::map<std::tuple<std::string, std::string, std::string>, int> tally(const std::vector<Json>& events) {
+std::map<std::tuple<std::string, std::string, std::string>, int> tally(
+    const std::vector<Json>& events) {
     std::map<std::tuple<std::string, std::string, std::string>, int> out;
     for (const auto& e : events)
         if (e.is_object()) ++out[{e.value("host", ""), e.value("type", ""), e.value("bucket", "")}];
@@ -61,13 +63,15 @@ struct Host {
     std::map<std::string, int64_t> list() {
         std::map<std::string, int64_t> out;
         Json r = client->call("list");
-        for (const auto& b : r["result"]["buckets"]) out[b["bucket"].get<std::string>()] = b["pid"].get<int64_t>();
+        for (const auto& b : r["result"]["buckets"])
+            out[b["bucket"].get<std::string>()] = b["pid"].get<int64_t>();
         return out;
     }
 };
 
 // What the registry holds for `host`: bucket -> pid.
-std::map<std::string, int64_t> registry_of(const std::map<std::string, Json>& registry, const std::string& host) {
+std::map<std::string, int64_t> registry_of(const std::map<std::string, Json>& registry,
+                                           const std::string& host) {
     std::map<std::string, int64_t> out;
     for (const auto& [bucket, e] : registry)
         if (e.value("host", "") == host) out[bucket] = e.value("pid", int64_t{-1});
@@ -94,7 +98,8 @@ TEST(FleetSingleHost, EventsReachTheStreamOnceAndTheRegistryFollowsTheBucket) {
     EXPECT_EQ(registry["shopping"]["pid"], pid);
     EXPECT_EQ(registry["shopping"]["kind"], "kv-bucket");
     EXPECT_EQ(registry["shopping"]["boot"], h1.client->call("status")["result"]["boot"]);
-    EXPECT_EQ(registry.count("a.b:c"), 1u) << "a name with '.' and ':' is escaped in its key, not lost";
+    EXPECT_EQ(registry.count("a.b:c"), 1u)
+        << "a name with '.' and ':' is escaped in its key, not lost";
 
     RunResult lookup = run_program(kvfleet_path(), {"--nats", nats.url(0), "lookup", "shopping"});
     EXPECT_EQ(lookup.exit_code, 0) << lookup;
@@ -115,7 +120,8 @@ TEST(FleetSingleHost, EventsReachTheStreamOnceAndTheRegistryFollowsTheBucket) {
     EXPECT_EQ((counts[{"h1", "create", "a.b:c"}]), 1);
 
     // kvfleet events: the stream from its start, as kvd wrote each event plus host and boot.
-    RunResult ev = run_program(kvfleet_path(), {"--nats", nats.url(0), "events", "--from", "1", "--count", "3"});
+    RunResult ev = run_program(kvfleet_path(),
+                               {"--nats", nats.url(0), "events", "--from", "1", "--count", "3"});
     ASSERT_EQ(ev.exit_code, 0) << ev;
     Json first = Json::parse(ev.out.substr(0, ev.out.find('\n')));
     EXPECT_EQ(first["seq"], 1);
@@ -123,13 +129,16 @@ TEST(FleetSingleHost, EventsReachTheStreamOnceAndTheRegistryFollowsTheBucket) {
     EXPECT_EQ(first["host"], "h1");
 
     // Control through NATS: read-only ops are served, others refused in kvd's error format.
-    RunResult list = run_program(kvfleet_path(), {"--nats", nats.url(0), "--json", "ctl", "h1", "list"});
+    RunResult list =
+        run_program(kvfleet_path(), {"--nats", nats.url(0), "--json", "ctl", "h1", "list"});
     ASSERT_EQ(list.exit_code, 0) << list;
     EXPECT_EQ(Json::parse(list.out)["buckets"].size(), 1u);
-    RunResult stop = run_program(kvfleet_path(), {"--nats", nats.url(0), "--json", "ctl", "h1", "stop", "a.b:c"});
+    RunResult stop = run_program(kvfleet_path(),
+                                 {"--nats", nats.url(0), "--json", "ctl", "h1", "stop", "a.b:c"});
     EXPECT_EQ(stop.exit_code, 1) << stop;
     EXPECT_EQ(Json::parse(stop.out)["code"], "permission_denied");
-    EXPECT_TRUE(h1.client->call("lookup", {{"bucket", "a.b:c"}})["ok"] == true) << "the refused stop did nothing";
+    EXPECT_TRUE(h1.client->call("lookup", {{"bucket", "a.b:c"}})["ok"] == true)
+        << "the refused stop did nothing";
     RunResult nobody = run_program(kvfleet_path(), {"--nats", nats.url(0), "ctl", "h7", "ping"});
     EXPECT_EQ(nobody.exit_code, 3) << nobody;
 }
@@ -144,8 +153,9 @@ TEST(FleetSingleHost, NothingIsAckedWhileNatsIsDownAndEverythingArrivesAfter) {
     h1.start(fleet_config("h1", {"nats://127.0.0.1:" + std::to_string(port)}));
     std::unique_ptr<Client> creator = std::make_unique<Client>(h1.kvd->socket_path());
     ASSERT_TRUE(creator->send_json({{"id", 1}, {"op", "create"}, {"bucket", "early"}}));
-    ASSERT_TRUE(wait_until([&] { return handler_info(*h1.client, "nats").value("delivered", 0) >= 1; }, 10s,
-                           "the create event was delivered to kvd-nats"));
+    ASSERT_TRUE(
+        wait_until([&] { return handler_info(*h1.client, "nats").value("delivered", 0) >= 1; }, 10s,
+                   "the create event was delivered to kvd-nats"));
     EXPECT_EQ(handler_info(*h1.client, "nats").value("acked", -1), 0) << "no ack without a PubAck";
     EXPECT_EQ(handler_info(*h1.client, "nats").value("queued", 0), 1);
 
@@ -165,7 +175,8 @@ TEST(FleetSingleHost, NothingIsAckedWhileNatsIsDownAndEverythingArrivesAfter) {
 class FleetThreeHosts : public ::testing::Test {
   protected:
     void SetUp() override {
-        if (nats_server_path().empty()) GTEST_SKIP() << "nats-server is not installed (scripts/deps.sh nats)";
+        if (nats_server_path().empty())
+            GTEST_SKIP() << "nats-server is not installed (scripts/deps.sh nats)";
         nats_ = std::make_unique<NatsCluster>(dir_, 3);
         ASSERT_TRUE(nats_->wait_ready());
         urls_ = nats_->urls();
@@ -203,17 +214,19 @@ class FleetThreeHosts : public ::testing::Test {
     // exactly each host's `list`.
     void check_fleet() {
         for (auto& h : hosts_)
-            ASSERT_TRUE(wait_until([&] { return h->drained(); }, 60s, h->name + "'s kvd-nats acked everything"));
-        ASSERT_TRUE(wait_until([&] { return stream_count(urls_) >= static_cast<int64_t>(expected_.size()); }, 30s,
-                               "the stream holds every event"));
+            ASSERT_TRUE(wait_until([&] { return h->drained(); }, 60s,
+                                   h->name + "'s kvd-nats acked everything"));
+        ASSERT_TRUE(wait_until(
+            [&] { return stream_count(urls_) >= static_cast<int64_t>(expected_.size()); }, 30s,
+            "the stream holds every event"));
         auto counts = tally(read_stream(urls_));
         EXPECT_EQ(counts.size(), expected_.size());
         int wrong = 0;
         for (const auto& [key, n] : counts)
             if (n != 1 || !expected_.count(key)) {
                 if (++wrong <= 10)
-                    ADD_FAILURE() << std::get<0>(key) << " " << std::get<1>(key) << " " << std::get<2>(key) << " stored "
-                                  << n << " times";
+                    ADD_FAILURE() << std::get<0>(key) << " " << std::get<1>(key) << " "
+                                  << std::get<2>(key) << " stored " << n << " times";
             }
         EXPECT_EQ(wrong, 0);
         check_registry();
@@ -225,7 +238,8 @@ class FleetThreeHosts : public ::testing::Test {
         for (auto& h : hosts_) {
             auto local = h->list();
             total += local.size();
-            EXPECT_EQ(registry_of(registry, h->name), local) << "the registry matches " << h->name << "'s list";
+            EXPECT_EQ(registry_of(registry, h->name), local)
+                << "the registry matches " << h->name << "'s list";
         }
         EXPECT_EQ(registry.size(), total);
     }
@@ -247,8 +261,9 @@ TEST_F(FleetThreeHosts, EveryEventOnceAndTheRegistryMatchesEveryList) {
     h1.kvd->kill9();
     h1.start(fleet_config("h1", urls_, 3));
     ASSERT_TRUE(is_ok(h1.client->call("create", {{"bucket", "after-restart"}})));
-    ASSERT_TRUE(wait_until([&] { return registry_of(read_registry_entries(urls_), "h1") == h1.list(); }, 20s,
-                           "h1's registry entries are its new list"));
+    ASSERT_TRUE(
+        wait_until([&] { return registry_of(read_registry_entries(urls_), "h1") == h1.list(); },
+                   20s, "h1's registry entries are its new list"));
     check_registry();
 }
 

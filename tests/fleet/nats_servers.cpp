@@ -18,7 +18,8 @@
 namespace kvd::test {
 
 std::string nats_server_path() {
-    for (const char* p : {"/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"})
+    for (const char* p :
+         {"/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"})
         if (access(p, X_OK) == 0) return p;
     return "";
 }
@@ -105,16 +106,20 @@ NatsCluster::NatsCluster(const TempDir& dir, int nodes, int first_port) {
     }
     if (first_port > 0) nodes_[0].port = first_port;
     std::string routes;
-    for (const auto& n : nodes_) routes += (routes.empty() ? "" : ",") + ("nats://127.0.0.1:" + std::to_string(n.cluster_port));
+    for (const auto& n : nodes_)
+        routes +=
+            (routes.empty() ? "" : ",") + ("nats://127.0.0.1:" + std::to_string(n.cluster_port));
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
         Node& n = nodes_[i];
         std::string name = "n" + std::to_string(i + 1);
         n.log = dir.file("nats-" + name + ".log");
-        std::vector<std::string> args = {nats_server_path(), "-js", "-sd", dir.file("js-" + name), "-a",
-                                         "127.0.0.1", "-p", std::to_string(n.port), "-n", name};
+        std::vector<std::string> args = {
+            nats_server_path(),     "-js", "-sd", dir.file("js-" + name), "-a", "127.0.0.1", "-p",
+            std::to_string(n.port), "-n",  name};
         if (nodes > 1) {
-            args.insert(args.end(), {"--cluster_name", "kvdtest", "--cluster",
-                                     "nats://127.0.0.1:" + std::to_string(n.cluster_port), "--routes", routes});
+            args.insert(args.end(),
+                        {"--cluster_name", "kvdtest", "--cluster",
+                         "nats://127.0.0.1:" + std::to_string(n.cluster_port), "--routes", routes});
         }
         n.pid = spawn(args, n.log);
     }
@@ -204,8 +209,9 @@ std::vector<Json> read_stream(const std::vector<std::string>& urls, const std::s
         s = natsSubscription_NextMsg(&msg, sub, static_cast<int64_t>(scaled(5s).count()));
         EXPECT_EQ(s, NATS_OK) << "message " << i << " of " << total << ": " << fleet::nats_error(s);
         if (s != NATS_OK) break;
-        out.push_back(Json::parse(std::string(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg))),
-                                  nullptr, false));
+        out.push_back(Json::parse(
+            std::string(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg))),
+            nullptr, false));
         natsMsg_Destroy(msg);
     }
     natsSubscription_Unsubscribe(sub);
@@ -213,7 +219,8 @@ std::vector<Json> read_stream(const std::vector<std::string>& urls, const std::s
     return out;
 }
 
-std::map<std::string, Json> read_registry_entries(const std::vector<std::string>& urls, const std::string& registry) {
+std::map<std::string, Json> read_registry_entries(const std::vector<std::string>& urls,
+                                                  const std::string& registry) {
     std::map<std::string, Json> out;
     fleet::NatsConnection conn;
     std::string error = connect(conn, urls);
@@ -228,19 +235,25 @@ std::map<std::string, Json> read_registry_entries(const std::vector<std::string>
     EXPECT_EQ(error, "");
     kvStore_Destroy(kv);
     for (const auto& e : entries)
-        out[e.bucket] = Json{{"host", e.host}, {"pid", e.pid}, {"boot", e.boot}, {"kind", e.kind}, {"since", e.since}};
+        out[e.bucket] = Json{{"host", e.host},
+                             {"pid", e.pid},
+                             {"boot", e.boot},
+                             {"kind", e.kind},
+                             {"since", e.since}};
     return out;
 }
 
-std::string fleet_config(const std::string& host, const std::vector<std::string>& urls, int replicas,
-                         const std::vector<std::string>& extra_args) {
-    Json command = {kvd_nats_path(), "--host", host, "--replicas", std::to_string(replicas), "--ack-wait", "1s"};
+std::string fleet_config(const std::string& host, const std::vector<std::string>& urls,
+                         int replicas, const std::vector<std::string>& extra_args) {
+    Json command = {kvd_nats_path(),          "--host",     host, "--replicas",
+                    std::to_string(replicas), "--ack-wait", "1s"};
     for (const auto& u : urls) {
         command.push_back("--server");
         command.push_back(u);
     }
     for (const auto& a : extra_args) command.push_back(a);
-    return "[[handler]]\nname = \"nats\"\nmode = \"sync\"\nack_timeout = \"60s\"\ncommand = " + command.dump() + "\n";
+    return "[[handler]]\nname = \"nats\"\nmode = \"sync\"\nack_timeout = \"60s\"\ncommand = " +
+           command.dump() + "\n";
 }
 
 }  // namespace kvd::test

@@ -51,15 +51,17 @@ class NatsCluster {
 };
 
 // The events in the stream, each parsed; fails the test when it cannot read them.
-std::vector<Json> read_stream(const std::vector<std::string>& urls, const std::string& stream = "KVD_EVENTS");
+std::vector<Json> read_stream(const std::vector<std::string>& urls,
+                              const std::string& stream = "KVD_EVENTS");
 // The number of messages in the stream, or -1 when it cannot be read (yet).
-int64_t stream_count(const std::vector<std::string>& urls, const std::string& stream = "KVD_EVENTS");
+int64_t stream_count(const std::vector<std::string>& urls,
+                     const std::string& stream = "KVD_EVENTS");
 // Every registry entry as {bucket: {host, pid, boot, kind, since}}; fails the test on error.
 std::map<std::string, Json> read_registry_entries(const std::vector<std::string>& urls,
                                                   const std::string& registry = "kvd-registry");
 
 // A [[handler]] config running kvd-nats for host `host` against `urls`, plus `extra` lines.
-std::string fleet_config(const std::string& host, const std::vector<std::string>& urls, int replicas = 1,
-                         const std::vector<std::string>& extra_args = {});
+std::string fleet_config(const std::string& host, const std::vector<std::string>& urls,
+                         int replicas = 1, const std::vector<std::string>& extra_args = {});
 
 }  // namespace kvd::test

@@ -38,6 +38,9 @@ std::string NatsConnection::connect(const ConnectOptions& options) {
     if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, options.reconnect);
     if (s == NATS_OK && options.reconnect) s = natsOptions_SetMaxReconnect(opts, -1);
     if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 250);
+    // Each publish goes out at once rather than through the library's flusher thread: kvd-nats
+    // has one event in flight in sync mode, so a batching delay is all latency.
+    if (s == NATS_OK) s = natsOptions_SetSendAsap(opts, true);
     if (s == NATS_OK) s = natsConnection_Connect(&nc_, opts);
     std::string error;
     if (s != NATS_OK) {

@@ -66,7 +66,9 @@ uint64_t stream_msgs(jsCtx* js) {
 
 double percentile(std::vector<double> v, double p) {
     std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+    return v.empty() ? 0
+                     : v[std::min(v.size() - 1,
+                                  static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
 int free_port() {
@@ -84,14 +86,18 @@ int main(int argc, char** argv) {
     std::string dir = mkdtemp(tmpl);
     int port = free_port();
     std::string url = "nats://127.0.0.1:" + std::to_string(port);
-    pid_t nats = spawn({"/usr/sbin/nats-server", "-js", "-sd", dir + "/js", "-a", "127.0.0.1", "-p", std::to_string(port)},
+    pid_t nats = spawn({"/usr/sbin/nats-server", "-js", "-sd", dir + "/js", "-a", "127.0.0.1", "-p",
+                        std::to_string(port)},
                        dir + "/nats.log");
     std::FILE* f = std::fopen((dir + "/kvd.toml").c_str(), "w");
-    std::fprintf(f, "[[handler]]\nname = \"nats\"\nmode = \"sync\"\nack_timeout = \"60s\"\ncommand = [\"%s/kvd-nats\", \"--server\", \"%s\", \"--host\", \"h1\"]\n",
+    std::fprintf(f,
+                 "[[handler]]\nname = \"nats\"\nmode = \"sync\"\nack_timeout = \"60s\"\ncommand = "
+                 "[\"%s/kvd-nats\", \"--server\", \"%s\", \"--host\", \"h1\"]\n",
                  bin.c_str(), url.c_str());
     std::fclose(f);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    pid_t kvd = spawn({bin + "/kvd", "--config", dir + "/kvd.toml", "--socket", dir + "/kvd.sock"}, dir + "/kvd.log");
+    pid_t kvd = spawn({bin + "/kvd", "--config", dir + "/kvd.toml", "--socket", dir + "/kvd.sock"},
+                      dir + "/kvd.log");
     ctl::Client client;
     for (int i = 0;; ++i) {
         auto e = client.connect(dir + "/kvd.sock", Millis(10000));
@@ -125,13 +131,15 @@ int main(int argc, char** argv) {
         int batch = std::min(500, events - sent);
         std::vector<int64_t> ids;
         for (int i = 0; i < batch; ++i)
-            ids.push_back(client.send({{"op", "notify"}, {"type", "bench"}, {"data", {{"i", sent + i}}}}));
+            ids.push_back(
+                client.send({{"op", "notify"}, {"type", "bench"}, {"data", {{"i", sent + i}}}}));
         for (auto id : ids) {
             Reply r;
             client.read_reply(r, id, Clock::now() + std::chrono::seconds(60));
         }
         sent += batch;
-        while (stream_msgs(conn.js()) + 2000 < base + static_cast<uint64_t>(sent))  // keep kvd's backlog small
+        while (stream_msgs(conn.js()) + 2000 <
+               base + static_cast<uint64_t>(sent))  // keep kvd's backlog small
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     while (stream_msgs(conn.js()) < base + static_cast<uint64_t>(events))
@@ -139,7 +147,8 @@ int main(int argc, char** argv) {
     double kvd_rate = events / seconds_since(start);
 
     // 2. The floor: the same payloads, straight from libnats, window 1 and 256.
-    std::string payload = R"({"seq":123456,"type":"bench","data":{"i":1234},"time":"2026-12-02T14:00:00.000000Z","host":"h1","boot":"0123456789abcdef0123456789abcdef"})";
+    std::string payload =
+        R"({"seq":123456,"type":"bench","data":{"i":1234},"time":"2026-12-02T14:00:00.000000Z","host":"h1","boot":"0123456789abcdef0123456789abcdef"})";
     auto floor = [&](NatsConnection& c, int window) {
         auto t = Clock::now();
         jsPubOptions po;
@@ -147,7 +156,8 @@ int main(int argc, char** argv) {
         for (int i = 0; i < events; ++i) {
             natsMsg* m = nullptr;
             std::string id = "floor:" + std::to_string(window) + ":" + std::to_string(i);
-            natsMsg_Create(&m, "kvd.floor.bench", nullptr, payload.data(), static_cast<int>(payload.size()));
+            natsMsg_Create(&m, "kvd.floor.bench", nullptr, payload.data(),
+                           static_cast<int>(payload.size()));
             natsMsgHeader_Set(m, "Nats-Msg-Id", id.c_str());
             if (window == 1) {
                 jsPubAck* pa = nullptr;
@@ -190,12 +200,16 @@ int main(int argc, char** argv) {
     }
     natsSubscription_Destroy(sub);
 
-    std::printf("fleet: notify -> kvd-nats -> JetStream      %8.0f events/s  (%d events)\n", kvd_rate, events);
-    std::printf("fleet: floor, libnats publish, window 1     %8.0f events/s  (kvd / floor = %.2f)\n", floor1,
-                kvd_rate / floor1);
-    std::printf("fleet: floor, libnats publish, window 256   %8.0f events/s  (reference)\n", floor256);
-    std::printf("fleet: kill -> exit stored in JetStream      p50 %6.0f us  p99 %6.0f us  (%zu kills)\n",
-                percentile(lat, 0.50), percentile(lat, 0.99), lat.size());
+    std::printf("fleet: notify -> kvd-nats -> JetStream      %8.0f events/s  (%d events)\n",
+                kvd_rate, events);
+    std::printf(
+        "fleet: floor, libnats publish, window 1     %8.0f events/s  (kvd / floor = %.2f)\n",
+        floor1, kvd_rate / floor1);
+    std::printf("fleet: floor, libnats publish, window 256   %8.0f events/s  (reference)\n",
+                floor256);
+    std::printf(
+        "fleet: kill -> exit stored in JetStream      p50 %6.0f us  p99 %6.0f us  (%zu kills)\n",
+        percentile(lat, 0.50), percentile(lat, 0.99), lat.size());
     conn.close();
     conn256.close();
     stop(kvd);

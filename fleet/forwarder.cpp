@@ -98,6 +98,8 @@ void Forwarder::try_connect(Clock::time_point now) {
     o.ack_handler = on_puback;
     o.ack_closure = this;
     o.max_pending = settings_.window;
+    // Registry calls block the loop: keep each as short as a publish may take.
+    o.js_wait = std::max(settings_.ack_wait, Millis(1000));
     std::string error = conn_.connect(o);
     if (error.empty()) error = ensure_stream();
     if (error.empty()) error = registry_.open(conn_.js(), settings_.registry, settings_.replicas);

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "fleet/connection.hpp"
 #include "tests/fleet/nats_servers.hpp"
 
 namespace kvd::test {
@@ -169,6 +170,76 @@ TEST(FleetSingleHost, NothingIsAckedWhileNatsIsDownAndEverythingArrivesAfter) {
     auto counts = tally(read_stream(urls));
     EXPECT_EQ((counts[{"h1", "create", "early"}]), 1);
     EXPECT_EQ(read_registry_entries(urls).count("early"), 1u);
+}
+
+TEST(FleetTwoHosts, ANameOnTwoHostsIsReportedAndTheLateExitDeletesNothingOfTheOther) {
+    SKIP_WITHOUT_NATS();
+    TempDir dir;
+    NatsCluster nats(dir, 1);
+    ASSERT_TRUE(nats.wait_ready());
+    Host h1("h1"), h2("h2");
+    h1.start(fleet_config("h1", nats.urls()));
+    h2.start(fleet_config("h2", nats.urls()));
+    pid_t pid1 = pid_in(h1.client->call("create", {{"bucket", "shared"}}));
+    ASSERT_GT(pid1, 0);
+    ASSERT_TRUE(is_ok(h2.client->call("create", {{"bucket", "shared"}})));
+    auto registry = read_registry_entries(nats.urls());
+    EXPECT_EQ(registry["shared"]["host"], "h1") << "the first host's entry is not overwritten";
+    EXPECT_EQ(registry["shared"]["pid"], pid1);
+    EXPECT_NE(h2.kvd->log().find("bucket 'shared' is registered by host 'h1'"), std::string::npos)
+        << h2.kvd->log();
+    // h2's bucket ends: its exit must not delete h1's entry.
+    ASSERT_TRUE(is_ok(h2.client->call("stop", {{"bucket", "shared"}})));
+    registry = read_registry_entries(nats.urls());
+    EXPECT_EQ(registry["shared"]["host"], "h1");
+    EXPECT_EQ(registry["shared"]["pid"], pid1);
+    // Both creates and h2's exit are in the stream, each once.
+    auto counts = tally(read_stream(nats.urls()));
+    EXPECT_EQ((counts[{"h1", "create", "shared"}]), 1);
+    EXPECT_EQ((counts[{"h2", "create", "shared"}]), 1);
+    EXPECT_EQ((counts[{"h2", "exit", "shared"}]), 1);
+}
+
+TEST(FleetSingleHost, AnExistingStreamConfiguredOtherwiseIsNeverChanged) {
+    SKIP_WITHOUT_NATS();
+    TempDir dir;
+    NatsCluster nats(dir, 1);
+    ASSERT_TRUE(nats.wait_ready());
+    {
+        // Someone made KVD_EVENTS with a one-hour max age and no kvd.> subject.
+        fleet::NatsConnection conn;
+        fleet::ConnectOptions o;
+        o.servers = nats.urls();
+        ASSERT_EQ(conn.connect(o), "");
+        jsStreamConfig cfg;
+        jsStreamConfig_Init(&cfg);
+        const char* subjects[] = {"other.>"};
+        cfg.Name = "KVD_EVENTS";
+        cfg.Subjects = subjects;
+        cfg.SubjectsLen = 1;
+        cfg.Storage = js_FileStorage;
+        cfg.MaxAge = 3600LL * 1000000000;
+        jsStreamInfo* si = nullptr;
+        ASSERT_EQ(js_AddStream(&si, conn.js(), &cfg, nullptr, nullptr), NATS_OK);
+        jsStreamInfo_Destroy(si);
+    }
+    Host h1("h1");
+    h1.start(fleet_config("h1", nats.urls(), 1, {"--stream-mismatch", "refuse"}));
+    ASSERT_TRUE(wait_until(
+        [&] { return h1.kvd->log().find("stream_mismatch = \"refuse\"") != std::string::npos; },
+        10s, "kvd-nats refused the stream"));
+    EXPECT_NE(h1.kvd->log().find("its subjects do not include kvd.>"), std::string::npos)
+        << h1.kvd->log();
+    EXPECT_NE(h1.kvd->log().find("max_age 3600000 ms"), std::string::npos) << h1.kvd->log();
+    fleet::NatsConnection conn;
+    fleet::ConnectOptions o;
+    o.servers = nats.urls();
+    ASSERT_EQ(conn.connect(o), "");
+    jsStreamInfo* si = nullptr;
+    ASSERT_EQ(js_GetStreamInfo(&si, conn.js(), "KVD_EVENTS", nullptr, nullptr), NATS_OK);
+    EXPECT_EQ(si->Config->MaxAge, 3600LL * 1000000000) << "the stream is unchanged";
+    EXPECT_STREQ(si->Config->Subjects[0], "other.>");
+    jsStreamInfo_Destroy(si);
 }
 
 // Three hosts h1..h3, each a kvd with kvd-nats, on a three-node NATS cluster (R3 stream and KV).

@@ -1,5 +1,7 @@
 // The fleet's NATS names: subject tokens, registry keys (reversible), message ids, and the
 // control service's refusals.
+#include "fleet/names.hpp"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -7,7 +9,6 @@
 #include <nlohmann/json.hpp>
 
 #include "fleet/control.hpp"
-#include "fleet/names.hpp"
 #include "fleet/settings.hpp"
 
 namespace kvd::fleet {
@@ -45,26 +46,32 @@ TEST(FleetNames, KeysNotMadeByRegistryKeyAreRejected) {
 }
 
 TEST(FleetNames, MessageIdIsHostBootSeq) {
-    EXPECT_EQ(message_id("h1", "0123456789abcdef0123456789abcdef", 42), "h1:0123456789abcdef0123456789abcdef:42");
+    EXPECT_EQ(message_id("h1", "0123456789abcdef0123456789abcdef", 42),
+              "h1:0123456789abcdef0123456789abcdef:42");
 }
 
 TEST(FleetControl, OnlyAllowedOpsPass) {
     std::set<std::string> allowed{"ping", "list", "logs"};
     EXPECT_EQ(control_refusal(R"({"id":1,"op":"list"})", allowed), "");
-    auto refused = nlohmann::json::parse(control_refusal(R"({"id":7,"op":"stop","bucket":"b"})", allowed));
+    auto refused =
+        nlohmann::json::parse(control_refusal(R"({"id":7,"op":"stop","bucket":"b"})", allowed));
     EXPECT_EQ(refused["id"], 7);
     EXPECT_EQ(refused["ok"], false);
     EXPECT_EQ(refused["error"]["code"], "permission_denied");
     EXPECT_FALSE(refused["error"]["message"].get<std::string>().empty());
     auto bad = nlohmann::json::parse(control_refusal("not json", allowed));
     EXPECT_EQ(bad["error"]["code"], "bad_request");
-    EXPECT_EQ(nlohmann::json::parse(control_refusal(R"({"id":1,"op":3})", allowed))["error"]["code"], "bad_request");
+    EXPECT_EQ(
+        nlohmann::json::parse(control_refusal(R"({"id":1,"op":3})", allowed))["error"]["code"],
+        "bad_request");
     // Streaming ops are never served, even when listed.
-    EXPECT_EQ(nlohmann::json::parse(control_refusal(R"({"op":"logs","bucket":"b","follow":true})", allowed))["error"]["code"],
+    EXPECT_EQ(nlohmann::json::parse(control_refusal(R"({"op":"logs","bucket":"b","follow":true})",
+                                                    allowed))["error"]["code"],
               "bad_request");
     EXPECT_EQ(control_refusal(R"({"op":"logs","bucket":"b","follow":"yes"})", allowed), "")
         << "kvd itself judges an ill-typed follow";
-    EXPECT_EQ(nlohmann::json::parse(control_refusal(R"({"op":"subscribe"})", {"subscribe"}))["error"]["code"],
+    EXPECT_EQ(nlohmann::json::parse(
+                  control_refusal(R"({"op":"subscribe"})", {"subscribe"}))["error"]["code"],
               "bad_request");
 }
 
@@ -72,8 +79,9 @@ TEST(FleetSettings, FileKeysAreCheckedAndApplied) {
     char path[] = "/tmp/kvd-fleet-settings-XXXXXX";
     int fd = mkstemp(path);
     ASSERT_GE(fd, 0);
-    std::string text = "servers = [\"nats://a:4222\", \"nats://b:4222\"]\nreplicas = 3\nmax_age = \"24h\"\n"
-                       "allow = [\"ping\"]\nstream_mismatch = \"refuse\"\nwindow = 8\n";
+    std::string text =
+        "servers = [\"nats://a:4222\", \"nats://b:4222\"]\nreplicas = 3\nmax_age = \"24h\"\n"
+        "allow = [\"ping\"]\nstream_mismatch = \"refuse\"\nwindow = 8\n";
     ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
     close(fd);
     Settings s;

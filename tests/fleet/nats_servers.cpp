@@ -226,14 +226,21 @@ std::map<std::string, Json> read_registry_entries(const std::vector<std::string>
     std::string error = connect(conn, urls);
     EXPECT_EQ(error, "");
     if (!error.empty()) return out;
-    kvStore* kv = nullptr;
-    natsStatus s = js_KeyValue(&kv, conn.js(), registry.c_str());
-    EXPECT_EQ(s, NATS_OK) << fleet::nats_error(s);
-    if (s != NATS_OK) return out;
     std::vector<fleet::RegistryEntry> entries;
-    error = fleet::read_registry(kv, entries);
-    EXPECT_EQ(error, "");
-    kvStore_Destroy(kv);
+    // Just after a node was lost, the cluster may still be electing leaders: listing keys
+    // (a consumer underneath) fails until it is done.
+    EXPECT_TRUE(wait_until(
+        [&] {
+            kvStore* kv = nullptr;
+            natsStatus s = js_KeyValue(&kv, conn.js(), registry.c_str());
+            error = s == NATS_OK ? "" : fleet::nats_error(s);
+            entries.clear();
+            if (s == NATS_OK) error = fleet::read_registry(kv, entries);
+            if (kv != nullptr) kvStore_Destroy(kv);
+            return error.empty();
+        },
+        30s, "the registry's entries"))
+        << error;
     for (const auto& e : entries)
         out[e.bucket] = Json{{"host", e.host},
                              {"pid", e.pid},

@@ -79,6 +79,33 @@ stress: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS) --target kvd-stress
 	$(BUILD)/bin/kvd-stress $(STRESS_ARGS)
 
+# The fleet end-to-end tests (tests/fleet: real nats-server processes, three kvd hosts on a
+# three-node cluster). `make fleet-test` runs them with 200 buckets per scenario (about 35 s on
+# 2 cores); `make fleet-test-full` with the issue's 1,000.
+FLEET_BUCKETS ?= 200
+.PHONY: fleet-test fleet-test-full
+fleet-test: $(BUILD)/CMakeCache.txt
+	@scripts/deps.sh
+	@scripts/deps.sh nats
+	cmake -S . -B $(BUILD)
+	cmake --build $(BUILD) -j $(JOBS) --target fleet_tests fleet_unit_tests
+	$(BUILD)/bin/fleet_unit_tests
+	KVD_FLEET_BUCKETS=$(FLEET_BUCKETS) $(BUILD)/bin/fleet_tests
+
+fleet-test-full:
+	@$(MAKE) fleet-test FLEET_BUCKETS=1000
+
+# The fleet's benchmark row (fleet/bench_main.cpp): events/s notify -> kvd-nats -> JetStream
+# against a libnats floor with the same payloads and window, and kill -> stored p50/p99.
+FLEET_BENCH_ARGS ?= 5000 300
+.PHONY: bench-fleet
+bench-fleet: $(BUILD)/CMakeCache.txt
+	@scripts/deps.sh
+	@scripts/deps.sh nats
+	cmake -S . -B $(BUILD)
+	cmake --build $(BUILD) -j $(JOBS) --target kvd kv-bucket kvd-nats kvd-fleet-bench
+	$(BUILD)/bin/kvd-fleet-bench $(FLEET_BENCH_ARGS)
+
 # .clang-format applied to every C++ file (format), or checked as CI does (format-check).
 format:
 	@scripts/deps.sh format

@@ -166,7 +166,7 @@ int Daemon::run() {
     }
     // Handlers start before kvd accepts clients, so they see every event from the first.
     handlers_ = std::make_unique<HandlerSet>(
-        HandlerEnv{&loop_, *batcher_, *processes_, *events_, socket_path_});
+        HandlerEnv{&loop_, *batcher_, *processes_, *events_, socket_path_, boot_});
     handlers_->start_all(config_.handlers);
     start_signals();
     log_flush_ = std::make_unique<uv::Timer>(&loop_);

@@ -101,6 +101,7 @@ void Handler::spawn_now() {
     command.env_add = config_.env;
     command.env_add["KVD_HANDLER"] = config_.name;
     command.env_add["KVD_SOCKET"] = env_.socket_path;
+    command.env_add["KVD_BOOT"] = env_.boot;
     // Lets one script serve both modes: ack only when sync.
     command.env_add["KVD_HANDLER_MODE"] = std::string(handler_mode_name(config_.mode));
     command.capture_stderr = true;

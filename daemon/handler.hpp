@@ -32,6 +32,7 @@ struct HandlerEnv {
     proc::ProcessTable& processes;
     EventManager& events;
     std::string socket_path;  // passed on as $KVD_SOCKET so a handler can call kvctl
+    std::string boot;         // passed on as $KVD_BOOT: names this run's events with their seq
 };
 
 class Handler {

@@ -4,7 +4,8 @@
 #   SET: build (default: build and test kvd), fuzz (clang, libFuzzer runtimes, llvm for
 #        symbolized traces), bench (the peers make bench compares with: redis-server,
 #        supervisor; best effort, since the benchmark skips a peer it does not find),
-#        format (clang-format, for make format and the CI check)
+#        format (clang-format, for make format and the CI check),
+#        nats (nats-server and the NATS C client: kvd-nats, kvfleet and the fleet tests)
 #   --check: exit 1 if something is missing, install nothing
 set -euo pipefail
 set_name=build
@@ -12,8 +13,8 @@ check=no
 for arg in "$@"; do
     case "$arg" in
         --check) check=yes ;;
-        build | fuzz | bench | format) set_name=$arg ;;
-        *) echo "usage: scripts/deps.sh [build|fuzz|bench|format] [--check]" >&2; exit 2 ;;
+        build | fuzz | bench | format | nats) set_name=$arg ;;
+        *) echo "usage: scripts/deps.sh [build|fuzz|bench|format|nats] [--check]" >&2; exit 2 ;;
     esac
 done
 case "$set_name" in
@@ -24,6 +25,7 @@ case "$set_name" in
     fuzz) packages=(clang libclang-rt-14-dev llvm) ;;
     bench) packages=(redis-server supervisor) ;;
     format) packages=(clang-format-14) ;;
+    nats) packages=(nats-server libnats-dev) ;;
 esac
 missing=()
 for p in "${packages[@]}"; do

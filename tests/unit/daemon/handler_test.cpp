@@ -41,7 +41,10 @@ class HandlerTest : public EventLoopTest {
         EventLoopTest::TearDown();
     }
 
-    HandlerEnv env() { return HandlerEnv{&loop_, *batcher_, *processes_, events_, "/nonexistent"}; }
+    HandlerEnv env() {
+        return HandlerEnv{&loop_,  *batcher_,      *processes_,
+                          events_, "/nonexistent", "0123456789abcdef0123456789abcdef"};
+    }
 
     // A handler running test_handler with `args`, restarted after 1 ms (doubling to 20 ms).
     static HandlerConfig config(std::string name, std::vector<std::string> args,

@@ -5,7 +5,8 @@
 #        symbolized traces), bench (the peers make bench compares with: redis-server,
 #        supervisor; best effort, since the benchmark skips a peer it does not find),
 #        format (clang-format, for make format and the CI check),
-#        nats (nats-server and the NATS C client: kvd-nats, kvfleet and the fleet tests)
+#        nats (nats-server and the NATS C client: kvd-nats, kvfleet and the fleet tests; also
+#        part of build, so that make test builds and runs the fleet on a fresh machine)
 #   --check: exit 1 if something is missing, install nothing
 set -euo pipefail
 set_name=build
@@ -21,7 +22,8 @@ case "$set_name" in
     build) packages=(build-essential cmake pkg-config
                      libuv1-dev libcli11-dev libtoml11-dev nlohmann-json3-dev
                      libsystemd-dev libspdlog-dev libfmt-dev
-                     libgtest-dev googletest procps) ;;
+                     libgtest-dev googletest procps
+                     nats-server libnats-dev) ;;
     fuzz) packages=(clang libclang-rt-14-dev llvm) ;;
     bench) packages=(redis-server supervisor) ;;
     format) packages=(clang-format-14) ;;

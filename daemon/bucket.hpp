@@ -58,6 +58,8 @@ class Bucket final : public OpBucket {
 
     const std::string& name() const override { return name_; }
     pid_t pid() const override { return child_.pid(); }
+    // The read end of its stderr pipe, once per start when captured (-1 otherwise).
+    int take_stderr() { return child_.take_stderr(); }
     WallTime started() const override { return child_.started(); }
 
     // Sends one request line; `fn` gets its reply, exactly once.

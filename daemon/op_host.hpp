@@ -18,6 +18,7 @@ class DaemonOpHost final : public OpHost {
     std::vector<const OpBucket*> buckets() const override;
     void create_bucket(const std::string& name, OutcomeFn done) override;
     void stop_bucket(OpBucket& bucket, std::optional<Millis> timeout, OutcomeFn done) override;
+    OpLog* find_log(std::string_view name) override;
     uint64_t last_seq() const override;
     std::variant<uint64_t, Failure> publish(Event event, std::function<void()> delivered) override;
     Json handlers_info() const override;
@@ -36,6 +37,7 @@ class ConnectionClient final : public OpClient {
 
     uint64_t number() const override;
     std::optional<Failure> subscribe(const SubscribeRequest& request) override;
+    std::optional<Failure> follow_log(OpLog& log, std::optional<logs::Stream> only) override;
 
   private:
     Daemon& daemon_;

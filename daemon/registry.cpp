@@ -25,12 +25,8 @@ std::string resolve_bucket_program(const std::string& program) {
 }
 
 Registry::Registry(uv_loop_t* loop, uv::WriteBatcher& batcher, proc::ProcessTable& processes,
-                   EventManager& events, int bucket_stderr_fd)
-    : loop_(loop),
-      batcher_(batcher),
-      processes_(processes),
-      events_(events),
-      bucket_stderr_fd_(bucket_stderr_fd) {}
+                   EventManager& events)
+    : loop_(loop), batcher_(batcher), processes_(processes), events_(events), logs_(loop) {}
 
 void Registry::configure(const Config& config) {
     program_ = resolve_bucket_program(config.bucket.program);
@@ -38,6 +34,7 @@ void Registry::configure(const Config& config) {
     bucket_limits_.request_timeout = config.bucket.request_timeout;
     bucket_limits_.max_reply_bytes = config.bucket.max_reply_bytes;
     max_buckets_ = config.daemon.max_buckets;
+    logs_.configure(config.bucket);
 }
 
 Bucket* Registry::find(std::string_view name) {
@@ -76,7 +73,8 @@ void Registry::create(const std::string& name, OutcomeFn done) {
     command.env_add = {{"KVD_PID", std::to_string(getpid())},
                        {"KVD_BUCKET", name},
                        {"KVD_MAX_REPLY_BYTES", std::to_string(bucket_limits_.max_reply_bytes)}};
-    command.stderr_fd = bucket_stderr_fd_;
+    // Its output is the bucket's own log, never kvd's (daemon/logs/).
+    command.capture_stderr = true;
     auto owned = std::make_unique<Bucket>(loop_, batcher_, processes_, name, bucket_limits_);
     Bucket* bucket = owned.get();
     // The exit notice comes from the loop, never from inside start(), and only while the
@@ -90,6 +88,7 @@ void Registry::create(const std::string& name, OutcomeFn done) {
         return;
     }
     pid_t pid = bucket->pid();
+    logs_.attach(name, logs::Stream::err, bucket->take_stderr());
     buckets_.emplace(name, std::move(owned));
     spdlog::info("bucket {} started (pid {})", name, pid);
 
@@ -115,6 +114,7 @@ void Registry::on_exit(Bucket* bucket, const proc::Exit& exit) {
     if (it == buckets_.end() || it->second.get() != bucket) return;
     std::unique_ptr<Bucket> owned = std::move(it->second);
     buckets_.erase(it);
+    logs_.bucket_gone(owned->name());
 
     Event ev;
     ev.type = wire::event::kExit;

@@ -99,7 +99,9 @@ void BucketLog::capture_ended(Capture* capture) {
 }
 
 void BucketLog::end_listeners_if_ended() {
-    if (!ended() || listeners_.empty()) return;
+    if (!ended()) return;
+    file_.reopen();  // a gone bucket's log holds no descriptor while it is kept
+    if (listeners_.empty()) return;
     std::vector<LogListener*> left;
     left.swap(listeners_);
     for (LogListener* l : left)

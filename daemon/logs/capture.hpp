@@ -44,8 +44,8 @@ class TokenBucket {
     bool started_ = false;
 };
 
-inline constexpr uint64_t kRateBytesPerSec = 32ull << 20;
-inline constexpr uint64_t kTotalRateBytesPerSec = 64ull << 20;
+inline constexpr uint64_t kRateBytesPerSec = 16ull << 20;
+inline constexpr uint64_t kTotalRateBytesPerSec = 32ull << 20;
 
 class Capture {
   public:

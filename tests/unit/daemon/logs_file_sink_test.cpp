@@ -38,8 +38,9 @@ class FileSinkTest : public ::testing::Test {
 };
 
 std::string numbered(int i) {
-    std::string s = "line " + std::to_string(i) + " " + std::string(90, 'x');
-    return s.substr(0, 99) + "\n";  // 100 bytes
+    std::string s = "line " + std::to_string(i) + " ";
+    s.resize(99, 'x');
+    return s + "\n";  // 100 bytes
 }
 
 TEST_F(FileSinkTest, RotatesAtTheSizeKeepingTheNewestFiles) {

@@ -65,6 +65,8 @@ class Bucket final : public OpBucket {
 
     const std::string& name() const override { return name_; }
     pid_t pid() const override { return child_.running() ? child_.pid() : 0; }
+    // The read end of its stderr pipe, once per start when captured (-1 otherwise).
+    int take_stderr() { return child_.take_stderr(); }
     WallTime started() const override { return child_.started(); }
     bool has_process() const override { return child_.running(); }
     bool serves_data() const override { return kind_->data; }

@@ -114,6 +114,13 @@ struct BucketSection {
     Millis request_timeout{5000};             // a request the bucket does not answer: timeout
     std::size_t max_reply_bytes = 64 * kMiB;  // the most one bucket reply may carry
     std::vector<BucketStart> start;           // [[bucket.start]]
+    // Each bucket's captured output (README "Logs"): log_dir/NAME.log when set, rotated at
+    // log_max_size keeping log_keep old files; the newest log_buffer bytes kept in memory.
+    std::optional<std::string> log_dir;
+    std::size_t log_max_size = 10 * kMiB;
+    std::size_t log_keep = 5;
+    std::size_t log_buffer = 256 * kKiB;
+    bool log_journal = false;
 
     bool operator==(const BucketSection&) const = default;
 };
@@ -140,6 +147,7 @@ struct Config {
     struct Sources {
         SourcePosition socket_group;
         SourcePosition bucket_program;
+        SourcePosition bucket_log_dir;
         std::vector<SourcePosition> handler_program;  // command[0] of handlers[i]
         std::vector<SourcePosition> kind_program;     // command[0] of kinds[i]
         std::vector<SourcePosition> kind_cwd;         // cwd of kinds[i] (0:0 if unset)

@@ -197,6 +197,22 @@ std::vector<ConfigError> check_runnable(const Config& config, const RunEnvironme
         }
     }
 
+    // The log directory: kvd creates files in it, not the directory itself.
+    if (const auto& dir = config.bucket.log_dir) {
+        const std::string what = fmt::format("bucket.log_dir \"{}\"", *dir);
+        struct stat st {};
+        if (stat(dir->c_str(), &st) != 0)
+            error_at(config.sources.bucket_log_dir,
+                     errno == ENOENT || errno == ENOTDIR
+                         ? fmt::format("{} does not exist", what)
+                         : fmt::format("{} cannot be examined: {}", what, std::strerror(errno)));
+        else if (!S_ISDIR(st.st_mode))
+            error_at(config.sources.bucket_log_dir, fmt::format("{} is not a directory", what));
+        else if (access(dir->c_str(), W_OK | X_OK) != 0)
+            error_at(config.sources.bucket_log_dir,
+                     fmt::format("{} is not writable by kvd: {}", what, std::strerror(errno)));
+    }
+
     // Handler programs are started with uv_spawn, whose execvp searches the PATH of the
     // child's environment: the handler's env PATH when it sets one, else kvd's.
     for (std::size_t i = 0; i < config.handlers.size(); ++i) {

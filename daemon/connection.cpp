@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "common/wire.hpp"
-#include "daemon/subscription.hpp"
 
 namespace kvd {
 
@@ -26,13 +25,13 @@ Connection::Connection(uv_loop_t* loop, uv::WriteBatcher& batcher, uint64_t numb
       buffer_limit_(buffer_limit) {}
 
 Connection::~Connection() {
-    subscription_.reset();  // leaves the event manager before the stream goes
+    stream_mode_.reset();  // leaves the event manager before the stream goes
     if (resume_) resume_->close();
     stream_.close();
 }
 
-void Connection::attach_subscription(std::unique_ptr<Subscription> subscription) {
-    subscription_ = std::move(subscription);
+void Connection::attach_stream(std::unique_ptr<ConnectionStream> stream) {
+    stream_mode_ = std::move(stream);
 }
 
 int Connection::accept_from(uv_stream_t* server) {
@@ -67,7 +66,7 @@ void Connection::start(DispatchFn dispatch, GoneFn on_gone) {
                           spdlog::debug("client {}: {}", number_, uv_strerror(err));
                       // End of file: the client may have only half-closed; still answer it.
                       // A subscriber that hangs up is gone, though.
-                      if (why == uv::StreamEnd::eof && !subscription_)
+                      if (why == uv::StreamEnd::eof && !stream_mode_)
                           finish();
                       else
                           close_now();
@@ -81,8 +80,8 @@ void Connection::refuse(const std::string& line) {
 }
 
 void Connection::on_line(std::string_view line) {
-    if (subscription_) {
-        subscription_->on_line(line);
+    if (stream_mode_) {
+        stream_mode_->on_line(line);
         return;
     }
     if (finishing_) return;
@@ -107,7 +106,7 @@ void Connection::on_line(std::string_view line) {
 // every socket (and updates its clock) in between.
 void Connection::yield_if_busy() {
     // With nothing more from this client at hand there is nothing to put off.
-    if (yielding_ || finishing_ || gone_ || subscription_ || !stream_.has_unread_input()) return;
+    if (yielding_ || finishing_ || gone_ || stream_mode_ || !stream_.has_unread_input()) return;
     // uv_now() is the loop time taken when this round of callbacks began.
     uint64_t busy_ms = uv_hrtime() / 1'000'000 - uv_now(loop_);
     if (busy_ms < kBusyBudgetMs) return;
@@ -168,9 +167,9 @@ void Connection::flush_ready() {
         slots_.pop_front();
     }
     update_backpressure();
-    if (subscription_ && !live_ && slots_.empty()) {
+    if (stream_mode_ && !live_ && slots_.empty()) {
         live_ = true;
-        subscription_->go_live();
+        stream_mode_->go_live();
     }
     if (finishing_ && slots_.empty()) {
         // Everything answered: close once the bytes are out.
@@ -183,7 +182,7 @@ void Connection::flush_ready() {
 
 void Connection::update_backpressure() {
     if (finishing_ || yielding_) return;
-    if (subscription_) {
+    if (stream_mode_) {
         stream_.resume();  // a subscriber's acks must always be read
         return;
     }
@@ -215,7 +214,7 @@ void Connection::finish() {
 void Connection::close_now() {
     if (gone_) return;
     gone_ = true;
-    subscription_.reset();  // removed the moment the client is gone
+    stream_mode_.reset();  // removed the moment the client is gone
     stream_.close();
     slots_.clear();
     unanswered_ = 0;

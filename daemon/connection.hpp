@@ -28,7 +28,17 @@
 namespace kvd {
 
 class Connection;
-class Subscription;
+
+// What a connection carries instead of replies once a request turned it into a stream
+// (`subscribe`, `logs` with `follow`). It lives as long as the connection.
+class ConnectionStream {
+  public:
+    virtual ~ConnectionStream() = default;
+    // The reply to the request that made it was written: the stream may start.
+    virtual void go_live() = 0;
+    // A line the client wrote.
+    virtual void on_line(std::string_view line) = 0;
+};
 
 struct PeerCredentials {
     pid_t pid = 0;
@@ -59,10 +69,11 @@ class Connection : public ReplySink, public std::enable_shared_from_this<Connect
     std::optional<PeerCredentials> peer() const;
     uv::LineStream& stream() { return stream_; }
 
-    // After `subscribe`: the connection carries only events (and the client's acks) from the
-    // moment every earlier reply was written. The subscription lives as long as the connection.
-    void attach_subscription(std::unique_ptr<Subscription> subscription);
-    bool subscribed() const { return subscription_ != nullptr; }
+    // After `subscribe` or `logs follow`: the connection carries only the stream's lines (and
+    // the client's, such as acks) from the moment every earlier reply was written. The stream
+    // lives as long as the connection; a client that hangs up ends it.
+    void attach_stream(std::unique_ptr<ConnectionStream> stream);
+    bool streaming() const { return stream_mode_ != nullptr; }
 
     // Called through Responder.
     void complete(uint64_t serial, std::string&& reply_line) override;
@@ -102,7 +113,7 @@ class Connection : public ReplySink, public std::enable_shared_from_this<Connect
     std::size_t answered_bytes_ = 0;  // the replies in slots_
     std::size_t reply_room_ = kMinReplyRoom;
     bool finishing_ = false;
-    std::unique_ptr<Subscription> subscription_;
+    std::unique_ptr<ConnectionStream> stream_mode_;
     bool live_ = false;
     bool waiting_for_drain_ = false;
     bool gone_ = false;

@@ -106,7 +106,6 @@ Daemon::~Daemon() {
     handlers_.reset();
     registry_.reset();
     events_.reset();
-    bucket_log_.reset();
     // Last of the children's owners gone: whatever still runs is killed and reaped.
     if (processes_) processes_->close();
     processes_.reset();
@@ -118,7 +117,6 @@ Daemon::~Daemon() {
     sighup_.close();
     if (batcher_) batcher_->close();
     batcher_.reset();
-    if (bucket_stderr_fd_ >= 0) ::close(bucket_stderr_fd_);
     uv_run(&loop_, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop_) != 0) {
         uv_walk(
@@ -145,9 +143,7 @@ int Daemon::run() {
     batcher_ = std::make_unique<uv::WriteBatcher>(&loop_);
     processes_ = std::make_unique<proc::ProcessTable>(&loop_);
     events_ = std::make_unique<EventManager>(event_bounds(config_.daemon));
-    start_bucket_log();
-    registry_ =
-        std::make_unique<Registry>(&loop_, *batcher_, *processes_, *events_, bucket_stderr_fd_);
+    registry_ = std::make_unique<Registry>(&loop_, *batcher_, *processes_, *events_);
     registry_->configure(config_);
     server_ = std::make_unique<ControlServer>(
         &loop_, *batcher_, [this](Connection& c, std::string_view line, Responder reply) {
@@ -256,6 +252,8 @@ void Daemon::start_signals() {
                                                              ? "(no config file)"
                                                              : self->options_.config_path);
                     if (!self->shutting_down_) self->reload();
+                    // Also when the config was refused: logrotate's postrotate sends SIGHUP.
+                    self->registry_->logs().reopen_files();
                     return;
                 }
                 self->begin_shutdown(signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -265,31 +263,6 @@ void Daemon::start_signals() {
     init(sigterm_, SIGTERM);
     init(sigint_, SIGINT);
     init(sighup_, SIGHUP);
-}
-
-void Daemon::start_bucket_log() {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        spdlog::warn("cannot create the bucket log pipe; buckets write to kvd's stderr");
-        bucket_stderr_fd_ = dup(STDERR_FILENO);
-        return;
-    }
-    bucket_stderr_fd_ = fds[1];
-    bucket_log_ = std::make_unique<uv::LineStream>(&loop_, *batcher_, 64 * 1024);
-    if (bucket_log_->open(fds[0]) != 0) {
-        bucket_log_.reset();
-        return;
-    }
-    // One pipe for every bucket's stderr, rate-limited as a whole.
-    bucket_log_->start(
-        [this](std::string_view line) {
-            uint64_t suppressed = 0;
-            bool admitted = bucket_stderr_logged_.admit(uv_now(&loop_), suppressed);
-            if (suppressed > 0)
-                spdlog::warn("bucket: {} similar lines suppressed (buckets' stderr)", suppressed);
-            if (admitted) spdlog::warn("bucket: {}", line);
-        },
-        [](uv::StreamEnd, int) {});
 }
 
 void Daemon::begin_shutdown(const char* why) {
@@ -334,7 +307,6 @@ void Daemon::finish_shutdown() {
     sigterm_.close();
     sigint_.close();
     sighup_.close();
-    if (bucket_log_) bucket_log_->close();
     // Clients still connected (subscribers) get what is queued for them, within a bound.
     server_->finish_all();
     final_flush_ = std::make_unique<uv::Timer>(&loop_);

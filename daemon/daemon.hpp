@@ -69,7 +69,6 @@ class Daemon {
     };
     std::optional<StartFailure> start_listening();
     void start_signals();
-    void start_bucket_log();
     void finish_shutdown();
     void notify_systemd_status();
 
@@ -90,16 +89,12 @@ class Daemon {
     std::unique_ptr<ControlServer> server_;
     DaemonOpHost op_host_{*this};
     uv::Handle<uv_signal_t> sigterm_, sigint_, sighup_;
-    // Every bucket's stderr is the write end of one pipe; kvd logs what comes out of it.
-    int bucket_stderr_fd_ = -1;
-    std::unique_ptr<uv::LineStream> bucket_log_;
     std::unique_ptr<uv::Timer> shutdown_deadline_;
     // READY=1, STATUS= and watchdog pings; its timers are closed when the loop has ended.
     std::unique_ptr<systemd::Notifier> systemd_;
     std::unique_ptr<uv::Timer> final_flush_;
     // Writes out log lines stderr could not take at once (see log.hpp).
     std::unique_ptr<uv::Timer> log_flush_;
-    log::RepeatLimiter bucket_stderr_logged_{200, 1000};
 };
 
 }  // namespace kvd

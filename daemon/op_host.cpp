@@ -6,6 +6,7 @@
 
 #include "daemon/connection.hpp"
 #include "daemon/daemon.hpp"
+#include "daemon/logs/follower.hpp"
 #include "daemon/subscription.hpp"
 
 namespace kvd {
@@ -39,6 +40,10 @@ void DaemonOpHost::restart_bucket(OpBucket& bucket, std::optional<Millis> timeou
 void DaemonOpHost::stop_bucket(OpBucket& bucket, std::optional<Millis> timeout, OutcomeFn done) {
     // Every OpBucket in kvd is a registry's Bucket: ops only get them from find_bucket().
     daemon_.registry().stop(static_cast<Bucket&>(bucket), timeout, std::move(done));
+}
+
+OpLog* DaemonOpHost::find_log(std::string_view name) {
+    return daemon_.registry().logs().find(name);
 }
 
 uint64_t DaemonOpHost::last_seq() const {
@@ -85,7 +90,15 @@ std::optional<Failure> ConnectionClient::subscribe(const SubscribeRequest& reque
     auto sub = std::make_unique<Subscription>(events, daemon_.loop(), connection_, options);
     if (request.from_seq)
         if (auto failure = events.replay(sub->receiver(), *request.from_seq)) return failure;
-    connection_.attach_subscription(std::move(sub));
+    connection_.attach_stream(std::move(sub));
+    return std::nullopt;
+}
+
+std::optional<Failure> ConnectionClient::follow_log(OpLog& log, std::optional<logs::Stream> only) {
+    // Every OpLog in kvd is a LogSet's BucketLog: ops only get them from find_log().
+    connection_.attach_stream(
+        std::make_unique<logs::Follower>(static_cast<logs::BucketLog&>(log), connection_, only,
+                                         daemon_.config().daemon.client_buffer_bytes));
     return std::nullopt;
 }
 

@@ -19,6 +19,7 @@ class DaemonOpHost final : public OpHost {
     void create_bucket(const std::string& name, const std::string& kind, OutcomeFn done) override;
     void restart_bucket(OpBucket& bucket, std::optional<Millis> timeout, OutcomeFn done) override;
     void stop_bucket(OpBucket& bucket, std::optional<Millis> timeout, OutcomeFn done) override;
+    OpLog* find_log(std::string_view name) override;
     uint64_t last_seq() const override;
     std::variant<uint64_t, Failure> publish(Event event, std::function<void()> delivered) override;
     Json handlers_info() const override;
@@ -37,6 +38,7 @@ class ConnectionClient final : public OpClient {
 
     uint64_t number() const override;
     std::optional<Failure> subscribe(const SubscribeRequest& request) override;
+    std::optional<Failure> follow_log(OpLog& log, std::optional<logs::Stream> only) override;
 
   private:
     Daemon& daemon_;

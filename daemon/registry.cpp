@@ -25,12 +25,12 @@ std::string resolve_bucket_program(const std::string& program) {
 }
 
 Registry::Registry(uv_loop_t* loop, uv::WriteBatcher& batcher, proc::ProcessTable& processes,
-                   EventManager& events, int bucket_stderr_fd)
+                   EventManager& events)
     : loop_(loop),
       batcher_(batcher),
       processes_(processes),
       events_(events),
-      bucket_stderr_fd_(bucket_stderr_fd),
+      logs_(loop),
       notify_(loop) {}
 
 namespace {
@@ -79,6 +79,7 @@ void Registry::configure(const Config& config) {
     }
     kinds_ = std::move(kinds);
     declared_ = config.bucket.start;
+    logs_.configure(config.bucket);
 }
 
 std::shared_ptr<const KindConfig> Registry::kind_named(std::string_view name) const {
@@ -234,7 +235,8 @@ bool Registry::spawn(Bucket& bucket, std::string& why) {
         }
         command.env_add["NOTIFY_SOCKET"] = notify_.address();
     }
-    command.stderr_fd = bucket_stderr_fd_;
+    // Its output is the bucket's own log, never kvd's (daemon/logs/).
+    command.capture_stderr = true;
     Bucket* b = &bucket;
     // The exit notice comes from the loop, never from inside start(), and only while the
     // bucket exists: it always finds the bucket registered.
@@ -245,6 +247,7 @@ bool Registry::spawn(Bucket& bucket, std::string& why) {
         why = fmt::format("cannot start '{}' for bucket '{}': {}", command.argv[0], name, what);
         return false;
     }
+    logs_.attach(name, logs::Stream::err, bucket.take_stderr());
     bucket.sup.announced = false;
     bucket.sup.ready_timed_out = false;
     spdlog::info("bucket {} started (pid {}, kind {})", name, bucket.pid(), kind.name);
@@ -508,6 +511,7 @@ void Registry::remove(Bucket& bucket) {
                                                  bucket.name())});
     std::unique_ptr<Bucket> owned = std::move(it->second);
     buckets_.erase(it);
+    logs_.bucket_gone(owned->name());
     owned.reset();
 }
 

@@ -23,6 +23,7 @@
 #include "daemon/bucket.hpp"
 #include "daemon/config.hpp"
 #include "daemon/event_manager.hpp"
+#include "daemon/logs/log_set.hpp"
 #include "daemon/outcome.hpp"
 #include "daemon/proc/notify_socket.hpp"
 #include "daemon/proc/process_table.hpp"
@@ -32,7 +33,7 @@ namespace kvd {
 class Registry {
   public:
     Registry(uv_loop_t* loop, uv::WriteBatcher& batcher, proc::ProcessTable& processes,
-             EventManager& events, int bucket_stderr_fd);
+             EventManager& events);
     Registry(const Registry&) = delete;
     Registry& operator=(const Registry&) = delete;
 
@@ -71,6 +72,8 @@ class Registry {
     std::vector<const Bucket*> sorted() const;
     // The program buckets run, as resolved (next to kvd first, then PATH).
     const std::string& program() const { return program_; }
+    // The buckets' captured output, by name (daemon/logs/log_set.hpp).
+    logs::LogSet& logs() { return logs_; }
 
   private:
     // Starts `bucket`'s next process; false when it could not be spawned (`why` says why).
@@ -91,11 +94,12 @@ class Registry {
     uv::WriteBatcher& batcher_;
     proc::ProcessTable& processes_;
     EventManager& events_;
-    int bucket_stderr_fd_;
     std::string program_ = "kv-bucket";
     Millis stop_timeout_{5000};
     Bucket::Limits bucket_limits_;
     std::size_t max_buckets_ = 10000;
+    // Declared before the buckets: a bucket's log outlives it.
+    logs::LogSet logs_;
     std::unordered_map<std::string, std::unique_ptr<Bucket>> buckets_;
     // Buckets starting with ready = "notify", by the pid of their process.
     std::unordered_map<pid_t, Bucket*> awaiting_ready_;

@@ -4,13 +4,12 @@
 
 #include <uv.h>
 
+#include "daemon/connection.hpp"
 #include "daemon/receiver.hpp"
 
 namespace kvd {
 
-class Connection;
-
-class Subscription {
+class Subscription final : public ConnectionStream {
   public:
     Subscription(EventManager& events, uv_loop_t* loop, Connection& connection,
                  ReceiverOptions options);
@@ -18,8 +17,8 @@ class Subscription {
     Receiver& receiver() { return receiver_; }
     // Starts the stream; called once the `subscribe` reply has been written, so that no
     // event overtakes it.
-    void go_live();
-    void on_line(std::string_view line) { receiver_.on_line(line); }
+    void go_live() override;
+    void on_line(std::string_view line) override { receiver_.on_line(line); }
 
   private:
     Connection& connection_;

@@ -313,6 +313,7 @@ constexpr CountRange kQueueRange{1, 10'000'000};
 constexpr CountRange kMaxRestartsRange{0, 1'000'000};
 constexpr CountRange kTasksMaxRange{1, 4'194'304};  // the kernel's pid_max ceiling
 constexpr CountRange kCpuWeightRange{1, 10'000};    // cgroup v2's cpu.weight range
+constexpr CountRange kLogKeepRange{0, 1000};
 
 // Every byte bound: below 64 KiB a bound would refuse, drop or stall ordinary traffic.
 constexpr std::uint64_t kMinBufferBytes = 64 * kKiB;
@@ -620,7 +621,8 @@ class Loader {
 
     void load_bucket(const Value& section, BucketSection& out) {
         check_keys(section, "bucket",
-                   {"program", "stop_timeout", "request_timeout", "max_reply_bytes", "start"});
+                   {"program", "stop_timeout", "request_timeout", "max_reply_bytes", "start",
+                    "log_dir", "log_max_size", "log_keep", "log_buffer", "log_journal"});
         if (auto* v = find(section, "program")) {
             if (auto s = get_string(*v, "bucket.program")) {
                 out.program = resolve_beside(*s, config_dir_);
@@ -637,6 +639,30 @@ class Loader {
         }
         if (auto* v = find(section, "max_reply_bytes")) {
             if (auto n = get_size(*v, "bucket.max_reply_bytes")) out.max_reply_bytes = *n;
+        }
+        if (auto* v = find(section, "log_dir")) {
+            if (auto s = get_string(*v, "bucket.log_dir")) {
+                // Any relative path (a bare name too) is a directory next to the config file.
+                std::filesystem::path dir(*s);
+                if (dir.is_relative() && !config_dir_.empty()) dir = config_dir_ / dir;
+                std::string normal = dir.lexically_normal().string();
+                if (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+                out.log_dir = std::move(normal);
+                sources_.bucket_log_dir = value_position(*v);
+            }
+        }
+        if (auto* v = find(section, "log_max_size")) {
+            if (auto n = get_size(*v, "bucket.log_max_size")) out.log_max_size = *n;
+        }
+        if (auto* v = find(section, "log_keep")) {
+            if (auto n = get_count(*v, "bucket.log_keep", kLogKeepRange)) out.log_keep = *n;
+        }
+        if (auto* v = find(section, "log_buffer")) {
+            if (auto n = get_size(*v, "bucket.log_buffer")) out.log_buffer = *n;
+        }
+        if (auto* v = find(section, "log_journal")) {
+            if (expect_type(*v, toml::value_t::boolean, "bucket.log_journal"))
+                out.log_journal = v->as_boolean();
         }
         if (auto* v = find(section, "start")) load_bucket_starts(*v, out);
     }

@@ -19,6 +19,7 @@
 #include "common/event.hpp"
 #include "common/protocol.hpp"
 #include "daemon/config.hpp"
+#include "daemon/logs/log_line.hpp"
 #include "daemon/outcome.hpp"
 #include "daemon/proc/usage.hpp"
 
@@ -76,6 +77,21 @@ class OpBucket {
     ~OpBucket() = default;
 };
 
+// The captured output of one bucket (daemon/logs/bucket_log.hpp), as `logs` sees it.
+class OpLog {
+  public:
+    virtual const std::string& bucket() const = 0;
+    // The newest `n` lines kept (of stream `only`, if given), oldest first; valid until the
+    // log changes.
+    virtual std::vector<const logs::LogEntry*> tail(std::size_t n,
+                                                    std::optional<logs::Stream> only) const = 0;
+    // Lines lost or cut so far (README "Logs").
+    virtual uint64_t dropped() const = 0;
+
+  protected:
+    ~OpLog() = default;
+};
+
 // kvd's own figures for `status`.
 struct DaemonStatus {
     uint64_t uptime_ms = 0;
@@ -106,6 +122,8 @@ class OpHost {
                                 OutcomeFn done) = 0;
     // `bucket` is one find_bucket() returned; `done` gets the `stop` result once it exited.
     virtual void stop_bucket(OpBucket& bucket, std::optional<Millis> timeout, OutcomeFn done) = 0;
+    // The captured output of the bucket `name`, live or gone a short while; null if none.
+    virtual OpLog* find_log(std::string_view name) = 0;
 
     // ---- events
     virtual uint64_t last_seq() const = 0;
@@ -135,6 +153,9 @@ class OpClient {
     // Turns this client's connection into a stream of events (after the reply to this
     // request), or says why not; on failure it stays an ordinary connection.
     virtual std::optional<Failure> subscribe(const SubscribeRequest& request) = 0;
+    // Turns this client's connection into a stream of `log`'s further lines (after the reply
+    // to this request), or says why not.
+    virtual std::optional<Failure> follow_log(OpLog& log, std::optional<logs::Stream> only) = 0;
 
   protected:
     ~OpClient() = default;

@@ -34,6 +34,13 @@ constexpr ArgSpec kSubscribeArgs[] = {{"types", ArgType::string_list, false},
                                       {"mode", ArgType::string, false},
                                       {"from_seq", ArgType::integer, false}};
 
+// `logs`: at most a million past lines (the ring's bytes bound them anyway).
+constexpr uint64_t kMaxLogLines = 1'000'000;
+constexpr ArgSpec kLogsArgs[] = {{"bucket", ArgType::string, true},
+                                 {"lines", ArgType::integer, false, kMaxLogLines},
+                                 {"follow", ArgType::boolean, false},
+                                 {"stream", ArgType::string, false}};
+
 constexpr std::array kOps = {
     OpSpec{wire::op::kPing, {}, ops::ping, false},
     OpSpec{wire::op::kStatus, {}, ops::status, false},
@@ -51,6 +58,7 @@ constexpr std::array kOps = {
     OpSpec{wire::op::kSubscribe, kSubscribeArgs, ops::subscribe, true},
     OpSpec{wire::op::kHandlers, {}, ops::handlers, false},
     OpSpec{wire::op::kReload, {}, ops::reload, true},
+    OpSpec{wire::op::kLogs, kLogsArgs, ops::logs, false},
 };
 
 std::string_view type_name(ArgType t) {

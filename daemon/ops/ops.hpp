@@ -75,6 +75,7 @@ void notify(OpContext&);
 void subscribe(OpContext&);
 void handlers(OpContext&);
 void reload(OpContext&);
+void logs(OpContext&);
 }  // namespace ops
 
 }  // namespace kvd

@@ -174,3 +174,29 @@ TEST_F(ConfigCheck, MessagesStayOneLine) {
 
 }  // namespace
 }  // namespace kvd
+
+namespace kvd {
+namespace {
+
+// [bucket] log_dir must be a directory kvd can create files in.
+TEST_F(ConfigCheck, TheLogDirMustBeAWritableDirectory) {
+    std::filesystem::create_directories(path("logs"));
+    auto with_dir = [&](const std::string& dir) {
+        return check("[bucket]\nlog_dir = \"" + dir + "\"\n", path("empty"));
+    };
+    EXPECT_EQ(with_dir(path("logs")), Lines{});
+    EXPECT_EQ(with_dir(path("none")), Lines{"/etc/kvd/kvd.toml:2:11: bucket.log_dir \"" +
+                                            path("none") + "\" does not exist"});
+    std::string plain = file("plain");
+    EXPECT_EQ(with_dir(plain),
+              Lines{"/etc/kvd/kvd.toml:2:11: bucket.log_dir \"" + plain + "\" is not a directory"});
+    if (geteuid() != 0) {
+        ASSERT_EQ(chmod(path("logs").c_str(), 0555), 0);
+        auto errors = with_dir(path("logs"));
+        ASSERT_EQ(errors.size(), 1u);
+        EXPECT_NE(errors[0].find("is not writable by kvd"), std::string::npos) << errors[0];
+    }
+}
+
+}  // namespace
+}  // namespace kvd

@@ -66,8 +66,34 @@ class FakeBucket final : public OpBucket {
     pid_t pid_;
 };
 
+// A bucket's captured lines, as `logs` reads them.
+class FakeLog final : public OpLog {
+  public:
+    explicit FakeLog(std::string name) : name_(std::move(name)) {}
+    const std::string& bucket() const override { return name_; }
+    std::vector<const logs::LogEntry*> tail(std::size_t n,
+                                            std::optional<logs::Stream> only) const override {
+        std::vector<const logs::LogEntry*> out;
+        for (auto it = entries.rbegin(); it != entries.rend() && out.size() < n; ++it)
+            if (!only || it->stream == *only) out.push_back(&*it);
+        return {out.rbegin(), out.rend()};
+    }
+    uint64_t dropped() const override { return dropped_lines; }
+
+    std::vector<logs::LogEntry> entries;
+    uint64_t dropped_lines = 0;
+
+  private:
+    std::string name_;
+};
+
 class FakeHost final : public OpHost {
   public:
+    FakeLog& add_log(const std::string& name) {
+        auto& slot = logs_[name];
+        slot = std::make_unique<FakeLog>(name);
+        return *slot;
+    }
     FakeBucket& add_bucket(const std::string& name, pid_t pid) {
         auto& slot = buckets_[name];
         slot = std::make_unique<FakeBucket>(name, pid);
@@ -103,6 +129,10 @@ class FakeHost final : public OpHost {
         Json result{{"bucket", b.name()}, {"pid", b.pid()}, {"reason", "stopped"}};
         buckets_.erase(b.name());
         done(std::move(result));
+    }
+    OpLog* find_log(std::string_view name) override {
+        auto it = logs_.find(name);
+        return it == logs_.end() ? nullptr : it->second.get();
     }
     uint64_t last_seq() const override { return seq; }
     std::variant<uint64_t, Failure> publish(Event event, std::function<void()> delivered) override {
@@ -143,6 +173,7 @@ class FakeHost final : public OpHost {
 
   private:
     std::map<std::string, std::unique_ptr<FakeBucket>, std::less<>> buckets_;
+    std::map<std::string, std::unique_ptr<FakeLog>, std::less<>> logs_;
 };
 
 class FakeClient final : public OpClient {
@@ -154,8 +185,15 @@ class FakeClient final : public OpClient {
         return std::nullopt;
     }
 
+    std::optional<Failure> follow_log(OpLog& log, std::optional<logs::Stream> only) override {
+        if (refuse) return refuse;
+        follows.emplace_back(log.bucket(), only);
+        return std::nullopt;
+    }
+
     std::optional<Failure> refuse;
     std::vector<SubscribeRequest> subscriptions;
+    std::vector<std::pair<std::string, std::optional<logs::Stream>>> follows;
 };
 
 // Takes the reply lines of the requests it numbered.

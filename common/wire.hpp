@@ -29,6 +29,8 @@ inline constexpr std::string_view kNotify = "notify";
 inline constexpr std::string_view kSubscribe = "subscribe";
 inline constexpr std::string_view kHandlers = "handlers";
 inline constexpr std::string_view kReload = "reload";
+inline constexpr std::string_view kRestart = "restart";
+inline constexpr std::string_view kLogs = "logs";
 }  // namespace op
 
 enum class ErrorCode {

@@ -333,9 +333,8 @@ int run_command(int argc, const char* const* argv, std::ostream& out, std::ostre
         return [&, verb](const std::function<int(Context&)>& act) {
             action = [&, verb, act](Context& c) {
                 if (targets.words.empty() == !targets.all) {
-                    std::string_view problem = targets.all
-                                                   ? "give bucket names or --all, not both"
-                                                   : "name the buckets, or give --all";
+                    std::string_view problem = targets.all ? "give bucket names or --all, not both"
+                                                           : "name the buckets, or give --all";
                     c.err << fmt::format("kvctl: {}: {} (see kvctl {} --help)\n", verb, problem,
                                          verb);
                     return kExitUsage;
@@ -593,8 +592,8 @@ int run_command(int argc, const char* const* argv, std::ostream& out, std::ostre
                 .out = out,
                 .err = err,
                 .terminal = output.stdout_is_terminal,
-                .colour = !json && colour_wanted(output.stdout_is_terminal,
-                                                 output.no_color.c_str(), output.term.c_str())};
+                .colour = !json && colour_wanted(output.stdout_is_terminal, output.no_color.c_str(),
+                                                 output.term.c_str())};
     if (!streams_events) return action(ctx);
     InterruptPipe interrupt;
     ctx.wake_fd = interrupt.read_fd();

@@ -12,8 +12,8 @@ namespace kvd::ctl {
 // get, is no terminal.
 struct OutputEnvironment {
     bool stdout_is_terminal = false;
-    std::string no_color;  // $NO_COLOR; set and not empty: no colour
-    std::string term;      // $TERM; "dumb": no colour
+    std::string no_color{};  // $NO_COLOR; set and not empty: no colour
+    std::string term{};      // $TERM; "dumb": no colour
 
     // isatty(1), $NO_COLOR and $TERM of this process.
     static OutputEnvironment of_this_process();

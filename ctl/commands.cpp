@@ -249,7 +249,8 @@ int cmd_create(Context& ctx, const std::vector<std::string>& buckets,
     Client client;
     if (auto error = client.connect(ctx.socket_path, ctx.timeout)) return fail(ctx, *error);
     std::vector<int64_t> ids;
-    for (const auto& bucket : buckets) ids.push_back(client.send(make_create_request(bucket, kind)));
+    for (const auto& bucket : buckets)
+        ids.push_back(client.send(make_create_request(bucket, kind)));
 
     int status = kExitOk;
     Json documents = Json::array();
@@ -330,18 +331,19 @@ int act_on_targets(Context& ctx, const Targets& targets, const TargetOp& target_
     for (const auto& pattern : expansion.unmatched) {
         std::string message = fmt::format("no bucket matches '{}'", pattern);
         ctx.err << "kvctl: " << message << '\n';
-        documents.push_back(
-            {{"pattern", pattern},
-             {"ok", false},
-             {"error", {{"code", wire::error_code_name(wire::ErrorCode::not_found)},
-                        {"message", message}}}});
+        documents.push_back({{"pattern", pattern},
+                             {"ok", false},
+                             {"error",
+                              {{"code", wire::error_code_name(wire::ErrorCode::not_found)},
+                               {"message", message}}}});
         status = kExitDaemonError;
     }
     if (expansion.buckets.empty() && expansion.unmatched.empty() && !ctx.json)
         ctx.out << "no buckets\n";
 
     std::vector<int64_t> ids;
-    for (const auto& bucket : expansion.buckets) ids.push_back(client.send(target_op.request(bucket)));
+    for (const auto& bucket : expansion.buckets)
+        ids.push_back(client.send(target_op.request(bucket)));
     auto print_documents = [&] {
         if (ctx.json) ctx.out << json_document(documents);
     };
@@ -354,9 +356,9 @@ int act_on_targets(Context& ctx, const Targets& targets, const TargetOp& target_
             print_documents();  // what was done before kvd was lost
             return fail(ctx, *error);
         }
-        if (plain) return print_reply(ctx, reply, [&](const Json& r) {
-            return target_op.human(bucket, r);
-        });
+        if (plain)
+            return print_reply(ctx, reply,
+                               [&](const Json& r) { return target_op.human(bucket, r); });
         if (reply.ok) {
             documents.push_back({{"bucket", bucket}, {"ok", true}, {"result", reply.result}});
             if (!ctx.json) {
@@ -364,7 +366,8 @@ int act_on_targets(Context& ctx, const Targets& targets, const TargetOp& target_
                 ctx.out.flush();  // a long stop --all shows its progress
             }
         } else {
-            documents.push_back({{"bucket", bucket}, {"ok", false}, {"error", error_object(reply)}});
+            documents.push_back(
+                {{"bucket", bucket}, {"ok", false}, {"error", error_object(reply)}});
             ctx.err << fmt::format("kvctl: cannot {} {}: {}: {}\n", target_op.verb, bucket,
                                    reply.error.code, reply.error.message);
             status = kExitDaemonError;
@@ -641,7 +644,8 @@ void print_log_entry(Context& ctx, const Json& entry) {
         if (ctx.json) ctx.out << json_document(entry);
         ctx.err << fmt::format("kvctl: {} lines lost\n", dump_line(entry["dropped"]));
     } else {
-        ctx.out << (ctx.json ? json_document(entry) : human_log_line(entry, ctx.terminal, ctx.colour));
+        ctx.out << (ctx.json ? json_document(entry)
+                             : human_log_line(entry, ctx.terminal, ctx.colour));
     }
 }
 

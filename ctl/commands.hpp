@@ -21,7 +21,7 @@ struct Context {
     Millis timeout{30'000};  // for connecting and for each reply
     std::ostream& out;
     std::ostream& err;
-    int wake_fd = -1;  // readable when a stream should end (SIGINT/SIGTERM); -1: none
+    int wake_fd = -1;       // readable when a stream should end (SIGINT/SIGTERM); -1: none
     bool terminal = false;  // stdout is a terminal (`logs` sets stderr lines apart)
     bool colour = false;    // tables may paint states; never set with --json
 };
@@ -29,7 +29,7 @@ struct Context {
 // The buckets `stop`, `kill` and `restart` act on: names and glob patterns (fnmatch(3): *, ?,
 // [...]) as the user gave them, or every bucket. Patterns are matched against kvd's `list`.
 struct Targets {
-    std::vector<std::string> words;
+    std::vector<std::string> words{};
     bool all = false;
 };
 
@@ -50,8 +50,8 @@ bool needs_listing(const Targets& targets);
 Expansion expand_targets(const Targets& targets, const std::vector<std::string>& listed);
 
 struct LogsOptions {
-    std::optional<uint64_t> lines;  // the last N lines; nullopt: kvd's default
-    bool follow = false;            // then print lines as they come until kvd closes
+    std::optional<uint64_t> lines;      // the last N lines; nullopt: kvd's default
+    bool follow = false;                // then print lines as they come until kvd closes
     std::optional<std::string> stream;  // "stdout" or "stderr"; nullopt: both
 };
 

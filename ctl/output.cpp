@@ -148,7 +148,8 @@ std::string human_ps(const Json& result, std::chrono::system_clock::time_point n
             measure(b, "uptime_ms", compact_duration),
             text(b, "restarts"),
             human_last_exit(field(b, "last_exit"), now),
-            measure(b, "rss_bytes", [](int64_t v) { return human_bytes(static_cast<uint64_t>(v)); }),
+            measure(b, "rss_bytes",
+                    [](int64_t v) { return human_bytes(static_cast<uint64_t>(v)); }),
             measure(b, "cpu_ms", human_cpu),
         });
     }
@@ -219,8 +220,7 @@ std::string human_handlers(const Json& result, bool colour) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& h : handlers) {
         rows.push_back({text(h, "name"), text(h, "pid"), state_colour(text(h, "state"), colour),
-                        text(h, "mode"),
-                        text(h, "delivered"), text(h, "acked"), text(h, "dropped"),
+                        text(h, "mode"), text(h, "delivered"), text(h, "acked"), text(h, "dropped"),
                         text(h, "restarts"), text(h, "queued")});
     }
     return format_table(
@@ -273,9 +273,14 @@ std::string human_uptime(int64_t ms) {
 std::string compact_duration(int64_t ms) {
     int64_t s = std::max<int64_t>(ms, 0) / 1000;
     int64_t days = s / 86400, hours = s / 3600 % 24, minutes = s / 60 % 60, seconds = s % 60;
-    if (days > 0) return fmt::format("{}d{}h", days, hours);
-    if (hours > 0) return fmt::format("{}h{}m", hours, minutes);
-    if (minutes > 0) return fmt::format("{}m{}s", minutes, seconds);
+    // The second unit is left out when it is zero: "2m", not "2m0s".
+    auto two = [](int64_t big, char big_unit, int64_t small, char small_unit) {
+        if (small == 0) return fmt::format("{}{}", big, big_unit);
+        return fmt::format("{}{}{}{}", big, big_unit, small, small_unit);
+    };
+    if (days > 0) return two(days, 'd', hours, 'h');
+    if (hours > 0) return two(hours, 'h', minutes, 'm');
+    if (minutes > 0) return two(minutes, 'm', seconds, 's');
     return fmt::format("{}s", seconds);
 }
 

@@ -53,7 +53,7 @@ std::string human_event(const Json& event, std::string_view line);
 
 // "850ms", "42s", "3m 5s", "2h 0m 7s", "3d 4h 10m".
 std::string human_uptime(int64_t ms);
-// The same in at most two units and no spaces, for table cells: "0s", "42s", "3m12s",
+// The same in at most two units and no spaces, for table cells: "0s", "42s", "3m12s", "2m",
 // "3h12m", "2d3h".
 std::string compact_duration(int64_t ms);
 // Bytes in binary units with three significant digits at most: "512B", "12.3M", "123M",

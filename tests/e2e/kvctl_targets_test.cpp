@@ -52,11 +52,15 @@ TEST_F(KvctlTargets, StopAGlobLeavesTheOthers) {
     auto pids = create_all({"worker-1", "worker-2", "worker-10", "db"});
     auto r = kvctl({"stop", "worker-*"});
     EXPECT_EQ(r.exit_code, 0) << r;
-    EXPECT_EQ(r.out,
-              "stopped worker-1 (pid " + std::to_string(pids[0]) + ")\n" +
-                  "stopped worker-10 (pid " + std::to_string(pids[2]) + ")\n" +
-                  "stopped worker-2 (pid " + std::to_string(pids[1]) + ")\n")
-        << r;
+    // One line each, in name order: "stopped worker-1 (pid N, exit code 0)".
+    std::vector<std::string> lines;
+    for (std::size_t start = 0, end; (end = r.out.find('\n', start)) != std::string::npos;
+         start = end + 1)
+        lines.push_back(r.out.substr(start, end - start));
+    ASSERT_EQ(lines.size(), 3u) << r;
+    EXPECT_EQ(lines[0].rfind("stopped worker-1 (pid " + std::to_string(pids[0]), 0), 0u) << r;
+    EXPECT_EQ(lines[1].rfind("stopped worker-10 (pid " + std::to_string(pids[2]), 0), 0u) << r;
+    EXPECT_EQ(lines[2].rfind("stopped worker-2 (pid " + std::to_string(pids[1]), 0), 0u) << r;
     for (std::string name : {"worker-1", "worker-2", "worker-10"}) EXPECT_EQ(lookup_pid(name), -1);
     EXPECT_EQ(lookup_pid("db"), pids[3]);
 }

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <csignal>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -19,6 +20,7 @@
 #include "common/socket_path.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/exit_status.hpp"
+#include "ctl/output.hpp"
 
 namespace kvd::ctl {
 
@@ -37,6 +39,10 @@ constexpr const char* kFooter =
     "  kvctl put shopping milk 2      store a value\n"
     "  kvctl get shopping milk        print it\n"
     "  kvctl events --type exit       follow bucket exits as they happen\n"
+    "  kvctl create --kind worker w-1 w-2   start buckets of a configured [[kind]]\n"
+    "  kvctl ps                       buckets with state, uptime, restarts, RSS, CPU\n"
+    "  kvctl stop 'w-*'               stop every bucket whose name matches\n"
+    "  kvctl logs -f w-1              follow a bucket's output\n"
     "\n"
     "Socket: the first of --socket PATH, $KVD_SOCKET, then /run/kvd/kvd.sock when run as\n"
     "root, else $XDG_RUNTIME_DIR/kvd/kvd.sock, else /tmp/kvd-$UID/kvd.sock. kvd resolves its\n"
@@ -45,17 +51,23 @@ constexpr const char* kFooter =
     "\n"
     "Exit status:\n"
     "  0  success\n"
-    "  1  kvd answered with an error, printed as \"kvctl: CODE: MESSAGE\" on stderr\n"
+    "  1  kvd answered with an error, printed as \"kvctl: CODE: MESSAGE\" on stderr; for\n"
+    "     stop, kill and restart of several buckets: any of them failed (one line each,\n"
+    "     \"kvctl: cannot stop NAME: CODE: MESSAGE\") or a pattern matched no bucket\n"
     "  2  usage error (bad arguments, JSON, signal, number or duration, a request over\n"
     "     kvd's 1 MiB line limit); nothing was sent\n"
     "  3  kvd could not be reached: no socket, connection refused, permission denied,\n"
     "     no answer within --timeout, or kvd closed the connection (events: \"kvd went\n"
     "     away\")\n"
-    "  130, 143  events ended by Ctrl-C (SIGINT) or SIGTERM, after printing what arrived\n"
+    "  130, 143  events or logs -f ended by Ctrl-C (SIGINT) or SIGTERM, after printing\n"
+    "     what arrived (logs -f exits 0 when kvd ends the stream: the bucket is gone)\n"
     "\n"
-    "Global options may also follow the command (kvctl list --json); after stop, --timeout\n"
-    "is stop's own. Run 'kvctl help COMMAND' or 'kvctl COMMAND --help' for the arguments\n"
-    "of a command.";
+    "Colour: ps, list and handlers colour bucket and handler states when stdout is a\n"
+    "terminal, unless $NO_COLOR is set and not empty or $TERM is dumb; never with --json.\n"
+    "\n"
+    "Global options may also follow the command (kvctl list --json); after stop and\n"
+    "restart, --timeout is their own. Run 'kvctl help COMMAND' or 'kvctl COMMAND --help'\n"
+    "for the arguments of a command.";
 
 constexpr const char* kCommandFooter =
     "Global options go before or after the command: kvctl [--socket PATH] [--json]\n"
@@ -64,6 +76,19 @@ constexpr const char* kCommandFooter =
 
 constexpr const char* kBucketHelp =
     "bucket name: 1-128 bytes of A-Z a-z 0-9 . _ : -\nnot starting with . or -";
+
+constexpr const char* kTargetHelp =
+    "bucket names, or patterns with * ? [...] (quote them for\n"
+    "the shell: 'worker-*') matched against kvd's buckets;\n"
+    "a pattern that matches none is an error";
+
+constexpr const char* kTargetFooter =
+    "\n\nSeveral buckets: the requests go to kvd together and each bucket's outcome\n"
+    "is printed as it comes; exit 1 if any failed (\"kvctl: cannot VERB NAME: CODE:\n"
+    "MESSAGE\" on stderr) or a pattern matched nothing. With --json and more than one\n"
+    "name, a pattern or --all: one array of {\"bucket\",\"ok\",\"result\" or \"error\"}\n"
+    "({\"pattern\",\"ok\":false,\"error\"} for a pattern that matched nothing); one\n"
+    "plain name prints its result object (or error object) alone.";
 
 // Lists each command with its arguments ("stop NAME [--timeout D]") rather than its bare name.
 class CommandListFormatter : public CLI::Formatter {
@@ -207,7 +232,8 @@ class InterruptPipe {
     struct sigaction old_term_ {};
 };
 
-int run_command(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+int run_command(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+                const OutputEnvironment& output) {
     CLI::App app{kDescription, "kvctl"};
     auto formatter = std::make_shared<CommandListFormatter>();
     formatter->column_width(32);
@@ -263,11 +289,23 @@ int run_command(int argc, const char* const* argv, std::ostream& out, std::ostre
         ->callback([&] { action = cmd_status; });
 
     std::vector<std::string> create_names;
-    auto* create = add_command("create", "create NAME...",
+    std::string create_kind;
+    auto* create = add_command("create", "create [--kind K] NAME...",
                                "start a bucket process for each NAME; an existing bucket\n"
                                "is left as it is. Several names are sent at once");
     add_positional(create, "NAME", create_names, kBucketHelp)->required();
-    create->callback([&] { action = [&](Context& c) { return cmd_create(c, create_names); }; });
+    auto* kind_option = create
+                            ->add_option("--kind", create_kind,
+                                         "run them as kind K, a [[kind]] of kvd's config\n"
+                                         "(default: kv-bucket, kvd's default kind)")
+                            ->type_name("K");
+    create->callback([&] {
+        action = [&](Context& c) {
+            std::optional<std::string> kind;
+            if (kind_option->count() > 0) kind = create_kind;
+            return cmd_create(c, create_names, kind);
+        };
+    });
 
     std::string bucket, key, value;
     auto* lookup =
@@ -275,37 +313,116 @@ int run_command(int argc, const char* const* argv, std::ostream& out, std::ostre
     add_positional(lookup, "NAME", bucket, kBucketHelp)->required();
     lookup->callback([&] { action = [&](Context& c) { return cmd_lookup(c, bucket); }; });
 
-    add_command("list", "list", "list every bucket with its pid and start time")->callback([&] {
-        action = cmd_list;
-    });
+    add_command("list", "list",
+                "list every bucket with its pid and start time (and, from a\n"
+                "kvd that has them, its kind and state)")
+        ->callback([&] { action = cmd_list; });
+
+    add_command("ps", "ps",
+                "show every bucket like supervisorctl status: kind, state,\n"
+                "pid, uptime, restarts, last exit, RSS and CPU time (\"-\"\n"
+                "where kvd does not know); --json prints list's result")
+        ->callback([&] { action = cmd_ps; });
+
+    // stop, kill and restart: NAME... or --all, checked once the command line is parsed.
+    Targets targets;
+    auto add_targets = [&](CLI::App* command, const std::string& verb) {
+        add_positional(command, "NAME", targets.words, kTargetHelp);
+        command->add_flag("--all", targets.all, "every bucket kvd has (instead of names)");
+        command->footer(std::string(kCommandFooter) + kTargetFooter);
+        return [&, verb](const std::function<int(Context&)>& act) {
+            action = [&, verb, act](Context& c) {
+                if (targets.words.empty() == !targets.all) {
+                    std::string_view problem = targets.all ? "give bucket names or --all, not both"
+                                                           : "name the buckets, or give --all";
+                    c.err << fmt::format("kvctl: {}: {} (see kvctl {} --help)\n", verb, problem,
+                                         verb);
+                    return kExitUsage;
+                }
+                return act(c);
+            };
+        };
+    };
 
     std::string stop_timeout_text;
-    auto* stop = add_command("stop", "stop NAME [--timeout D]",
-                             "stop bucket NAME: SIGTERM, then SIGKILL after a timeout;\n"
-                             "returns once it has exited");
-    add_positional(stop, "NAME", bucket, kBucketHelp)->required();
+    auto* stop = add_command("stop", "stop NAME...|--all [--timeout D]",
+                             "stop buckets: SIGTERM, then SIGKILL after a timeout;\n"
+                             "returns once they have exited");
+    auto stop_action = add_targets(stop, "stop");
     stop->add_option("--timeout", stop_timeout_text,
                      "time between SIGTERM and SIGKILL\n(default: kvd's [bucket] stop_timeout)")
         ->check(duration_validator(false))
         ->type_name("DURATION");
-    stop->callback([&] {
-        action = [&](Context& c) {
+    stop->callback([&, stop_action] {
+        stop_action([&](Context& c) {
             std::optional<Millis> timeout;
             if (!stop_timeout_text.empty()) timeout = parse_duration(stop_timeout_text);
-            return cmd_stop(c, bucket, timeout);
-        };
+            return cmd_stop(c, targets, timeout);
+        });
+    });
+
+    std::string restart_timeout_text;
+    auto* restart = add_command("restart", "restart NAME...|--all [--timeout D]",
+                                "stop buckets as stop does and start each again with the\n"
+                                "same kind; returns once they run again");
+    auto restart_action = add_targets(restart, "restart");
+    restart
+        ->add_option("--timeout", restart_timeout_text,
+                     "time between SIGTERM and SIGKILL when stopping\n"
+                     "(default: the kind's stop_timeout)")
+        ->check(duration_validator(false))
+        ->type_name("DURATION");
+    restart->callback([&, restart_action] {
+        restart_action([&](Context& c) {
+            std::optional<Millis> timeout;
+            if (!restart_timeout_text.empty()) timeout = parse_duration(restart_timeout_text);
+            return cmd_restart(c, targets, timeout);
+        });
     });
 
     std::string signal_text = "SIGKILL";
-    auto* kill = add_command("kill", "kill NAME [--signal SIG]",
-                             "send a signal to bucket NAME's process (default SIGKILL)");
-    add_positional(kill, "NAME", bucket, kBucketHelp)->required();
+    auto* kill = add_command("kill", "kill NAME...|--all [--signal SIG]",
+                             "send a signal to buckets' processes (default SIGKILL)");
+    auto kill_action = add_targets(kill, "kill");
     kill->add_option("--signal", signal_text,
                      "signal name or number: KILL, SIGTERM, hup, 15 ...\n(default SIGKILL)")
         ->check(kSignalValidator)
         ->type_name("SIG");
-    kill->callback([&] {
-        action = [&](Context& c) { return cmd_kill(c, bucket, *canonical_signal(signal_text)); };
+    kill->callback([&, kill_action] {
+        kill_action(
+            [&](Context& c) { return cmd_kill(c, targets, *canonical_signal(signal_text)); });
+    });
+
+    LogsOptions logs_options;
+    uint64_t logs_lines = 0;
+    bool logs_stderr = false, logs_stdout = false;
+    std::string logs_bucket;
+    auto* logs = add_command("logs", "logs NAME [-n N] [-f] [--stderr|--stdout]",
+                             "print a bucket's captured output (stdout and stderr);\n"
+                             "with -f, follow it until Ctrl-C or the bucket is gone");
+    add_positional(logs, "NAME", logs_bucket, kBucketHelp)->required();
+    auto* lines_option = logs->add_option("-n,--lines", logs_lines,
+                                          "the last N lines (default: kvd's; 0 with -f: only\n"
+                                          "new lines)")
+                             ->check(whole_number_validator(0, "a number of lines"))
+                             ->type_name("N");
+    logs->add_flag("-f,--follow", logs_options.follow,
+                   "then print each new line as it comes, until Ctrl-C (exit\n"
+                   "130) or kvd ends the stream because the bucket is gone\n"
+                   "(exit 0)");
+    auto* stderr_flag = logs->add_flag("--stderr", logs_stderr, "only what it wrote to stderr");
+    logs->add_flag("--stdout", logs_stdout, "only what it wrote to stdout")->excludes(stderr_flag);
+    logs->footer(std::string(kCommandFooter) +
+                 "\n\nOn a terminal, stderr lines are set apart: in red, or after \"stderr| \"\n"
+                 "when colour is off ($NO_COLOR). Lines kvd could not keep are told on stderr\n"
+                 "as \"kvctl: N lines lost\". --json prints each line as {\"stream\",\"line\",\n"
+                 "\"time\"} and each loss as {\"dropped\":N}, one JSON object per line.");
+    logs->callback([&] {
+        if (lines_option->count() > 0) logs_options.lines = logs_lines;
+        if (logs_stderr) logs_options.stream = "stderr";
+        if (logs_stdout) logs_options.stream = "stdout";
+        streams_events = logs_options.follow;
+        action = [&](Context& c) { return cmd_logs(c, logs_bucket, logs_options); };
     });
 
     auto* put = add_command("put", "put BUCKET KEY VALUE|-",
@@ -473,7 +590,10 @@ int run_command(int argc, const char* const* argv, std::ostream& out, std::ostre
                 .json = json,
                 .timeout = *parse_duration(timeout_text),
                 .out = out,
-                .err = err};
+                .err = err,
+                .terminal = output.stdout_is_terminal,
+                .colour = !json && colour_wanted(output.stdout_is_terminal, output.no_color.c_str(),
+                                                 output.term.c_str())};
     if (!streams_events) return action(ctx);
     InterruptPipe interrupt;
     ctx.wake_fd = interrupt.read_fd();
@@ -482,11 +602,20 @@ int run_command(int argc, const char* const* argv, std::ostream& out, std::ostre
 
 }  // namespace
 
-int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+OutputEnvironment OutputEnvironment::of_this_process() {
+    OutputEnvironment env;
+    env.stdout_is_terminal = isatty(STDOUT_FILENO) == 1;
+    if (const char* v = std::getenv("NO_COLOR")) env.no_color = v;
+    if (const char* v = std::getenv("TERM")) env.term = v;
+    return env;
+}
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+        const OutputEnvironment& output) {
     // Every error kvctl expects is handled where it arises; this is the last guard, so that
     // kvctl never aborts. What gets here came from what it was given, most likely.
     try {
-        return run_command(argc, argv, out, err);
+        return run_command(argc, argv, out, err, output);
     } catch (const std::exception& e) {
         err << "kvctl: internal error: " << e.what() << '\n';
         return kExitUsage;

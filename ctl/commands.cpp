@@ -2,11 +2,14 @@
 #include "ctl/commands.hpp"
 
 #include <fmt/format.h>
+#include <fnmatch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <set>
 #include <string_view>
 
 #include "common/signals.hpp"
@@ -42,10 +45,66 @@ Json make_put_request(std::string_view bucket, std::string_view key, std::string
     return request;
 }
 
+Json make_create_request(std::string_view bucket, std::optional<std::string> kind) {
+    Json request = make_bucket_request(op::kCreate, bucket);
+    if (kind) request["kind"] = std::move(*kind);
+    return request;
+}
+
 Json make_stop_request(std::string_view bucket, std::optional<Millis> timeout) {
     Json request = make_bucket_request(op::kStop, bucket);
     if (timeout) request["timeout_ms"] = timeout->count();
     return request;
+}
+
+Json make_restart_request(std::string_view bucket, std::optional<Millis> timeout) {
+    Json request = make_bucket_request(op::kRestart, bucket);
+    if (timeout) request["timeout_ms"] = timeout->count();
+    return request;
+}
+
+Json make_logs_request(std::string_view bucket, const LogsOptions& options) {
+    Json request = make_bucket_request(op::kLogs, bucket);
+    if (options.lines) request["lines"] = *options.lines;
+    if (options.follow) request["follow"] = true;
+    if (options.stream) request["stream"] = *options.stream;
+    return request;
+}
+
+bool is_pattern(std::string_view word) {
+    return word.find_first_of("*?[") != std::string_view::npos;
+}
+
+bool needs_listing(const Targets& targets) {
+    return targets.all || std::any_of(targets.words.begin(), targets.words.end(),
+                                      [](const std::string& w) { return is_pattern(w); });
+}
+
+Expansion expand_targets(const Targets& targets, const std::vector<std::string>& listed) {
+    Expansion expansion;
+    std::set<std::string> seen;
+    auto add = [&](const std::string& bucket) {
+        if (seen.insert(bucket).second) expansion.buckets.push_back(bucket);
+    };
+    std::vector<std::string> sorted = listed;
+    std::sort(sorted.begin(), sorted.end());
+    if (targets.all)
+        for (const auto& bucket : sorted) add(bucket);
+    for (const auto& word : targets.words) {
+        if (!is_pattern(word)) {
+            add(word);
+            continue;
+        }
+        bool matched = false;
+        for (const auto& bucket : sorted) {
+            if (fnmatch(word.c_str(), bucket.c_str(), 0) == 0) {
+                add(bucket);
+                matched = true;
+            }
+        }
+        if (!matched) expansion.unmatched.push_back(word);
+    }
+    return expansion;
 }
 
 Json make_kill_request(std::string_view bucket, std::string_view signal) {
@@ -185,12 +244,13 @@ int cmd_status(Context& ctx) {
 }
 
 // Every create is sent before the first reply is read (pipelining); replies come in order.
-int cmd_create(Context& ctx, const std::vector<std::string>& buckets) {
+int cmd_create(Context& ctx, const std::vector<std::string>& buckets,
+               std::optional<std::string> kind) {
     Client client;
     if (auto error = client.connect(ctx.socket_path, ctx.timeout)) return fail(ctx, *error);
     std::vector<int64_t> ids;
     for (const auto& bucket : buckets)
-        ids.push_back(client.send(make_bucket_request(op::kCreate, bucket)));
+        ids.push_back(client.send(make_create_request(bucket, kind)));
 
     int status = kExitOk;
     Json documents = Json::array();
@@ -216,18 +276,134 @@ int cmd_lookup(Context& ctx, const std::string& bucket) {
 }
 
 int cmd_list(Context& ctx) {
-    return round_trip(ctx, make_request(op::kList), human_list);
+    return round_trip(ctx, make_request(op::kList),
+                      [&](const Json& result) { return human_list(result, ctx.colour); });
 }
 
-int cmd_stop(Context& ctx, const std::string& bucket, std::optional<Millis> timeout) {
-    auto human = [&](const Json& result) { return human_stop(bucket, result); };
+int cmd_ps(Context& ctx) {
+    return round_trip(ctx, make_request(op::kList), [&](const Json& result) {
+        return human_ps(result, std::chrono::system_clock::now(), ctx.colour);
+    });
+}
+
+namespace {
+
+// One of stop, kill, restart: its verb for messages, its request and its line of output.
+struct TargetOp {
+    std::string_view verb;
+    std::function<Json(const std::string& bucket)> request;
+    std::function<std::string(const std::string& bucket, const Json& result)> human;
+    Millis extra_wait{0};  // added to each reply's deadline (stop's SIGTERM-to-SIGKILL time)
+};
+
+std::vector<std::string> listed_names(const Json& result) {
+    std::vector<std::string> names;
+    auto buckets = result.is_object() ? result.find("buckets") : result.end();
+    if (!result.is_object() || buckets == result.end() || !buckets->is_array()) return names;
+    for (const auto& entry : *buckets) {
+        if (!entry.is_object()) continue;
+        auto name = entry.find("bucket");
+        if (name != entry.end() && name->is_string()) names.push_back(name->get<std::string>());
+    }
+    return names;
+}
+
+int act_on_targets(Context& ctx, const Targets& targets, const TargetOp& target_op) {
+    // One name given plainly is the command as it always was: the same output, the same JSON.
+    bool plain = !targets.all && targets.words.size() == 1 && !is_pattern(targets.words[0]);
+    Client client;
+    if (auto error = client.connect(ctx.socket_path, ctx.timeout)) return fail(ctx, *error);
+
+    Expansion expansion;
+    if (needs_listing(targets)) {
+        Reply listing;
+        if (auto error = client.read_reply(listing, client.send(make_request(op::kList)),
+                                           deadline_after(ctx.timeout)))
+            return fail(ctx, *error);
+        if (!listing.ok) return print_reply(ctx, listing, nullptr);
+        expansion = expand_targets(targets, listed_names(listing.result));
+    } else {
+        expansion = expand_targets(targets, {});
+    }
+
+    int status = kExitOk;
+    Json documents = Json::array();
+    for (const auto& pattern : expansion.unmatched) {
+        std::string message = fmt::format("no bucket matches '{}'", pattern);
+        ctx.err << "kvctl: " << message << '\n';
+        documents.push_back({{"pattern", pattern},
+                             {"ok", false},
+                             {"error",
+                              {{"code", wire::error_code_name(wire::ErrorCode::not_found)},
+                               {"message", message}}}});
+        status = kExitDaemonError;
+    }
+    if (expansion.buckets.empty() && expansion.unmatched.empty() && !ctx.json)
+        ctx.out << "no buckets\n";
+
+    std::vector<int64_t> ids;
+    for (const auto& bucket : expansion.buckets)
+        ids.push_back(client.send(target_op.request(bucket)));
+    auto print_documents = [&] {
+        if (ctx.json) ctx.out << json_document(documents);
+    };
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        const std::string& bucket = expansion.buckets[i];
+        Reply reply;
+        // Each reply may take the whole wait: kvd may work through the stops one by one.
+        if (auto error = client.read_reply(reply, ids[i],
+                                           deadline_after(ctx.timeout + target_op.extra_wait))) {
+            print_documents();  // what was done before kvd was lost
+            return fail(ctx, *error);
+        }
+        if (plain)
+            return print_reply(ctx, reply,
+                               [&](const Json& r) { return target_op.human(bucket, r); });
+        if (reply.ok) {
+            documents.push_back({{"bucket", bucket}, {"ok", true}, {"result", reply.result}});
+            if (!ctx.json) {
+                ctx.out << target_op.human(bucket, reply.result);
+                ctx.out.flush();  // a long stop --all shows its progress
+            }
+        } else {
+            documents.push_back(
+                {{"bucket", bucket}, {"ok", false}, {"error", error_object(reply)}});
+            ctx.err << fmt::format("kvctl: cannot {} {}: {}: {}\n", target_op.verb, bucket,
+                                   reply.error.code, reply.error.message);
+            status = kExitDaemonError;
+        }
+    }
+    print_documents();
+    return status;
+}
+
+}  // namespace
+
+int cmd_stop(Context& ctx, const Targets& targets, std::optional<Millis> timeout) {
     // kvd waits up to `timeout` before SIGKILL, then for sync handlers: wait that much longer.
-    return round_trip(ctx, make_stop_request(bucket, timeout), human, timeout.value_or(Millis(0)));
+    return act_on_targets(
+        ctx, targets,
+        {.verb = "stop",
+         .request = [&](const std::string& b) { return make_stop_request(b, timeout); },
+         .human = [](const std::string& b, const Json& r) { return human_stop(b, r); },
+         .extra_wait = timeout.value_or(Millis(0))});
 }
 
-int cmd_kill(Context& ctx, const std::string& bucket, const std::string& signal) {
-    auto human = [&](const Json& result) { return human_kill(bucket, signal, result); };
-    return round_trip(ctx, make_kill_request(bucket, signal), human);
+int cmd_kill(Context& ctx, const Targets& targets, const std::string& signal) {
+    return act_on_targets(
+        ctx, targets,
+        {.verb = "kill",
+         .request = [&](const std::string& b) { return make_kill_request(b, signal); },
+         .human = [&](const std::string& b, const Json& r) { return human_kill(b, signal, r); }});
+}
+
+int cmd_restart(Context& ctx, const Targets& targets, std::optional<Millis> timeout) {
+    return act_on_targets(
+        ctx, targets,
+        {.verb = "restart",
+         .request = [&](const std::string& b) { return make_restart_request(b, timeout); },
+         .human = [](const std::string& b, const Json& r) { return human_restart(b, r); },
+         .extra_wait = timeout.value_or(Millis(0))});
 }
 
 int cmd_put(Context& ctx, const std::string& bucket, const std::string& key,
@@ -456,7 +632,63 @@ int cmd_events(Context& ctx, const EventsOptions& options, RetryDelays delays) {
 }
 
 int cmd_handlers(Context& ctx) {
-    return round_trip(ctx, make_request(op::kHandlers), human_handlers);
+    return round_trip(ctx, make_request(op::kHandlers),
+                      [&](const Json& result) { return human_handlers(result, ctx.colour); });
+}
+
+namespace {
+
+// One line of a bucket's output, or a follower's {"dropped":N}, as `logs` prints it.
+void print_log_entry(Context& ctx, const Json& entry) {
+    if (entry.is_object() && entry.contains("dropped") && !entry.contains("line")) {
+        if (ctx.json) ctx.out << json_document(entry);
+        ctx.err << fmt::format("kvctl: {} lines lost\n", dump_line(entry["dropped"]));
+    } else {
+        ctx.out << (ctx.json ? json_document(entry)
+                             : human_log_line(entry, ctx.terminal, ctx.colour));
+    }
+}
+
+}  // namespace
+
+int cmd_logs(Context& ctx, const std::string& bucket, const LogsOptions& options) {
+    Client client;
+    client.set_wake_fd(ctx.wake_fd);
+    if (auto error = client.connect(ctx.socket_path, ctx.timeout)) return fail(ctx, *error);
+    Reply reply;
+    if (auto error = client.read_reply(reply, client.send(make_logs_request(bucket, options)),
+                                       deadline_after(ctx.timeout)))
+        return fail(ctx, *error);
+    if (!reply.ok) return print_reply(ctx, reply, nullptr);
+
+    // Lines lost before these (the ring was full) are told first, where they belong.
+    if (reply.result.is_object()) {
+        auto dropped = reply.result.find("dropped");
+        if (dropped != reply.result.end() && dropped->is_number() && *dropped != 0)
+            print_log_entry(ctx, Json{{"dropped", *dropped}});
+        auto lines = reply.result.find("lines");
+        if (lines != reply.result.end() && lines->is_array())
+            for (const auto& entry : *lines) print_log_entry(ctx, entry);
+    }
+    ctx.out.flush();
+    if (!options.follow) return kExitOk;
+
+    std::string line;
+    for (;;) {
+        if (auto error = client.read_line(line, std::nullopt)) {
+            // kvd ends a follow by closing the connection (the bucket is gone): done.
+            if (error->kind == ClientErrorKind::closed) return kExitOk;
+            return fail(ctx, *error);
+        }
+        if (line.empty()) continue;
+        Json entry = parse_event(line);
+        if (entry.is_discarded()) {
+            ctx.out << line << '\n';
+        } else {
+            print_log_entry(ctx, entry);
+        }
+        ctx.out.flush();
+    }
 }
 
 int cmd_reload(Context& ctx) {

@@ -21,7 +21,38 @@ struct Context {
     Millis timeout{30'000};  // for connecting and for each reply
     std::ostream& out;
     std::ostream& err;
-    int wake_fd = -1;  // readable when a stream should end (SIGINT/SIGTERM); -1: none
+    int wake_fd = -1;       // readable when a stream should end (SIGINT/SIGTERM); -1: none
+    bool terminal = false;  // stdout is a terminal (`logs` sets stderr lines apart)
+    bool colour = false;    // tables may paint states; never set with --json
+};
+
+// The buckets `stop`, `kill` and `restart` act on: names and glob patterns (fnmatch(3): *, ?,
+// [...]) as the user gave them, or every bucket. Patterns are matched against kvd's `list`.
+struct Targets {
+    std::vector<std::string> words{};
+    bool all = false;
+};
+
+// What a pattern or --all came to: the buckets in the order they will be acted on (the
+// words' order, each pattern's matches sorted by name, no bucket twice), and the patterns
+// that matched nothing.
+struct Expansion {
+    std::vector<std::string> buckets;
+    std::vector<std::string> unmatched;
+};
+
+// Whether `word` is a pattern rather than a name: it holds *, ? or [, which no bucket name can.
+bool is_pattern(std::string_view word);
+// Whether `targets` needs kvd's list of buckets to be expanded.
+bool needs_listing(const Targets& targets);
+// Expands `targets` against `listed` (the bucket names kvd has). Names are kept as given,
+// whether kvd has them or not: kvd says not_found.
+Expansion expand_targets(const Targets& targets, const std::vector<std::string>& listed);
+
+struct LogsOptions {
+    std::optional<uint64_t> lines;      // the last N lines; nullopt: kvd's default
+    bool follow = false;                // then print lines as they come until kvd closes
+    std::optional<std::string> stream;  // "stdout" or "stderr"; nullopt: both
 };
 
 struct EventsOptions {
@@ -46,7 +77,10 @@ Json make_request(std::string_view op);
 Json make_bucket_request(std::string_view op, std::string_view bucket);
 Json make_key_request(std::string_view op, std::string_view bucket, std::string_view key);
 Json make_put_request(std::string_view bucket, std::string_view key, std::string_view value);
+Json make_create_request(std::string_view bucket, std::optional<std::string> kind);
 Json make_stop_request(std::string_view bucket, std::optional<Millis> timeout);
+Json make_restart_request(std::string_view bucket, std::optional<Millis> timeout);
+Json make_logs_request(std::string_view bucket, const LogsOptions& options);
 // `signal` must already be canonical ("SIGTERM"); see canonical_signal().
 Json make_kill_request(std::string_view bucket, std::string_view signal);
 Json make_notify_request(std::string_view type, std::optional<Json> data, bool sync);
@@ -68,11 +102,29 @@ std::optional<std::string> read_value(int fd, std::string* error);
 
 int cmd_ping(Context& ctx);
 int cmd_status(Context& ctx);
-int cmd_create(Context& ctx, const std::vector<std::string>& buckets);
+// `kind`: the [[kind]] to run the buckets as; nullopt: kvd's default (kv-bucket).
+int cmd_create(Context& ctx, const std::vector<std::string>& buckets,
+               std::optional<std::string> kind = std::nullopt);
 int cmd_lookup(Context& ctx, const std::string& bucket);
 int cmd_list(Context& ctx);
-int cmd_stop(Context& ctx, const std::string& bucket, std::optional<Millis> timeout);
-int cmd_kill(Context& ctx, const std::string& bucket, const std::string& signal);
+int cmd_ps(Context& ctx);
+
+// stop, kill and restart act on each target bucket, the requests pipelined on one connection
+// (a `list` first when a pattern or --all needs expanding). Exit 0 if every one succeeded, 1 if
+// any failed or a pattern matched nothing (one stderr line each, naming the bucket or the
+// pattern), 3 if kvd could not be reached. One name given plainly prints as it always did (the
+// result, or "kvctl: CODE: MESSAGE"); otherwise each failure is "kvctl: cannot VERB NAME: CODE:
+// MESSAGE", and --json prints an array of {"bucket","ok","result"|"error"} (a pattern that
+// matched nothing: {"pattern","ok":false,"error"}).
+int cmd_stop(Context& ctx, const Targets& targets, std::optional<Millis> timeout);
+int cmd_kill(Context& ctx, const Targets& targets, const std::string& signal);
+int cmd_restart(Context& ctx, const Targets& targets, std::optional<Millis> timeout);
+
+// Prints a bucket's captured output; with options.follow, the lines that follow too, until kvd
+// closes the stream (exit 0) or a signal on ctx.wake_fd (128 + signal). Lost lines are told on
+// stderr as "kvctl: N lines lost"; --json prints the line objects (and {"dropped":N}) as JSON
+// lines.
+int cmd_logs(Context& ctx, const std::string& bucket, const LogsOptions& options);
 int cmd_put(Context& ctx, const std::string& bucket, const std::string& key,
             const std::string& value);
 int cmd_get(Context& ctx, const std::string& bucket, const std::string& key);

@@ -4,5 +4,6 @@
 #include "ctl/cli.hpp"
 
 int main(int argc, char** argv) {
-    return kvd::ctl::run(argc, argv, std::cout, std::cerr);
+    return kvd::ctl::run(argc, argv, std::cout, std::cerr,
+                         kvd::ctl::OutputEnvironment::of_this_process());
 }

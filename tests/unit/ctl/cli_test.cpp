@@ -36,11 +36,15 @@ TEST(Cli, HelpDescribesEveryCommandTheSocketAndTheExitCodes) {
     EXPECT_EQ(r.status, kExitOk);
     for (const char* text : {"ping",
                              "status",
-                             "create NAME...",
+                             "create [--kind K] NAME...",
                              "lookup NAME",
                              "list",
-                             "stop NAME [--timeout D]",
-                             "kill NAME [--signal SIG]",
+                             "ps",
+                             "stop NAME...|--all [--timeout D]",
+                             "restart NAME...|--all [--timeout D]",
+                             "kill NAME...|--all [--signal SIG]",
+                             "logs NAME [-n N] [-f] [--stderr|--stdout]",
+                             "$NO_COLOR",
                              "put BUCKET KEY VALUE|-",
                              "get BUCKET KEY",
                              "delete BUCKET KEY",
@@ -88,10 +92,11 @@ TEST(Cli, HelpCommandPrintsTheGeneralOrACommandsHelp) {
     EXPECT_EQ(put.status, kExitOk);
     EXPECT_EQ(put.out, kvctl({"put", "--help"}).out);
 
-    Result unknown = kvctl({"help", "pt"});
+    Result unknown = kvctl({"help", "putt"});
     EXPECT_EQ(unknown.status, kExitUsage);
     EXPECT_EQ(unknown.out, "");
-    EXPECT_EQ(unknown.err, "kvctl: unknown command 'pt'; did you mean 'put'? (see kvctl --help)\n");
+    EXPECT_EQ(unknown.err,
+              "kvctl: unknown command 'putt'; did you mean 'put'? (see kvctl --help)\n");
 }
 
 TEST(Cli, Version) {

@@ -258,7 +258,7 @@ TEST(Commands, StopAndKillSendTheirArguments) {
         c.wait_closed();
     });
     Captured run(kvd.path());
-    EXPECT_EQ(cmd_stop(run.ctx, "a", Millis(2000)), kExitOk);
+    EXPECT_EQ(cmd_stop(run.ctx, Targets{.words = {"a"}}, Millis(2000)), kExitOk);
     EXPECT_EQ(run.out.str(), "stopped a (pid 5)\n");
     kvd.join();
     ASSERT_EQ(requests.size(), 1u);

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "common/line_buffer.hpp"
+#include "common/protocol.hpp"
 
 namespace kvd::ctl::testing {
 
@@ -141,6 +143,61 @@ class FakeKvd {
     std::string path_;
     int listen_fd_ = -1;
     std::thread thread_;
+};
+
+// A kvd that answers by op from a table of buckets, for the commands that act on several:
+// `list` returns `buckets`; `stop`, `kill` and `restart` of a bucket in the table succeed (stop
+// removes it), of any other are `not_found`; every other op is `bad_request`. Replies go out
+// only after `batch` requests have arrived, so a client that waits for each reply before
+// sending the next request (no pipelining) gets no answer and times out. Keeps the requests.
+class FakeRegistry {
+  public:
+    explicit FakeRegistry(std::vector<Json> buckets, std::size_t batch = 1)
+        : buckets_(std::move(buckets)), batch_(batch) {}
+
+    // Serves one connection until kvctl closes it.
+    FakeKvd::Script script() {
+        return [this](ServerConnection& c) {
+            std::vector<Json> pending;
+            while (auto line = c.read_line()) {
+                requests.push_back(Json::parse(*line));
+                pending.push_back(requests.back());
+                // A `list` is answered at once: kvctl needs it to know what to send next.
+                if (pending.size() < batch_ && pending.back()["op"] != "list") continue;
+                for (const auto& request : pending) {
+                    Json reply = answer(request);
+                    reply["id"] = request["id"];
+                    c.write(dump_line(reply) + "\n");
+                }
+                pending.clear();
+            }
+        };
+    }
+
+    std::vector<Json> requests;  // read them after FakeKvd::join()
+
+  private:
+    Json answer(const Json& request) {
+        std::string op = request.value("op", "");
+        if (op == "list") return {{"ok", true}, {"result", {{"buckets", buckets_}}}};
+        std::string bucket = request.value("bucket", "");
+        auto it = std::find_if(buckets_.begin(), buckets_.end(),
+                               [&](const Json& b) { return b["bucket"] == bucket; });
+        if (op != "stop" && op != "kill" && op != "restart")
+            return {{"ok", false}, {"error", {{"code", "bad_request"}, {"message", "unknown op"}}}};
+        if (it == buckets_.end())
+            return {{"ok", false},
+                    {"error",
+                     {{"code", "not_found"}, {"message", "no bucket named '" + bucket + "'"}}}};
+        Json result = {{"bucket", bucket}, {"pid", (*it)["pid"]}};
+        if (op == "stop") buckets_.erase(it);
+        if (op == "kill") result["signal"] = request["signal"];
+        if (op == "restart") result["restarts"] = 1;
+        return {{"ok", true}, {"result", result}};
+    }
+
+    std::vector<Json> buckets_;
+    std::size_t batch_;
 };
 
 }  // namespace kvd::ctl::testing

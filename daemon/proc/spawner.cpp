@@ -107,7 +107,7 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* p) {
     }
     if (a->cwd && chdir(a->cwd) != 0) goto fail;
     if (a->die_with_kvd) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         if (getppid() != a->kvd_pid) _exit(127);  // kvd died before the prctl took effect
     }
     sigprocmask(SIG_SETMASK, &a->mask, nullptr);

@@ -284,7 +284,10 @@ bool ProcessTable::try_reap(pid_t pid) {
     do w = waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
     while (w < 0 && errno == EINTR);
     if (w == 0 && info.si_pid == 0) return false;  // still running
-    if (auto it = children_.find(pid); it != children_.end()) end_tree(*it->second);
+    // (Not kvd's child any more, w < 0: its pid may name another process group by now.)
+    if (auto it = children_.find(pid);
+        it != children_.end() && (w == 0 || !it->second->cgroup.empty()))
+        end_tree(*it->second);
     int status = 0;
     pid_t r;
     do r = waitpid(pid, &status, WNOHANG);

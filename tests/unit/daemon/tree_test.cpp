@@ -430,6 +430,19 @@ TEST_P(TreeTest, CloseEndsEveryTree) {
     children.clear();
 }
 
+TEST(CgroupName, KeepsWhatADirectoryNameMayHold) {
+    EXPECT_EQ(proc::cgroup_name("bucket shopping/1"), "bucket-shopping-1");
+    EXPECT_EQ(proc::cgroup_name("handler ../x"), "handler----x");
+    EXPECT_EQ(proc::cgroup_name(""), "child");
+    EXPECT_EQ(proc::cgroup_name(std::string(100, 'a')).size(), 48u);
+}
+
+TEST(Cgroups, OffMeansNone) {
+    std::string why;
+    EXPECT_FALSE(proc::Cgroups::detect("off", why));
+    EXPECT_EQ(why, "KVD_CGROUP=off");
+}
+
 INSTANTIATE_TEST_SUITE_P(Spawner, TreeTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) {
                              return info.param ? "Spawner" : "Direct";

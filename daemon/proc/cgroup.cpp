@@ -1,5 +1,6 @@
 #include "daemon/proc/cgroup.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -121,6 +122,32 @@ bool holds_only_kvd(const std::string& dir) {
 
 std::atomic<unsigned> g_instances{0};
 
+// Removes what a kvd that was killed (and so could not clean up) left in `dir`: each
+// `kvd.PID[.N]` whose PID no longer exists, with the children's cgroups in it, when they are
+// empty. Nothing is killed: a process still there is left alone, and so is its cgroup.
+void remove_stale(const std::string& dir) {
+    DIR* d = opendir(dir.c_str());
+    if (!d) return;
+    std::vector<std::string> stale;
+    while (dirent* e = readdir(d)) {
+        std::string_view name = e->d_name;
+        if (e->d_type != DT_DIR || name.rfind("kvd.", 0) != 0) continue;
+        long pid = std::strtol(std::string(name.substr(4)).c_str(), nullptr, 10);
+        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+            stale.emplace_back(dir + "/" + std::string(name));
+    }
+    closedir(d);
+    for (const auto& parent : stale) {
+        if (DIR* p = opendir(parent.c_str())) {
+            while (dirent* e = readdir(p))
+                if (e->d_type == DT_DIR && e->d_name[0] != '.')
+                    ::rmdir((parent + "/" + e->d_name).c_str());
+            closedir(p);
+        }
+        ::rmdir(parent.c_str());
+    }
+}
+
 }  // namespace
 
 std::string cgroup_name(std::string_view label) {
@@ -182,6 +209,7 @@ std::optional<Cgroups> Cgroups::detect(const char* setting, std::string& why_not
         c.parent_ = dir;
     } else {
         // A shared cgroup: kvd's children get a parent of their own in it.
+        remove_stale(dir);
         unsigned n = g_instances++;
         c.parent_ = dir + "/kvd." + pid + (n ? "." + std::to_string(n) : "");
         if (::mkdir(c.parent_.c_str(), 0755) != 0 && errno != EEXIST) {

@@ -6,7 +6,8 @@
 //    leaf `supervisor` (a cgroup with controllers enabled for its children may hold no
 //    process) and its children go beside it;
 //  - otherwise (kvd shares its cgroup, e.g. started from a shell) a cgroup of its own,
-//    `kvd.PID`, created under it and removed at close().
+//    `kvd.PID`, created under it and removed at close(); the empty ones left by kvds that
+//    were killed (whose PID is gone) are removed first.
 // It enables the memory, pids and cpu controllers there, those that are available. Each
 // child then gets a cgroup `LABEL.N` that it joins before exec; once its main process has
 // been reaped, whatever is left in it is killed (cgroup.kill) and the cgroup removed.

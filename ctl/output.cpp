@@ -77,6 +77,11 @@ std::string human_status(const Json& result) {
     const Json& uptime = field(result, "uptime_ms");
     std::string uptime_text =
         uptime.is_number_integer() ? human_uptime(uptime.get<int64_t>()) : text(uptime);
+    // How kvd ends process trees and applies limits; not sent by a kvd before these.
+    std::string tree;
+    if (has(result, "tree"))
+        tree = fmt::format("process trees:  {}\nlimits:         {}\n", text(result, "tree"),
+                           text(result, "limits"));
     return fmt::format(
         "version:        {}\n"
         "pid:            {}\n"
@@ -85,13 +90,10 @@ std::string human_status(const Json& result) {
         "buckets:        {}\n"
         "handlers:       {}\n"
         "subscriptions:  {}\n"
-        "last seq:       {}\n"
-        "{}",
+        "last seq:       {}\n{}",
         text(result, "version"), text(result, "pid"), text(result, "boot"), uptime_text,
         text(result, "buckets"), text(result, "handlers"), text(result, "subscriptions"),
-        text(result, "last_seq"),
-        // How stop ends a bucket's whole tree: "cgroup" or "process-group" (a newer kvd).
-        has(result, "tree") ? fmt::format("process tree:   {}\n", text(result, "tree")) : "");
+        text(result, "last_seq"), tree);
 }
 
 std::string human_create(const Json& result) {

@@ -142,6 +142,8 @@ int Daemon::run() {
 
     batcher_ = std::make_unique<uv::WriteBatcher>(&loop_);
     processes_ = std::make_unique<proc::ProcessTable>(&loop_);
+    spdlog::info("process trees: {} mode, {}; limits: {}", processes_->tree_mode(),
+                 processes_->tree_detail(), processes_->limits_mode());
     events_ = std::make_unique<EventManager>(event_bounds(config_.daemon));
     registry_ = std::make_unique<Registry>(&loop_, *batcher_, *processes_, *events_);
     registry_->configure(config_);

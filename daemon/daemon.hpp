@@ -46,6 +46,7 @@ class Daemon {
 
     uv_loop_t* loop() { return &loop_; }
     Registry& registry() { return *registry_; }
+    const proc::ProcessTable& processes() const { return *processes_; }
     HandlerSet& handlers() { return *handlers_; }
     EventManager& events() { return *events_; }
     const Config& config() const { return config_; }

@@ -60,9 +60,14 @@ Json DaemonOpHost::handlers_info() const {
 }
 
 DaemonStatus DaemonOpHost::status() const {
-    return {daemon_.uptime_ms(),         daemon_.registry().size(),
-            daemon_.handlers().size(),   daemon_.events().subscription_count(),
-            daemon_.events().last_seq(), daemon_.boot()};
+    return {daemon_.uptime_ms(),
+            daemon_.registry().size(),
+            daemon_.handlers().size(),
+            daemon_.events().subscription_count(),
+            daemon_.events().last_seq(),
+            daemon_.boot(),
+            std::string(daemon_.processes().tree_mode()),
+            daemon_.processes().limits_mode()};
 }
 
 Outcome DaemonOpHost::reload() {

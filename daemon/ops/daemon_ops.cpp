@@ -18,7 +18,9 @@ void status(OpContext& ctx) {
                   {"handlers", s.handlers},
                   {"subscriptions", s.subscriptions},
                   {"last_seq", s.last_seq},
-                  {"boot", s.boot}});
+                  {"boot", s.boot},
+                  {"tree", s.tree},
+                  {"limits", s.limits}});
 }
 
 }  // namespace kvd::ops

@@ -100,6 +100,8 @@ struct DaemonStatus {
     std::size_t subscriptions = 0;
     uint64_t last_seq = 0;
     std::string boot;
+    std::string tree;    // how a child's tree is ended: "cgroup" or "process-group"
+    std::string limits;  // how limits apply: "memory=cgroup tasks=rlimit cpu=none" and the like
 };
 
 class OpHost {

@@ -2,7 +2,18 @@
 // are learnt. Owners deal with Child (child.hpp); this table is the mechanism behind it.
 //
 // Starting: through the spawner (spawner.hpp) once start_spawner() was called, which forks
-// it while kvd is small; before that, or when no spawner can run, with uv_spawn from kvd.
+// it while kvd is small; before that, or when no spawner can run, from kvd itself with the
+// same code (spawn_direct()).
+//
+// Trees: a child's processes never outlive its main process. In "cgroup" mode (cgroup.hpp;
+// the table detects a writable cgroup v2 subtree at construction) each child joins a cgroup
+// of its own before exec; once its main process has exited, cgroup.kill ends the rest, and the
+// cgroup is removed as soon as it is empty (retried on a timer, a bounded number of times).
+// Without a usable cgroup, "process-group" mode: each child leads a session and process group
+// of its own, and the group is SIGKILLed once the main process has exited (while its zombie
+// still holds the group id, so that no other group can have taken it); a grandchild that
+// called setsid escapes that. The environment variable KVD_CGROUP=off, read at construction,
+// forces process-group mode.
 //
 // Exits are learnt from each child's pidfd, polled by the loop: O(1) per exit, however many
 // children run, and whatever the child does with its stdio. libuv 1.44 would instead call
@@ -23,10 +34,16 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
+#include "daemon/proc/cgroup.hpp"
 #include "daemon/proc/child.hpp"
+#include "daemon/proc/launch.hpp"
 #include "daemon/uv/handle.hpp"
 
 namespace kvd::proc {
@@ -53,8 +70,20 @@ class ProcessTable {
     std::size_t size() const { return children_.size(); }
     std::size_t with_pidfd() const { return pidfds_; }
 
-    // Stops watching: SIGKILLs every child left and waits for it, so kvd leaves no process
-    // behind. Idempotent.
+    // "cgroup" or "process-group" (see above), and one line on it: the cgroup children go
+    // in and the controllers enabled, or why there is no cgroup.
+    std::string_view tree_mode() const { return cgroups_ ? "cgroup" : "process-group"; }
+    const std::string& tree_detail() const { return tree_detail_; }
+    // How each limit is applied: "memory=cgroup tasks=rlimit cpu=none" and the like.
+    std::string limits_mode() const;
+    // The cgroup of a running child, "" in process-group mode; for tests and diagnostics.
+    std::string cgroup_of(pid_t pid) const;
+    // Cgroups whose processes are being killed, not removed yet.
+    std::size_t draining() const { return draining_.size(); }
+
+    // Stops watching: SIGKILLs every child's tree and waits for the children, so kvd leaves
+    // no process behind, and removes the cgroups (waiting a bounded time for them to empty).
+    // Idempotent.
     void close();
 
   private:
@@ -62,13 +91,20 @@ class ProcessTable {
     struct Entry;
 
     // Starts `command` for `owner`: 0 or a libuv error code.
-    int start(Child& owner, const Command& command, pid_t& pid, int& stdio_fd, int& stderr_fd);
+    int start(Child& owner, const Command& command, Launched& out);
+    // SIGKILLs `pid`'s whole tree (its cgroup, or its process group and itself).
+    void kill_tree(pid_t pid);
+    // After the main process of `entry` exited: what is left of its tree is killed, and its
+    // cgroup removed now or, once empty, from the drain timer.
+    void end_tree(Entry& entry);
+    void drain_cgroups();
+    void note_rlimits(const Command& command, const Limits& rest);
     // The owner of `pid` is gone while the process runs: it is killed, and reaped here.
     void abandon(pid_t pid);
     // The owner has reason to think `pid` exited (see above).
     void hint(pid_t pid);
     void scan_without_pidfd();
-    void watch(pid_t pid, Child* owner);
+    void watch(pid_t pid, Child* owner, std::string cgroup);
     // Reaps `pid` if it has ended; true when it was reaped (and its owner told).
     bool try_reap(pid_t pid);
     void on_sigchld();
@@ -84,6 +120,16 @@ class ProcessTable {
     std::size_t without_pidfd_ = 0;
     std::unordered_set<pid_t> hinted_;  // without a pidfd, hinted, not reaped yet
     bool told_budget_ = false;
+
+    std::optional<Cgroups> cgroups_;
+    std::string tree_detail_;
+    struct Draining {
+        std::string path;
+        int tries = 0;
+    };
+    std::vector<Draining> draining_;
+    uv::Handle<uv_timer_t> drain_;  // repeating while draining_ is not empty
+    bool told_rlimit_memory_ = false, told_rlimit_tasks_ = false, told_no_cpu_ = false;
 };
 
 // How many pidfds fit: kvd's open file limit less room for clients, handlers and logs, shared

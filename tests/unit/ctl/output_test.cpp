@@ -36,6 +36,19 @@ TEST(Output, Status) {
               "last seq:       17\n");
 }
 
+TEST(Output, StatusShowsHowTreesEnd) {
+    Json r = {{"version", "0.1.0"}, {"pid", 1},
+              {"boot", "b"},        {"uptime_ms", 0},
+              {"buckets", 0},       {"handlers", 0},
+              {"subscriptions", 0}, {"last_seq", 0},
+              {"tree", "cgroup"},   {"limits", "memory=cgroup tasks=cgroup cpu=none"}};
+    std::string out = human_status(r);
+    EXPECT_NE(out.find("process trees:  cgroup\nlimits:         memory=cgroup tasks=cgroup "
+                       "cpu=none\n"),
+              std::string::npos)
+        << out;
+}
+
 TEST(Output, Uptime) {
     EXPECT_EQ(human_uptime(0), "0ms");
     EXPECT_EQ(human_uptime(850), "850ms");

@@ -147,7 +147,14 @@ class FakeHost final : public OpHost {
     }
     Json handlers_info() const override { return handlers; }
     DaemonStatus status() const override {
-        return {1234, buckets_.size(), 2, 3, seq, "00112233445566778899aabbccddeeff"};
+        return {1234,
+                buckets_.size(),
+                2,
+                3,
+                seq,
+                "00112233445566778899aabbccddeeff",
+                "process-group",
+                "memory=rlimit tasks=rlimit cpu=none"};
     }
     Outcome reload() override {
         ++reloads;

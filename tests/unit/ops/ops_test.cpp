@@ -51,6 +51,8 @@ TEST_F(Ops, PingAndStatus) {
     EXPECT_EQ(r["result"]["last_seq"], 41);
     EXPECT_EQ(r["result"]["uptime_ms"], 1234);
     EXPECT_EQ(r["result"]["boot"], "00112233445566778899aabbccddeeff");
+    EXPECT_EQ(r["result"]["tree"], "process-group");
+    EXPECT_EQ(r["result"]["limits"], "memory=rlimit tasks=rlimit cpu=none");
 }
 
 TEST_F(Ops, CreateChecksTheNameBeforeAskingTheRegistry) {

@@ -71,19 +71,13 @@ int Bucket::start(const proc::Command& command, proc::Child::ExitFn on_exit) {
     state_ = BucketState::starting;
     if (int rc = child_.start(command, std::move(on_exit)); rc != 0) return rc;
     int stdio = child_.take_stdio();
-    if (stdio < 0) return 0;  // no data socket: output is captured elsewhere
+    if (stdio < 0) return 0;  // no data socket (a kind with data = false): nothing to serve
     stream_ = std::make_unique<uv::LineStream>(loop_, batcher_,
                                                limits_.max_reply_bytes + kReplyFramingBytes);
     if (int rc = stream_->open(stdio); rc != 0) {
         // Useless without its socket: ended, and reaped by the process table.
         child_.kill();
         return rc;
-    }
-    if (!kind_->data) {
-        // A program that does not serve data may still write to its stdout: read and drop.
-        stream_->start([](std::string_view) {}, [this](uv::StreamEnd, int) { stream_->close(); });
-        stream_ended_ = true;
-        return 0;
     }
     stream_->start(
         [this](std::string_view line) {

@@ -67,6 +67,8 @@ class Bucket final : public OpBucket {
     pid_t pid() const override { return child_.running() ? child_.pid() : 0; }
     // The read end of its stderr pipe, once per start when captured (-1 otherwise).
     int take_stderr() { return child_.take_stderr(); }
+    // The read end of its stdout pipe, for a kind that holds no data (-1 otherwise).
+    int take_stdout() { return child_.take_stdout(); }
     WallTime started() const override { return child_.started(); }
     bool has_process() const override { return child_.running(); }
     bool serves_data() const override { return kind_->data; }

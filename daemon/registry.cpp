@@ -235,8 +235,35 @@ bool Registry::spawn(Bucket& bucket, std::string& why) {
         }
         command.env_add["NOTIFY_SOCKET"] = notify_.address();
     }
-    // Its output is the bucket's own log, never kvd's (daemon/logs/).
+    // Its output is the bucket's own log, never kvd's (daemon/logs/). A program that holds
+    // no data has no socket: stdin is /dev/null and stdout is logged too.
     command.capture_stderr = true;
+    if (!kind.data) {
+        command.stdin_mode = proc::Stdio::null;
+        command.stdout_mode = proc::Stdio::pipe_out;
+        // kv-bucket watches kvd itself; any other program ends with kvd by this.
+        command.die_with_kvd = true;
+    }
+    command.cwd = kind.cwd;
+    if (kind.user) {
+        std::string error;
+        auto ids = proc::lookup_user(*kind.user, error);
+        if (!ids) {
+            why = fmt::format("cannot start bucket '{}': kind {} user '{}': {}", name, kind.name,
+                              *kind.user, error);
+            spdlog::error("{}", why);
+            return false;
+        }
+        command.uid = ids->uid;
+        command.gid = ids->gid;
+        command.groups = ids->groups;
+        if (!ids->home.empty()) command.env_add.emplace("HOME", ids->home);
+        command.env_add.emplace("USER", *kind.user);
+        command.env_add.emplace("LOGNAME", *kind.user);
+    }
+    command.limits.memory_max = kind.memory_max;
+    command.limits.tasks_max = kind.tasks_max;
+    command.limits.cpu_weight = kind.cpu_weight;
     Bucket* b = &bucket;
     // The exit notice comes from the loop, never from inside start(), and only while the
     // bucket exists: it always finds the bucket registered.
@@ -248,6 +275,7 @@ bool Registry::spawn(Bucket& bucket, std::string& why) {
         return false;
     }
     logs_.attach(name, logs::Stream::err, bucket.take_stderr());
+    if (!kind.data) logs_.attach(name, logs::Stream::out, bucket.take_stdout());
     bucket.sup.announced = false;
     bucket.sup.ready_timed_out = false;
     spdlog::info("bucket {} started (pid {}, kind {})", name, bucket.pid(), kind.name);

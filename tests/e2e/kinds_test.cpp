@@ -2,7 +2,11 @@
 // transient, permanent), capped backoff, `failed` after max_restarts, readiness by sd_notify,
 // `restart`, and [[bucket.start]] buckets reconciled on reload. Every scenario runs the real
 // kvd with real programs (shell scripts and tests/helpers/notify_child).
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <map>
 
 #include <chrono>
 #include <csignal>
@@ -113,6 +117,40 @@ TEST_F(Kinds, RunsAnyProgramWithItsSettings) {
     ASSERT_TRUE(is_ok(client_->call("stop", {{"bucket", "w1"}})));
     EXPECT_FALSE(process_alive(pid));
     EXPECT_TRUE(is_error(client_->call("lookup", {{"bucket", "w1"}}), "not_found"));
+}
+
+TEST_F(Kinds, OutputOfAProgramIsItsBucketsLog) {
+    std::string prog = script("talk.sh", "echo \"out $1\"\necho \"err $1\" >&2\nexec sleep 1000\n");
+    start("[[kind]]\nname = \"talk\"\ncommand = [\"" + prog + "\", \"{name}\"]\n");
+    ASSERT_TRUE(is_ok(client_->call("create", {{"bucket", "t"}, {"kind", "talk"}})));
+    Json lines;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            Json reply = client_->call("logs", {{"bucket", "t"}});
+            if (!is_ok(reply)) return false;
+            lines = reply["result"]["lines"];
+            return lines.size() >= 2;
+        },
+        10s, "both lines in the bucket's log"));
+    std::map<std::string, std::string> by_stream;
+    for (const auto& l : lines) by_stream[l["stream"]] = l["line"];
+    EXPECT_EQ(by_stream["stdout"], "out t");
+    EXPECT_EQ(by_stream["stderr"], "err t");
+    // Never through kvd's own log.
+    EXPECT_EQ(kvd_->log().find("out t"), std::string::npos);
+}
+
+TEST_F(Kinds, RunsAsTheKindsUser) {
+    if (geteuid() != 0) GTEST_SKIP() << "changing a program's user needs kvd to run as root";
+    std::string out = dir_.file("who");
+    std::string prog = script("who.sh", "id -u > " + out + ".tmp; mv " + out + ".tmp " + out +
+                                            "\nexec sleep 1000\n");
+    chmod(dir_.path().c_str(), 0777);
+    start("[[kind]]\nname = \"who\"\ncommand = [\"" + prog + "\"]\nuser = \"nobody\"\n");
+    ASSERT_TRUE(is_ok(client_->call("create", {{"bucket", "w"}, {"kind", "who"}})));
+    ASSERT_TRUE(wait_until([&] { return !read_lines(out).empty(); }, 10s, "the id line"));
+    EXPECT_NE(read_lines(out)[0], "0");
+    EXPECT_EQ(read_lines(out)[0], std::to_string(getpwnam("nobody")->pw_uid));
 }
 
 TEST_F(Kinds, AnUnknownKindIsABadRequest) {

@@ -36,7 +36,7 @@ std::string config_text(const Paths& paths, const KvdSetup& setup) {
             "events = [\"create\", \"exit\"]\n",
             paths.source_dir, setup.handler_arg);
     }
-    return text;
+    return text + setup.extra_toml;
 }
 
 }  // namespace
@@ -117,12 +117,16 @@ void KvdClient::pipeline(std::size_t count, std::size_t window,
     }
 }
 
-std::vector<pid_t> KvdClient::create_all(const std::vector<std::string>& names,
-                                         std::size_t window) {
+std::string create_fields(const std::string& bucket, const std::string& kind) {
+    if (kind.empty()) return fmt::format(R"("op":"create","bucket":"{}")", bucket);
+    return fmt::format(R"("op":"create","bucket":"{}","kind":"{}")", bucket, kind);
+}
+
+std::vector<pid_t> KvdClient::create_all(const std::vector<std::string>& names, std::size_t window,
+                                         const std::string& kind) {
     std::vector<pid_t> pids(names.size());
     pipeline(
-        names.size(), window,
-        [&](std::size_t i) { return fmt::format(R"("op":"create","bucket":"{}")", names[i]); },
+        names.size(), window, [&](std::size_t i) { return create_fields(names[i], kind); },
         [&](std::size_t i, std::string_view line) {
             auto j = nlohmann::json::parse(line, nullptr, false);
             if (j.is_discarded() || !j.value("ok", false))

@@ -28,6 +28,7 @@ struct KvdSetup {
     HandlerKind handler = HandlerKind::ack;
     std::string handler_arg;  // ack: the FIFO it reports exit events to; log_events: its log file
     std::size_t max_buckets = 12000;
+    std::string extra_toml;  // appended to the config as is (e.g. [[kind]] tables)
 };
 
 class KvdServer {
@@ -74,8 +75,10 @@ class KvdClient {
                   const std::function<void(std::size_t, std::string_view)>& on_reply,
                   int64_t timeout_ms = 600'000);
 
-    // Pipelined create / stop of many buckets; create returns their pids.
-    std::vector<pid_t> create_all(const std::vector<std::string>& names, std::size_t window = 1024);
+    // Pipelined create / stop of many buckets; create returns their pids. A `kind` other than
+    // "" goes into each create.
+    std::vector<pid_t> create_all(const std::vector<std::string>& names, std::size_t window = 1024,
+                                  const std::string& kind = {});
     void stop_all(const std::vector<std::string>& names, std::size_t window = 1024);
 
   private:
@@ -98,6 +101,9 @@ class KvdSubscriber {
   private:
     Conn conn_;
 };
+
+// The fields of a create of `bucket` (of `kind`, unless it is "").
+std::string create_fields(const std::string& bucket, const std::string& kind = {});
 
 // "ok":true in a reply line, without parsing it.
 inline bool reply_ok(std::string_view line) {

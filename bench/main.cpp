@@ -190,7 +190,8 @@ int main(int argc, char** argv) {
     };
     const Section sections[] = {{"create", run_create}, {"exit", run_exit},
                                 {"notify", run_notify}, {"data", run_data},
-                                {"scale", run_scale},   {"supervisor", run_supervisor}};
+                                {"scale", run_scale},   {"supervisor", run_supervisor},
+                                {"kinds", run_kinds}};
     int failures = 0;
     for (const auto& s : sections) {
         if (!opt.wants(s.name)) continue;

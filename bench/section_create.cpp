@@ -14,15 +14,15 @@ namespace kvd::bench {
 
 namespace {
 
-const char* kSection = "create";
 const char* kFloor = "uv_spawn floor";
 
 // One create at a time: each waits for its reply (which waits for the handler's ack).
-double sequential(KvdClient& c, const std::vector<std::string>& names, std::vector<double>& lat) {
+double sequential(KvdClient& c, const std::vector<std::string>& names, const std::string& kind,
+                  std::vector<double>& lat) {
     int64_t start = mono_ns();
     for (const auto& name : names) {
         int64_t t0 = mono_ns();
-        c.send(fmt::format(R"("op":"create","bucket":"{}")", name));
+        c.send(create_fields(name, kind));
         std::string_view line = c.next_reply_line(deadline_in_ms(30'000));
         lat.push_back(ns_to_us(mono_ns() - t0));
         if (!reply_ok(line)) throw BenchError(fmt::format("create {}: {}", name, line));
@@ -30,9 +30,9 @@ double sequential(KvdClient& c, const std::vector<std::string>& names, std::vect
     return static_cast<double>(names.size()) / ns_to_s(mono_ns() - start);
 }
 
-double pipelined(KvdClient& c, const std::vector<std::string>& names) {
+double pipelined(KvdClient& c, const std::vector<std::string>& names, const std::string& kind) {
     int64_t start = mono_ns();
-    c.create_all(names, names.size());
+    c.create_all(names, names.size(), kind);
     return static_cast<double>(names.size()) / ns_to_s(mono_ns() - start);
 }
 
@@ -57,22 +57,22 @@ void record_usage(CreateRuns& r, const Usage& before, const Usage& after, std::s
 
 void measure_creates(Bench& b, KvdClient& kvd, pid_t kvd_pid, FloorProcess& floor,
                      std::size_t alive, std::size_t n, const std::string& handler, CreateRuns& k,
-                     CreateRuns& f) {
+                     CreateRuns& f, const std::string& kind, const char* section) {
     // Names unique over the whole run: a handler's tag and the count alive tell them apart.
     std::string tag;
     for (char ch : handler.substr(0, handler.find(' ')))
         if (std::isalnum(static_cast<unsigned char>(ch))) tag += ch;
-    tag += "-" + std::to_string(alive);
+    tag += "-" + std::to_string(alive) + kind;
     for (std::size_t rep = 0; rep < b.opt.reps; ++rep) {
         auto run_kvd = [&] {
             auto seq = bucket_names(fmt::format("s{}-{}-", tag, rep), n);
             std::vector<double> lat;
-            k.seq_rate.push_back(sequential(kvd, seq, lat));
+            k.seq_rate.push_back(sequential(kvd, seq, kind, lat));
             k.seq_lat.push_back(std::move(lat));
             kvd.stop_all(seq);
             auto pipe = bucket_names(fmt::format("p{}-{}-", tag, rep), n);
             Usage before(kvd_pid);
-            k.pipe_rate.push_back(pipelined(kvd, pipe));
+            k.pipe_rate.push_back(pipelined(kvd, pipe, kind));
             record_usage(k, before, Usage(kvd_pid), n);
             kvd.stop_all(pipe);
         };
@@ -95,7 +95,7 @@ void measure_creates(Bench& b, KvdClient& kvd, pid_t kvd_pid, FloorProcess& floo
             run_floor();
             run_kvd();
         }
-        b.progress(kSection,
+        b.progress(section,
                    "{} handler, {} alive, rep {}/{}: kvd {:.0f}/{:.0f} buckets/s "
                    "(sequential/pipelined), floor {:.0f}",
                    handler, alive, rep + 1, b.opt.reps, k.seq_rate.back(), k.pipe_rate.back(),
@@ -103,22 +103,23 @@ void measure_creates(Bench& b, KvdClient& kvd, pid_t kvd_pid, FloorProcess& floo
     }
 
     std::string where = fmt::format("{} handler, {} alive", handler, alive);
-    b.report.add(paired_row(kSection, fmt::format("create {}, sequential, {}", n, where),
+    if (!kind.empty()) where = fmt::format("kind {}, {}", kind, where);
+    b.report.add(paired_row(section, fmt::format("create {}, sequential, {}", n, where),
                             "buckets/s", Better::higher, k.seq_rate, kFloor, f.seq_rate,
                             ratio_at_least(0.8, "floor")));
-    b.report.add(paired_row(kSection, fmt::format("create {}, pipelined, {}", n, where),
-                            "buckets/s", Better::higher, k.pipe_rate, kFloor, f.pipe_rate,
+    b.report.add(paired_row(section, fmt::format("create {}, pipelined, {}", n, where), "buckets/s",
+                            Better::higher, k.pipe_rate, kFloor, f.pipe_rate,
                             ratio_at_least(0.8, "floor")));
-    b.report.add(latency_row(kSection, fmt::format("create latency p50, sequential, {}", where), 50,
+    b.report.add(latency_row(section, fmt::format("create latency p50, sequential, {}", where), 50,
                              k.seq_lat, kFloor, f.seq_lat));
-    b.report.add(latency_row(kSection, fmt::format("create latency p99, sequential, {}", where), 99,
+    b.report.add(latency_row(section, fmt::format("create latency p99, sequential, {}", where), 99,
                              k.seq_lat, kFloor, f.seq_lat));
     b.report.add(paired_row(
-        kSection,
+        section,
         fmt::format("CPU per create in kvd (with its spawner) / the floor, pipelined, {}", where),
         "µs", Better::lower, k.cpu_us, kFloor, f.cpu_us));
     b.report.add(paired_row(
-        kSection,
+        section,
         fmt::format("minor page faults per create in kvd (with its spawner) / the floor, {}",
                     where),
         "faults", Better::lower, k.faults, kFloor, f.faults));

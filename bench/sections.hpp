@@ -72,10 +72,11 @@ struct Bench {
 };
 
 // Measures creates in kvd and the uv_spawn floor (with `alive` buckets / children already
-// there, which the caller arranged) and adds the rows for them.
+// there, which the caller arranged) and adds the rows for them to `section`. A `kind` other
+// than "" is named in each create (the floor should spawn that kind's program).
 void measure_creates(Bench& b, KvdClient& kvd, pid_t kvd_pid, FloorProcess& floor,
                      std::size_t alive, std::size_t n, const std::string& handler, CreateRuns& k,
-                     CreateRuns& f);
+                     CreateRuns& f, const std::string& kind = {}, const char* section = "create");
 // Measures exit latency in kvd (with `alive` other buckets) and in each of `floors` (grown to
 // as many children), interleaved repetition by repetition, and adds kvd's rows against each
 // floor. `runs` should start empty: the rows pool all of it.
@@ -90,6 +91,7 @@ void run_notify(Bench& b);
 void run_data(Bench& b);
 void run_scale(Bench& b);
 void run_supervisor(Bench& b);
+void run_kinds(Bench& b);
 
 // `kills` rounds of: create a bucket named prefix+k (and one request, so it is up and idle),
 // SIGKILL it, wait for its exit event on `sub` and for the handler's record in `fifo`.

@@ -35,8 +35,9 @@ const char* kTrueParam = "<param><value><boolean>1</boolean></value></param>";
 }  // namespace
 
 Supervisord::Supervisord(const Paths& paths, const TempDir& dir, const std::string& program,
-                         std::size_t procs, const std::string& fifo_path)
-    : socket_(dir.file("supervisor.sock")) {
+                         std::size_t procs, const std::string& fifo_path,
+                         const std::string& extra_conf)
+    : socket_(dir.file("supervisor.sock")), log_(dir.file("supervisord.log")) {
     mkdir(dir.file("supervisor-logs").c_str(), 0700);
     // startsecs=0: a process counts as RUNNING as soon as it is spawned, as a bucket does
     // (the default of 1 s would make every start take a second). Everything else default.
@@ -65,7 +66,7 @@ Supervisord::Supervisord(const Paths& paths, const TempDir& dir, const std::stri
         fmt::arg("sock", socket_), fmt::arg("dir", dir.path()), fmt::arg("group", kGroup),
         fmt::arg("sleeper", paths.bin("kvd-bench-sleeper")), fmt::arg("procs", procs),
         fmt::arg("listener", paths.bin("kvd-bench-listener")), fmt::arg("fifo", fifo_path));
-    dir.write_file("supervisord.conf", conf);
+    dir.write_file("supervisord.conf", conf + extra_conf);
     StartSpec spec;
     spec.argv = {program, "-n", "-c", dir.file("supervisord.conf")};
     spec.log_path = dir.file("supervisord.out");

@@ -18,8 +18,10 @@ namespace kvd::bench {
 class Supervisord {
   public:
     // Throws BenchError when supervisord does not start or its listener does not run.
+    // `extra_conf` is appended to its config as is (more [program:x] sections).
     Supervisord(const Paths& paths, const TempDir& dir, const std::string& program,
-                std::size_t procs, const std::string& fifo_path);
+                std::size_t procs, const std::string& fifo_path,
+                const std::string& extra_conf = {});
 
     struct ProcInfo {
         std::string name;
@@ -35,10 +37,13 @@ class Supervisord {
     void start_group();
     void stop_group();
     pid_t pid() const { return process_->pid(); }
+    // supervisord's own log (logfile=), at its default level: a line per spawn and exit.
+    const std::string& log_path() const { return log_; }
     std::string version;
 
   private:
     std::string socket_;
+    std::string log_;
     std::unique_ptr<Process> process_;
 };
 

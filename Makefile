@@ -23,10 +23,11 @@ build: $(BUILD)/CMakeCache.txt
 	@scripts/deps.sh
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Only kvd, kvctl and kv-bucket (what `make run` and `make install` need).
+# Only kvd, kvctl and kv-bucket, with the man pages (when scdoc is there) and kvctl's
+# completion scripts: what `make run` and `make install` need.
 programs: $(BUILD)/CMakeCache.txt
 	@scripts/deps.sh
-	cmake --build $(BUILD) -j $(JOBS) --target kvd kvctl kv-bucket
+	cmake --build $(BUILD) -j $(JOBS) --target kvd kvctl kv-bucket man kvctl_completion
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 300
@@ -87,6 +88,29 @@ format:
 format-check:
 	@scripts/deps.sh format
 	scripts/format.sh --check
+
+# The Debian package (debian/): dist/kvd_VERSION_amd64.deb and its -dbgsym, built by
+# dpkg-buildpackage from a copy of the tree in $(PACKAGE_BUILD) (so that the tree stays clean
+# and the .debs do not land in its parent), without the test suite. `make package-check`
+# also runs lintian and installs, removes and purges the package (scripts/check-package.sh).
+PACKAGE_BUILD ?= build-package
+DIST ?= dist
+.PHONY: package package-check
+package:
+	@scripts/deps.sh
+	@scripts/deps.sh package
+	rm -rf $(PACKAGE_BUILD)
+	mkdir -p $(PACKAGE_BUILD)/src $(DIST)
+	tar -cf - --exclude-vcs --exclude='./build*' --exclude='./$(DIST)' --exclude='./obj-*' \
+	    --exclude=./bench/results.json . | tar -xf - -C $(PACKAGE_BUILD)/src
+	cd $(PACKAGE_BUILD)/src && DEB_BUILD_OPTIONS="nocheck parallel=$(JOBS) $(DEB_BUILD_OPTIONS)" \
+	    dpkg-buildpackage -b -us -uc
+	cp $(PACKAGE_BUILD)/*.deb $(PACKAGE_BUILD)/*.changes $(PACKAGE_BUILD)/*.buildinfo $(DIST)/
+	rm -rf $(PACKAGE_BUILD)
+	@ls -l $(DIST)
+
+package-check: package
+	scripts/check-package.sh $(DIST)
 
 install: programs
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)

@@ -52,16 +52,23 @@ run: programs
 
 # Benchmarks (bench/): kvd against the libuv floors, Redis and supervisord, in their own build
 # directory. Prints a table and writes bench/results.json and bench/RESULTS.md (~10 min on 2
-# cores). `make bench-quick` (or BENCH_ARGS=--quick) is the short run CI can afford.
+# cores), and the SVG plots beside them (bench/plot.sh; skipped without gnuplot).
+# `make bench-quick` (or BENCH_ARGS=--quick) is the short run CI can afford.
 BENCH_BUILD ?= build-bench
 BENCH_ARGS ?=
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-plot
 bench:
 	@scripts/deps.sh
 	@scripts/deps.sh bench
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVD_BENCH=ON
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_programs
 	$(BENCH_BUILD)/bin/kvd-bench $(BENCH_ARGS)
+	bench/plot.sh
+
+# The SVG plots of bench/results.json (bench/plot.sh, gnuplot), without running anything.
+bench-plot:
+	@scripts/deps.sh bench
+	bench/plot.sh
 
 bench-quick:
 	@$(MAKE) bench BENCH_ARGS="--quick $(BENCH_ARGS)"

@@ -45,8 +45,11 @@ struct Table {
     std::vector<CommandInfo> commands;
 };
 
-std::string first_line(const std::string& text) {
-    return text.substr(0, text.find('\n'));
+// A help text on one line: the shells show it beside the word, cut to the screen's width.
+std::string one_line(const std::string& text) {
+    std::string out = text;
+    std::replace(out.begin(), out.end(), '\n', ' ');
+    return out;
 }
 
 Values option_values(const CLI::Option& option) {
@@ -77,7 +80,7 @@ std::vector<OptionInfo> options_of(const CLI::App& app, bool with_help) {
         OptionInfo info;
         for (const auto& l : option->get_lnames()) info.names.push_back("--" + l);
         for (const auto& s : option->get_snames()) info.names.push_back("-" + s);
-        info.help = first_line(option->get_description());
+        info.help = one_line(option->get_description());
         info.takes_value = option->get_items_expected_max() > 0;
         if (info.takes_value) info.values = option_values(*option);
         out.push_back(std::move(info));
@@ -91,7 +94,7 @@ Table table_of(const CLI::App& app) {
     for (const CLI::App* sub : app.get_subcommands({})) {
         CommandInfo command;
         command.name = sub->get_name();
-        command.help = first_line(sub->get_description());
+        command.help = one_line(sub->get_description());
         command.options = options_of(*sub, false);
         for (const CLI::Option* option : sub->get_options()) {
             if (option->nonpositional()) continue;
@@ -178,6 +181,7 @@ std::string bash_script(const Table& table) {
     s +=
         "\n_kvctl_ask() {\n"
         "    local kvctl=$1 socket=$2 op=$3 field=$4\n"
+        "    command -v \"$kvctl\" >/dev/null || return 0\n"
         "    local -a socket_args=()\n"
         "    [[ -n $socket ]] && socket_args=(--socket \"$socket\")\n"
         "    # Names are A-Z a-z 0-9 . _ : - only, so no JSON escape occurs in them.\n"
@@ -304,6 +308,7 @@ std::string zsh_script(const Table& table) {
     s +=
         "\n_kvctl_ask() {\n"
         "    local kvctl=$1 socket=$2 op=$3 field=$4\n"
+        "    command -v \"$kvctl\" >/dev/null || return 0\n"
         "    local -a socket_args\n"
         "    [[ -n $socket ]] && socket_args=(--socket \"$socket\")\n"
         "    \"$kvctl\" \"${socket_args[@]}\" --timeout 2s --json \"$op\" 2>/dev/null |\n"
@@ -401,7 +406,13 @@ std::string zsh_script(const Table& table) {
     s += "        (*) return 1 ;;\n"
          "    esac\n"
          "}\n\n"
-         "_kvctl \"$@\"\n";
+         "# Autoloaded from fpath (the installed _kvctl) it completes; sourced, as in\n"
+         "# `source <(kvctl completion zsh)` after compinit, it registers itself.\n"
+         "if [[ $funcstack[1] == _kvctl ]]; then\n"
+         "    _kvctl \"$@\"\n"
+         "else\n"
+         "    compdef _kvctl kvctl\n"
+         "fi\n";
     return s;
 }
 
@@ -461,6 +472,7 @@ std::string fish_script(const Table& table) {
          "function __kvctl_ask --description 'kvctl: names kvd reports'\n"
          "    set -l state (__kvctl_state)\n"
          "    set -l kvctl (commandline -opc)[1]\n"
+         "    command -q $kvctl; or return 0\n"
          "    set -l socket_args\n"
          "    test -n \"$state[3]\"; and set socket_args --socket $state[3]\n"
          "    $kvctl $socket_args --timeout 2s --json $argv[1] 2>/dev/null |\n"

@@ -81,6 +81,45 @@ class Completion : public KvdTest {
     }
 };
 
+// What the zsh function hands to zsh's completion system for `words`: the candidates it
+// passes to compadd and _describe (stubbed here to print them; zsh itself then matches them
+// against the word typed), without their descriptions.
+Words complete_zsh(const std::vector<std::string>& words, const std::string& socket) {
+    std::vector<std::string> args = {
+        "-c",
+        "compdef() { }\n"
+        "compadd() {\n"
+        "    while [[ $1 == -* && $1 != -- ]]; do shift; done\n"
+        "    [[ $1 == -- ]] && shift\n"
+        "    print -l -- \"$@\"\n"
+        "}\n"
+        "_describe() { [[ $1 == -t ]] && shift 2; local list=$2; print -l -- ${(P)list%%:*} }\n"
+        "source <(\"$1\" completion zsh) || exit 99\n"
+        "words=(\"$@\")\n"
+        "CURRENT=$#\n"
+        "_kvctl\n"
+        "exit 0\n",
+        "zsh", kvctl_path()};
+    args.insert(args.end(), words.begin(), words.end());
+    auto r = run_program(find_shell("zsh"), args, {{"KVD_SOCKET", socket}});
+    EXPECT_EQ(r.exit_code, 0) << r;
+    EXPECT_EQ(r.err, "") << r;
+    return lines_of(r.out);
+}
+
+TEST_F(Completion, ZshOffersTheSameWords) {
+    if (find_shell("zsh").empty()) GTEST_SKIP() << "zsh is not installed";
+    ASSERT_GT(create("shopping"), 0);
+    ASSERT_GT(create("shop:2"), 0);
+    EXPECT_EQ(complete_zsh({""}, kvd().socket_path()), commands_in_help());
+    EXPECT_EQ(complete_zsh({"stop", ""}, kvd().socket_path()), (Words{"shop:2", "shopping"}));
+    EXPECT_EQ(complete_zsh({"stop", ""}, dir_.file("no-kvd.sock")), Words{});
+    Words events = complete_zsh({"events", "--"}, kvd().socket_path());
+    EXPECT_TRUE(events.count("--retry"));
+    EXPECT_TRUE(events.count("--socket"));
+    EXPECT_TRUE(complete_zsh({"kill", "a", "--signal", ""}, kvd().socket_path()).count("SIGTERM"));
+}
+
 TEST_F(Completion, OffersEveryCommandOfTheHelp) {
     Words commands = commands_in_help();
     ASSERT_GE(commands.size(), 10u);

@@ -23,10 +23,11 @@ build: $(BUILD)/CMakeCache.txt
 	@scripts/deps.sh
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Only kvd, kvctl and kv-bucket (what `make run` and `make install` need).
+# Only kvd, kvctl and kv-bucket, with the man pages (when scdoc is there) and kvctl's
+# completion scripts: what `make run` and `make install` need.
 programs: $(BUILD)/CMakeCache.txt
 	@scripts/deps.sh
-	cmake --build $(BUILD) -j $(JOBS) --target kvd kvctl kv-bucket
+	cmake --build $(BUILD) -j $(JOBS) --target kvd kvctl kv-bucket man kvctl_completion
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 300
@@ -51,16 +52,23 @@ run: programs
 
 # Benchmarks (bench/): kvd against the libuv floors, Redis and supervisord, in their own build
 # directory. Prints a table and writes bench/results.json and bench/RESULTS.md (~10 min on 2
-# cores). `make bench-quick` (or BENCH_ARGS=--quick) is the short run CI can afford.
+# cores), and the SVG plots beside them (bench/plot.sh; skipped without gnuplot).
+# `make bench-quick` (or BENCH_ARGS=--quick) is the short run CI can afford.
 BENCH_BUILD ?= build-bench
 BENCH_ARGS ?=
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-plot
 bench:
 	@scripts/deps.sh
 	@scripts/deps.sh bench
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVD_BENCH=ON
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_programs
 	$(BENCH_BUILD)/bin/kvd-bench $(BENCH_ARGS)
+	bench/plot.sh
+
+# The SVG plots of bench/results.json (bench/plot.sh, gnuplot), without running anything.
+bench-plot:
+	@scripts/deps.sh bench
+	bench/plot.sh
 
 bench-quick:
 	@$(MAKE) bench BENCH_ARGS="--quick $(BENCH_ARGS)"
@@ -114,6 +122,29 @@ format:
 format-check:
 	@scripts/deps.sh format
 	scripts/format.sh --check
+
+# The Debian package (debian/): dist/kvd_VERSION_amd64.deb and its -dbgsym, built by
+# dpkg-buildpackage from a copy of the tree in $(PACKAGE_BUILD) (so that the tree stays clean
+# and the .debs do not land in its parent), without the test suite. `make package-check`
+# also runs lintian and installs, removes and purges the package (scripts/check-package.sh).
+PACKAGE_BUILD ?= build-package
+DIST ?= dist
+.PHONY: package package-check
+package:
+	@scripts/deps.sh
+	@scripts/deps.sh package
+	rm -rf $(PACKAGE_BUILD)
+	mkdir -p $(PACKAGE_BUILD)/src $(DIST)
+	tar -cf - --exclude-vcs --exclude='./build*' --exclude='./$(DIST)' --exclude='./obj-*' \
+	    --exclude=./bench/results.json . | tar -xf - -C $(PACKAGE_BUILD)/src
+	cd $(PACKAGE_BUILD)/src && DEB_BUILD_OPTIONS="nocheck parallel=$(JOBS) $(DEB_BUILD_OPTIONS)" \
+	    dpkg-buildpackage -b -us -uc
+	cp $(PACKAGE_BUILD)/*.deb $(PACKAGE_BUILD)/*.changes $(PACKAGE_BUILD)/*.buildinfo $(DIST)/
+	rm -rf $(PACKAGE_BUILD)
+	@ls -l $(DIST)
+
+package-check: package
+	scripts/check-package.sh $(DIST)
 
 install: programs
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)

@@ -36,6 +36,10 @@ Side side_pooled(const std::vector<std::vector<double>>& per_rep_samples, double
     s.hi = *std::max_element(per_rep.begin(), per_rep.end());
     s.per_rep = per_rep;
     s.samples = all.size();
+    std::vector<double> percents;
+    for (int p = 0; p < 100; ++p) percents.push_back(p);
+    percents.insert(percents.end(), {99.5, 99.9, 100});
+    for (double p : percents) s.quantiles.emplace_back(p, percentile(all, p));
     return s;
 }
 
@@ -272,6 +276,7 @@ nlohmann::json Report::json() const {
         nlohmann::json j = {
             {"value", s.value}, {"min", s.lo}, {"max", s.hi}, {"per_rep", s.per_rep}};
         if (s.samples) j["samples"] = s.samples;
+        if (!s.quantiles.empty()) j["quantiles"] = s.quantiles;
         return j;
     };
     for (const auto& r : ordered(rows_)) {

@@ -21,6 +21,9 @@ struct Side {
     double hi = 0;
     std::vector<double> per_rep;
     std::size_t samples = 0;  // pooled latency samples (0 for per-repetition figures)
+    // The pooled samples' distribution, for the CDF plots (bench/plot.sh): [percent, value]
+    // at 0, 1, …, 99, 99.5, 99.9 and 100 percent; empty for per-repetition figures.
+    std::vector<std::pair<double, double>> quantiles;
 };
 // Median and extremes of one value per repetition.
 Side side_from_reps(const std::vector<double>& per_rep);

@@ -19,6 +19,7 @@
 
 #include "common/socket_path.hpp"
 #include "ctl/commands.hpp"
+#include "ctl/completion.hpp"
 #include "ctl/exit_status.hpp"
 #include "ctl/output.hpp"
 
@@ -543,6 +544,20 @@ int run_command(int argc, const char* const* argv, std::ostream& out, std::ostre
                 "make kvd re-read its config: start new, stop removed and\n"
                 "restart changed handlers (buckets are untouched)")
         ->callback([&] { action = cmd_reload; });
+
+    std::string shell;
+    auto* completion = add_command("completion", "completion SHELL",
+                                   "print the Tab completion script for SHELL (bash, zsh\n"
+                                   "or fish), made from this command table");
+    add_positional(completion, "SHELL", shell, "bash, zsh or fish")
+        ->required()
+        ->check(CLI::IsMember(kCompletionShells));
+    completion->callback([&] {
+        action = [&](Context& c) {
+            c.out << *completion_script(app, shell);
+            return kExitOk;
+        };
+    });
 
     std::string help_topic;
     auto* help = add_command("help", "help [COMMAND]", "print this help, or COMMAND's");

@@ -174,6 +174,11 @@ std::string config_message_line(std::string_view message);
 // Parses TOML text; `filename` is used in error messages and to resolve relative paths.
 ConfigResult parse_config(std::string_view text, const std::string& filename);
 
+// Every key the schema accepts in the tables `text` has, as "key" for the top level and
+// "section.key" inside one ("daemon.socket", "handler.mode"), sorted: the list the man page
+// test checks kvd.toml(5) against. Empty when `text` is not TOML.
+std::vector<std::string> config_schema_keys(std::string_view text);
+
 // Reads and parses a file; a file that cannot be read is one error with line 0.
 ConfigResult load_config_file(const std::string& path);
 

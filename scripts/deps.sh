@@ -4,7 +4,9 @@
 #   SET: build (default: build and test kvd), fuzz (clang, libFuzzer runtimes, llvm for
 #        symbolized traces), bench (the peers make bench compares with: redis-server,
 #        supervisor; best effort, since the benchmark skips a peer it does not find),
-#        format (clang-format, for make format and the CI check),
+#        format (clang-format, for make format and the CI check), package (debhelper,
+#        lintian, scdoc, fakeroot: make package and scripts/check-package.sh; scdoc also builds
+#        the man pages in a normal build),
 #        nats (nats-server and the NATS C client: kvd-nats, kvfleet and the fleet tests; also
 #        part of build, so that make test builds and runs the fleet on a fresh machine)
 #   --check: exit 1 if something is missing, install nothing
@@ -14,20 +16,21 @@ check=no
 for arg in "$@"; do
     case "$arg" in
         --check) check=yes ;;
-        build | fuzz | bench | format | nats) set_name=$arg ;;
-        *) echo "usage: scripts/deps.sh [build|fuzz|bench|format|nats] [--check]" >&2; exit 2 ;;
+        build | fuzz | bench | format | package | nats) set_name=$arg ;;
+        *) echo "usage: scripts/deps.sh [build|fuzz|bench|format|package|nats] [--check]" >&2; exit 2 ;;
     esac
 done
 case "$set_name" in
     build) packages=(build-essential cmake pkg-config
                      libuv1-dev libcli11-dev libtoml11-dev nlohmann-json3-dev
                      libsystemd-dev libspdlog-dev libfmt-dev
-                     libgtest-dev googletest procps
+                     libgtest-dev googletest procps scdoc
                      nats-server libnats-dev) ;;
     fuzz) packages=(clang libclang-rt-14-dev llvm) ;;
-    bench) packages=(redis-server supervisor) ;;
+    bench) packages=(redis-server supervisor gnuplot-nox jq) ;;
     format) packages=(clang-format-14) ;;
     nats) packages=(nats-server libnats-dev) ;;
+    package) packages=(debhelper dpkg-dev fakeroot lintian scdoc) ;;
 esac
 missing=()
 for p in "${packages[@]}"; do

@@ -342,6 +342,9 @@ class Loader {
 
     Config::Sources take_sources() { return std::move(sources_); }
 
+    // Makes check_keys add every key it accepts, as "section.key", to `out`.
+    void record_known_keys(std::vector<std::string>* out) { known_keys_ = out; }
+
     std::vector<ConfigError> take_errors() {
         // The document's tables are unordered maps: report in file order.
         std::stable_sort(errors_.begin(), errors_.end(), [](const auto& a, const auto& b) {
@@ -361,6 +364,11 @@ class Loader {
     // `section` is "" for the top level, else "daemon", "bucket" or "handler".
     void check_keys(const Value& table, std::string_view section,
                     std::initializer_list<std::string_view> known) {
+        if (known_keys_) {
+            for (std::string_view key : known)
+                known_keys_->push_back(section.empty() ? std::string(key)
+                                                       : fmt::format("{}.{}", section, key));
+        }
         for (const auto& [key, value] : table.as_table()) {
             if (std::find(known.begin(), known.end(), key) != known.end()) continue;
             std::string where = section.empty()             ? std::string("at the top level")
@@ -1041,6 +1049,7 @@ class Loader {
     std::vector<ConfigError> errors_;
     Config::Sources sources_;
     std::vector<std::pair<std::string, Position>> start_kind_at_;  // [[bucket.start]] kinds
+    std::vector<std::string>* known_keys_ = nullptr;
 };
 
 }  // namespace
@@ -1059,6 +1068,19 @@ ConfigResult parse_config(std::string_view text, const std::string& filename) {
     if (!errors.empty()) return errors;
     config.sources = loader.take_sources();
     return config;
+}
+
+std::vector<std::string> config_schema_keys(std::string_view text) {
+    TomlResult document = parse_toml(text, "schema");
+    if (!std::holds_alternative<toml::value>(document)) return {};
+    std::vector<std::string> keys;
+    Config config;
+    Loader loader("schema", {});
+    loader.record_known_keys(&keys);
+    loader.load(std::get<toml::value>(document), config);
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    return keys;
 }
 
 ConfigResult load_config_file(const std::string& path) {

@@ -352,11 +352,12 @@ Outcome Daemon::reload() {
         fmt::join(s.started, ", "), fmt::join(s.stopped, ", "), fmt::join(s.restarted, ", "),
         fmt::join(b.started, ", "), fmt::join(b.stopped, ", "), fmt::join(b.restarted, ", "));
     notify_systemd_status();
-    return Json{
-        {"started", s.started},
-        {"stopped", s.stopped},
-        {"restarted", s.restarted},
-        {"buckets", {{"started", b.started}, {"stopped", b.stopped}, {"restarted", b.restarted}}}};
+    Json result{{"started", s.started}, {"stopped", s.stopped}, {"restarted", s.restarted}};
+    // Handler names, as ever; the [[bucket.start]] buckets only when the reload changed any.
+    if (!b.started.empty() || !b.stopped.empty() || !b.restarted.empty())
+        result["buckets"] = {
+            {"started", b.started}, {"stopped", b.stopped}, {"restarted", b.restarted}};
+    return result;
 }
 
 void Daemon::notify_systemd_status() {

@@ -422,6 +422,10 @@ void Registry::on_exit(Bucket* bucket, const proc::Exit& exit) {
     std::vector<OutcomeFn> waiters = bucket->on_exited(last);
     bool announced = bucket->sup.announced;
     bucket->sup.announced = false;
+    // A bucket that goes away leaves the registry before its waiters run: a `create` waiting
+    // for this stop must find the name free.
+    std::unique_ptr<Bucket> leaving;
+    if (stopping_all_ || (asked && !bucket->sup.restart_asked)) leaving = unregister(*bucket);
     if (announced) {
         events_.publish(std::move(ev), [waiters = std::move(waiters), result = std::move(result)] {
             for (const auto& w : waiters) w(result);
@@ -431,8 +435,8 @@ void Registry::on_exit(Bucket* bucket, const proc::Exit& exit) {
         for (const auto& w : waiters) w(result);
     }
 
-    if (stopping_all_ || (asked && !bucket->sup.restart_asked)) {
-        remove(*bucket);
+    if (leaving) {
+        leaving.reset();
     } else if (bucket->sup.restart_asked) {
         bucket->sup.restart_asked = false;
         start_after_backoff(*bucket);
@@ -530,9 +534,9 @@ void Registry::start_after_backoff(Bucket& bucket) {
     if (bucket.kind().ready == Readiness::spawn) announce(bucket);
 }
 
-void Registry::remove(Bucket& bucket) {
+std::unique_ptr<Bucket> Registry::unregister(Bucket& bucket) {
     auto it = buckets_.find(bucket.name());
-    if (it == buckets_.end() || it->second.get() != &bucket) return;
+    if (it == buckets_.end() || it->second.get() != &bucket) return nullptr;
     if (!bucket.sup.ready_waiters.empty() || !bucket.sup.restart_waiters.empty())
         fail_waiters(bucket, Failure{wire::ErrorCode::unavailable,
                                      fmt::format("bucket '{}' was stopped before it was ready",
@@ -540,7 +544,11 @@ void Registry::remove(Bucket& bucket) {
     std::unique_ptr<Bucket> owned = std::move(it->second);
     buckets_.erase(it);
     logs_.bucket_gone(owned->name());
-    owned.reset();
+    return owned;
+}
+
+void Registry::remove(Bucket& bucket) {
+    unregister(bucket).reset();
 }
 
 void Registry::stop_all(std::function<void()> done) {

@@ -86,6 +86,8 @@ class Registry {
     void supervise(Bucket& bucket, const proc::Exit& exit);
     void start_after_backoff(Bucket& bucket);
     void fail_waiters(Bucket& bucket, const Failure& failure);
+    // Takes the bucket out of the registry (it is gone for find() and create()).
+    std::unique_ptr<Bucket> unregister(Bucket& bucket);
     void remove(Bucket& bucket);
     std::shared_ptr<const KindConfig> kind_named(std::string_view name) const;
     void check_all_stopped();

@@ -84,10 +84,7 @@ Json list_entry(const OpBucket& b, WallTime now) {
 
 void lookup(OpContext& ctx) {
     if (OpBucket* b = existing_bucket(ctx))
-        ctx.reply.ok({{"bucket", b->name()},
-                      {"pid", pid_or_null(*b)},
-                      {"kind", b->kind_name()},
-                      {"state", b->state_name()}});
+        ctx.reply.ok({{"bucket", b->name()}, {"pid", pid_or_null(*b)}});
 }
 
 void list(OpContext& ctx) {

@@ -6,10 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <map>
-
 #include <chrono>
 #include <csignal>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -142,10 +141,16 @@ TEST_F(Kinds, OutputOfAProgramIsItsBucketsLog) {
 
 TEST_F(Kinds, RunsAsTheKindsUser) {
     if (geteuid() != 0) GTEST_SKIP() << "changing a program's user needs kvd to run as root";
-    std::string out = dir_.file("who");
-    std::string prog = script("who.sh", "id -u > " + out + ".tmp; mv " + out + ".tmp " + out +
-                                            "\nexec sleep 1000\n");
-    chmod(dir_.path().c_str(), 0777);
+    // A directory the user may write in (kvd refuses a world-writable socket directory).
+    std::string shared = dir_.file("shared");
+    mkdir(shared.c_str(), 0777);
+    chmod(shared.c_str(), 0777);
+    std::string out = shared + "/who";
+    std::string prog = shared + "/who.sh";
+    dir_.write_file("shared/who.sh", "#!/bin/sh\nid -u > " + out + ".tmp; mv " + out + ".tmp " +
+                                         out + "\nexec sleep 1000\n");
+    chmod(prog.c_str(), 0755);
+    chmod(dir_.path().c_str(), 0711);  // the user may pass through to its own directory
     start("[[kind]]\nname = \"who\"\ncommand = [\"" + prog + "\"]\nuser = \"nobody\"\n");
     ASSERT_TRUE(is_ok(client_->call("create", {{"bucket", "w"}, {"kind", "who"}})));
     ASSERT_TRUE(wait_until([&] { return !read_lines(out).empty(); }, 10s, "the id line"));

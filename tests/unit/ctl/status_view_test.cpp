@@ -183,8 +183,8 @@ TEST(List, ShowsKindAndStateWhenKvdSendsThem) {
 
 TEST(Status, ShowsTheProcessTreeModeWhenPresent) {
     std::string s = human_status({{"version", "1"}, {"tree", "cgroup"}});
-    EXPECT_NE(s.find("process tree:   cgroup\n"), std::string::npos) << s;
-    EXPECT_EQ(human_status({{"version", "1"}}).find("process tree"), std::string::npos);
+    EXPECT_NE(s.find("process trees:  cgroup\n"), std::string::npos) << s;
+    EXPECT_EQ(human_status({{"version", "1"}}).find("process trees"), std::string::npos);
 }
 
 TEST(Restart, Line) {

@@ -254,7 +254,8 @@ std::string human_event(const Json& event, std::string_view line) {
     if (has(event, "bucket")) out += ' ' + text(event, "bucket");
     // Only the fields an event type carries, in README "Writing a handler" order; a null code or
     // signal of an exit event says nothing, so it is left out.
-    for (std::string_view key : {"pid", "code", "signal", "reason", "count"}) {
+    for (std::string_view key :
+         {"pid", "kind", "restart", "code", "signal", "reason", "count", "restarts"}) {
         if (has(event, key)) out += fmt::format(" {}={}", key, text(event, key));
     }
     if (event.contains("data")) out += ' ' + dump_line(field(event, "data"));

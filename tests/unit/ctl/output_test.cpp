@@ -169,6 +169,12 @@ TEST(Output, Events) {
               "#3 hello {\"world\":true} T\n");
     EXPECT_EQ(human_event(R"({"seq":4,"type":"dropped","count":17,"time":"T"})"),
               "#4 dropped count=17 T\n");
+    EXPECT_EQ(
+        human_event(
+            R"({"seq":6,"type":"create","bucket":"w","pid":7,"kind":"worker","restart":2,"time":"T"})"),
+        "#6 create w pid=7 kind=worker restart=2 T\n");
+    EXPECT_EQ(human_event(R"({"seq":7,"type":"failed","bucket":"w","restarts":5,"time":"T"})"),
+              "#7 failed w restarts=5 T\n");
     EXPECT_EQ(human_event("not json"), "not json\n");
 }
 

@@ -319,5 +319,56 @@ TEST_F(Logs, AFloodCostsBoundedMemoryAndKvdStaysResponsive) {
     EXPECT_EQ(r["result"]["dropped"], 1);
 }
 
+// A follower that does not read is held to [daemon] client_buffer_bytes of lines: beyond it,
+// lines are dropped for that follower alone and one {"dropped":N} says how many, so that
+// what it received and what it was told it lost add up to what the bucket wrote.
+class LogsSlowFollower : public Logs {
+  protected:
+    std::string extra_config() override { return "[daemon]\nclient_buffer_bytes = \"64K\"\n"; }
+};
+
+TEST_F(LogsSlowFollower, LosesLinesBeyondItsBoundAndIsToldHowMany) {
+    Feed feed(dir_, "web");
+    ASSERT_GT(create("web"), 0);
+    feed.open();
+    ASSERT_TRUE(wait_line("web", "start web"));
+    auto follower = connect();
+    ASSERT_TRUE(is_ok(
+        follower->request({{"op", "logs"}, {"bucket", "web"}, {"lines", 0}, {"follow", true}})));
+
+    // 2 MB of lines, far beyond 64 KiB and what the socket buffers hold, while the follower
+    // reads nothing.
+    const int total = 20000;
+    const std::string pad(90, 'x');
+    for (int i = 0; i < total; i += 1000) {
+        std::string chunk;
+        for (int j = i; j < i + 1000; ++j) chunk += (j > i ? "\n" : "") + std::to_string(j) + pad;
+        feed.line(chunk);
+    }
+    const std::string last = std::to_string(total - 1) + pad;
+    ASSERT_TRUE(wait_line("web", last, 30s));
+    // The other clients were served all along (the test's own `logs` calls above); the rest
+    // of the log is intact.
+    EXPECT_EQ(texts(logs("web", {{"lines", 1}})), std::vector<std::string>{last});
+
+    // Every line is either received or counted lost, the last one included (it may be lost
+    // too: the follower's buffer was still full when it came).
+    uint64_t received = 0, lost = 0;
+    while (received + lost < static_cast<uint64_t>(total)) {
+        auto line = follower->read_json(10s);
+        ASSERT_TRUE(line) << "after " << received << " lines and " << lost << " lost";
+        if (line->contains("dropped"))
+            lost += (*line)["dropped"].get<uint64_t>();
+        else
+            ++received;
+    }
+    EXPECT_GT(lost, 0u);
+    EXPECT_GT(received, 0u);
+    EXPECT_EQ(received + lost, static_cast<uint64_t>(total));
+    // Nothing more was owed.
+    EXPECT_FALSE(follower->read_line(100ms));
+    feed.close();
+}
+
 }  // namespace
 }  // namespace kvd::test

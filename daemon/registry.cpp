@@ -8,6 +8,7 @@
 
 #include "common/signals.hpp"
 #include "common/wire.hpp"
+#include "daemon/proc/usage.hpp"
 
 namespace kvd {
 
@@ -221,7 +222,8 @@ bool Registry::spawn(Bucket& bucket, std::string& why) {
     if (kind.ready == Readiness::notify) {
         if (int rc = notify_.open([this](pid_t sender) {
                 auto it = awaiting_ready_.find(sender);
-                if (it == awaiting_ready_.end()) it = awaiting_ready_.find(proc::parent_of(sender));
+                if (it == awaiting_ready_.end())
+                    it = awaiting_ready_.find(proc::read_parent(sender));
                 if (it == awaiting_ready_.end()) return;
                 Bucket* b = it->second;
                 awaiting_ready_.erase(it);

@@ -83,7 +83,7 @@ void forward(OpContext& ctx, std::string_view op, bool with_key, bool with_value
         ctx.reply.fail(ErrorCode::unavailable, fmt::format("bucket '{}' is stopping", b->name()));
         return;
     }
-    if (!b->has_process() || b->state_name() != "running") {
+    if (b->state_name() != "running") {
         ctx.reply.fail(ErrorCode::unavailable,
                        fmt::format("bucket '{}' is not running ({})", b->name(), b->state_name()));
         return;

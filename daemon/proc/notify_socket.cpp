@@ -23,24 +23,6 @@ bool notify_says_ready(std::string_view datagram) {
     return false;
 }
 
-pid_t parent_of(pid_t pid) {
-    std::string path = "/proc/" + std::to_string(pid) + "/stat";
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    char buf[512];
-    ssize_t n = ::read(fd, buf, sizeof buf - 1);
-    ::close(fd);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    // "pid (comm) S ppid ...": comm may hold anything, so start after the last ')'.
-    char* close = std::strrchr(buf, ')');
-    if (!close) return 0;
-    char state;
-    int ppid;
-    if (std::sscanf(close + 1, " %c %d", &state, &ppid) != 2) return 0;
-    return ppid;
-}
-
 NotifySocket::NotifySocket(uv_loop_t* loop) : loop_(loop) {}
 
 NotifySocket::~NotifySocket() {

@@ -45,7 +45,5 @@ class NotifySocket {
 
 // Whether `datagram` (newline-separated KEY=VALUE assignments) says READY=1. Pure.
 bool notify_says_ready(std::string_view datagram);
-// The parent of `pid` from /proc, or 0.
-pid_t parent_of(pid_t pid);
 
 }  // namespace kvd::proc

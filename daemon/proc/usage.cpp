@@ -40,17 +40,38 @@ std::optional<ProcessUsage> parse_proc_stat(std::string_view stat, long ticks_pe
     return u;
 }
 
-std::optional<ProcessUsage> read_usage(pid_t pid) {
-    static const long ticks = sysconf(_SC_CLK_TCK);
-    static const long page = sysconf(_SC_PAGESIZE);
+namespace {
+
+// /proc/PID/stat, or "" when it cannot be read.
+std::string read_stat(pid_t pid) {
     std::string path = "/proc/" + std::to_string(pid) + "/stat";
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
+    if (fd < 0) return {};
     char buf[1024];
     ssize_t n = ::read(fd, buf, sizeof buf);
     ::close(fd);
-    if (n <= 0) return std::nullopt;
-    return parse_proc_stat(std::string_view(buf, static_cast<std::size_t>(n)), ticks, page);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+}  // namespace
+
+std::optional<ProcessUsage> read_usage(pid_t pid) {
+    static const long ticks = sysconf(_SC_CLK_TCK);
+    static const long page = sysconf(_SC_PAGESIZE);
+    std::string stat = read_stat(pid);
+    if (stat.empty()) return std::nullopt;
+    return parse_proc_stat(stat, ticks, page);
+}
+
+pid_t read_parent(pid_t pid) {
+    // "pid (comm) S ppid ...": comm may hold anything, so fields start after the last ')'.
+    std::string stat = read_stat(pid);
+    std::size_t close = stat.rfind(')');
+    if (close == std::string::npos || close + 4 >= stat.size()) return 0;
+    std::string_view ppid = std::string_view(stat).substr(close + 4);  // past ") S "
+    pid_t parent = 0;
+    auto [p, ec] = std::from_chars(ppid.data(), ppid.data() + ppid.size(), parent);
+    return ec == std::errc() && *p == ' ' ? parent : 0;
 }
 
 }  // namespace kvd::proc

@@ -17,6 +17,8 @@ struct ProcessUsage {
 
 // nullopt when the process's stat cannot be read (it has just ended, or /proc is hidden).
 std::optional<ProcessUsage> read_usage(pid_t pid);
+// The parent of `pid`, from the same /proc/PID/stat; 0 when it cannot be read.
+pid_t read_parent(pid_t pid);
 // The usage in the text of /proc/PID/stat, given the clock tick rate and page size. Pure.
 std::optional<ProcessUsage> parse_proc_stat(std::string_view stat, long ticks_per_second,
                                             long page_size);

@@ -274,7 +274,11 @@ TEST_F(Kinds, ReadyNotifyRepliesOnceTheProgramSaysSo) {
     start("[[kind]]\nname = \"n\"\ncommand = [\"" + notify_child_path() +
           "\", \"300\"]\nready = \"notify\"\nready_timeout = \"20s\"\n"
           "[[kind]]\nname = \"never\"\ncommand = [\"" +
-          notify_child_path() + "\", \"never\"]\nready = \"notify\"\nready_timeout = \"300ms\"\n");
+          notify_child_path() +
+          "\", \"never\"]\nready = \"notify\"\nready_timeout = \"300ms\"\n"
+          // READY=1 from a direct child of the bucket's process, as systemd-notify sends it.
+          "[[kind]]\nname = \"wrapped\"\ncommand = [\"/bin/sh\", \"-c\", \"" +
+          notify_child_path() + " 0; true\"]\nready = \"notify\"\nready_timeout = \"20s\"\n");
     auto t0 = std::chrono::steady_clock::now();
     Json reply = client_->call("create", {{"bucket", "n1"}, {"kind", "n"}}, 30s);
     auto took = std::chrono::steady_clock::now() - t0;
@@ -285,6 +289,11 @@ TEST_F(Kinds, ReadyNotifyRepliesOnceTheProgramSaysSo) {
     Json create = next_event({"create"});
     EXPECT_EQ(create["bucket"], "n1");
     EXPECT_EQ(create["pid"], pid_in(reply));
+
+    Json wrapped = client_->call("create", {{"bucket", "w1"}, {"kind", "wrapped"}}, 30s);
+    ASSERT_TRUE(is_ok(wrapped)) << wrapped;
+    EXPECT_EQ(entry("w1")["state"], "running");
+    EXPECT_EQ(next_event({"create"})["bucket"], "w1");
 
     // Never ready: stopped at ready_timeout, and the create fails with `timeout`.
     Json late = client_->call("create", {{"bucket", "n2"}, {"kind", "never"}}, 30s);

@@ -28,12 +28,6 @@ long rss_kib(pid_t pid) {
     return at == std::string::npos ? -1 : std::strtol(status.c_str() + at + 6, nullptr, 10);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;  // ASan keeps freed memory in quarantine: RSS says little
-#else
-constexpr bool kSanitized = false;
-#endif
-
 class BoundsClientBuffer : public KvdTest {
   protected:
     void SetUp() override {

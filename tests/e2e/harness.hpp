@@ -32,6 +32,14 @@ using namespace std::chrono_literals;
 // KVD_TEST_TIME_SCALE the build was configured with (4 under sanitizers), else 1.
 double time_scale();
 
+// A build under AddressSanitizer keeps freed memory in quarantine, so kvd's RSS says little
+// there: memory bounds are checked by RSS only when this is false.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 // `timeout` stretched by time_scale().
 milliseconds scaled(milliseconds timeout);
 

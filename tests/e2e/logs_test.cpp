@@ -309,7 +309,10 @@ TEST_F(Logs, AFloodCostsBoundedMemoryAndKvdStaysResponsive) {
         seconds, 32 / seconds, static_cast<long long>(cpu.count()), cpu.count() / 32.0,
         static_cast<long long>(slowest_ping.count()), rss_before, rss_max);
     EXPECT_LT(slowest_ping, scaled(1000ms));
-    EXPECT_LT(rss_max - rss_before, 32 * 1024) << "kvd grew by more than 32 MiB";
+    if (kSanitized)
+        std::printf("log capture: sanitizer build, RSS growth not checked\n");
+    else
+        EXPECT_LT(rss_max - rss_before, 32 * 1024) << "kvd grew by more than 32 MiB";
     // The long line was cut and counted.
     Json r = logs("web", {{"lines", 2}});
     ASSERT_EQ(texts(r).size(), 2u);

@@ -21,12 +21,6 @@
 namespace kvd::stress {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-
 constexpr long kPeakLimitKib = 256 * 1024;
 constexpr std::size_t kBigPayload = 1'000'000;
 

@@ -17,12 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-
 // The history ring is bounded by design and fills first; it is kept small so that it is
 // full long before the warm-up ends and the samples after it see only what cycles leave.
 constexpr int kEventHistory = 1000;

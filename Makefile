@@ -32,12 +32,15 @@ programs: $(BUILD)/CMakeCache.txt
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 300
 
-# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, at -O1 (what the sanitizers
-# advise for speed) with line tables for their reports.
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer. Built with clang (the
+# fuzz set of packages), which compiles it in half GCC's time, unoptimised and with line
+# tables for the reports.
 test-asan:
 	@scripts/deps.sh
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DKVD_SANITIZE=ON \
-	    -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DCMAKE_C_FLAGS_DEBUG="-O1 -g1"
+	@scripts/deps.sh fuzz
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	    -DCMAKE_BUILD_TYPE=Debug -DKVD_SANITIZE=ON \
+	    -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" -DCMAKE_C_FLAGS_DEBUG="-O0 -g1"
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) --timeout 600
 

@@ -108,7 +108,7 @@ Registry::Reconciled Registry::reconcile() {
         Bucket* b = find(name);
         if (!b) {
             out.started.push_back(name);
-            create(name, kind_name, [name](Outcome o) {
+            create(name, kind_name, [name = name](Outcome o) {
                 if (auto* f = std::get_if<Failure>(&o))
                     spdlog::error("bucket {} ([[bucket.start]]) did not start: {}", name,
                                   f->message);

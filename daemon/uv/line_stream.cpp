@@ -127,9 +127,15 @@ void LineStream::pause() {
 void LineStream::resume() {
     if (!paused_) return;
     paused_ = false;
-    Lifetime::Watch alive = lifetime_.watch();
-    deliver_lines();
-    if (alive.ended()) return;
+    // Resumed from a line's own callback (a request that failed at once completes and
+    // lifts the backpressure it set): the delivery under way goes on with the next line.
+    // Delivering from here would recurse once per buffered line, and a client pipelining
+    // thousands of requests to a dead bucket would overflow kvd's stack.
+    if (!delivering_) {
+        Lifetime::Watch alive = lifetime_.watch();
+        deliver_lines();
+        if (alive.ended()) return;
+    }
     if (reading_ && !paused_ && !handle_.closed())
         uv_read_start(handle_.stream(), on_alloc, on_read);
 }
@@ -159,13 +165,14 @@ void LineStream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 
 void LineStream::deliver_lines() {
     Lifetime::Watch alive = lifetime_.watch();
-    // One buffer for the whole batch (lines are handed out as views). Local, not a member:
-    // a callback may resume() and so re-enter this function while its view is in use.
+    // One buffer for the whole batch (lines are handed out as views).
     std::string line;
+    delivering_ = true;
     while (reading_ && !paused_ && in_.next_line(line)) {
         on_line_(line);
         if (alive.ended()) return;
     }
+    delivering_ = false;
     if (reading_ && in_.overflowed()) end(StreamEnd::line_too_long, 0);
 }
 

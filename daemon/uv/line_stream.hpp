@@ -110,6 +110,7 @@ class LineStream {
     CloseFn on_close_;
     bool reading_ = false;
     bool paused_ = false;
+    bool delivering_ = false;  // inside deliver_lines(): resume() does not deliver again
     bool dirty_ = false;
     bool shutdown_pending_ = false;
     std::string out_;

@@ -20,9 +20,6 @@
 namespace kvd::test {
 namespace {
 
-constexpr uid_t kNobody = 65534;
-constexpr gid_t kNogroup = 65534;
-
 struct Identity {
     uid_t uid = kNobody;
     gid_t gid = kNogroup;

@@ -13,7 +13,7 @@
 namespace kvd::test {
 namespace {
 
-constexpr std::size_t kPayload = 1'000'000;
+constexpr std::size_t kAsyncPayload = 1'000'000;
 
 // The events of an async receiver's stream: where the one `dropped` event is, and checks on
 // the seqs around it.
@@ -117,13 +117,13 @@ TEST_F(BoundsAsyncHandler, BacklogBytesBoundTheQueue) {
     ASSERT_NO_FATAL_FAILURE(start(""));
     constexpr int kEvents = 40;
     for (int i = 1; i <= kEvents; ++i)
-        ASSERT_TRUE(
-            is_ok(client_->call("notify", {{"type", "big"}, {"data", std::string(kPayload, 'b')}})))
+        ASSERT_TRUE(is_ok(
+            client_->call("notify", {{"type", "big"}, {"data", std::string(kAsyncPayload, 'b')}})))
             << "notify " << i;
     Json row = held();
     ASSERT_TRUE(row.contains("queued")) << row.dump();
     const uint64_t queued = row["queued"], dropped = row["dropped"];
-    EXPECT_LE(queued * kPayload, 16u * 1024 * 1024) << row.dump();
+    EXPECT_LE(queued * kAsyncPayload, 16u * 1024 * 1024) << row.dump();
     EXPECT_GE(queued, 10u) << row.dump();
     EXPECT_EQ(queued + dropped, static_cast<uint64_t>(kEvents)) << row.dump();
 
@@ -146,7 +146,7 @@ TEST(BoundsAsyncSubscriber, BacklogBytesBoundTheQueue) {
     constexpr int kEvents = 48;
     for (int i = 1; i <= kEvents; ++i)
         ASSERT_TRUE(is_ok(
-            publisher.call("notify", {{"type", "big"}, {"data", std::string(kPayload, 's')}})))
+            publisher.call("notify", {{"type", "big"}, {"data", std::string(kAsyncPayload, 's')}})))
             << "notify " << i;
 
     std::vector<Json> events;
@@ -158,7 +158,7 @@ TEST(BoundsAsyncSubscriber, BacklogBytesBoundTheQueue) {
     Stream s;
     ASSERT_TRUE(one_dropped_event(events, s));
     const std::size_t kept = events.size() - 1;
-    EXPECT_LE(kept * kPayload, 32u * 1024 * 1024) << kept << " events kept";
+    EXPECT_LE(kept * kAsyncPayload, 32u * 1024 * 1024) << kept << " events kept";
     EXPECT_GE(kept, 30u);
 }
 

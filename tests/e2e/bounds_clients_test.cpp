@@ -21,13 +21,6 @@ constexpr int kGets = 1000;
 // stopped reading (at most 128).
 constexpr long kMostKib = 48 * 1024;
 
-// kvd's resident set in KiB (VmRSS), or -1.
-long rss_kib(pid_t pid) {
-    std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
-    auto at = status.find("VmRSS:");
-    return at == std::string::npos ? -1 : std::strtol(status.c_str() + at + 6, nullptr, 10);
-}
-
 class BoundsClientBuffer : public KvdTest {
   protected:
     void SetUp() override {

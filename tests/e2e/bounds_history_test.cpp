@@ -8,18 +8,19 @@
 namespace kvd::test {
 namespace {
 
-constexpr int kEvents = 40;
+constexpr int kHistoryEvents = 40;
 // Each event line is about 1 MB: 40 of them pass the default 32 MiB of history.
-constexpr std::size_t kPayload = 1'000'000;
+constexpr std::size_t kHistoryPayload = 1'000'000;
 
 TEST(BoundsHistory, BigEventsAreKeptWithinTheHistoryBytes) {
     TempDir dir;
     KvdProcess kvd(dir);
     ASSERT_TRUE(kvd.ready());
     Client publisher(kvd.socket_path());
-    for (int i = 0; i < kEvents; ++i) {
+    for (int i = 0; i < kHistoryEvents; ++i) {
         Json reply = publisher.call(
-            "notify", {{"type", "big"}, {"data", {{"i", i}, {"pad", std::string(kPayload, 'h')}}}});
+            "notify",
+            {{"type", "big"}, {"data", {{"i", i}, {"pad", std::string(kHistoryPayload, 'h')}}}});
         ASSERT_TRUE(is_ok(reply)) << "notify " << i;
         ASSERT_EQ(reply["result"]["seq"], i + 1);
     }
@@ -32,15 +33,15 @@ TEST(BoundsHistory, BigEventsAreKeptWithinTheHistoryBytes) {
     EXPECT_NE(message.find("bytes"), std::string::npos) << message;
 
     // The newest 26 (about 26 MB) are all still there, in order, whole.
-    constexpr int kFrom = kEvents - 25;
+    constexpr int kFrom = kHistoryEvents - 25;
     Client late(kvd.socket_path());
     ASSERT_TRUE(is_ok(late.call("subscribe", {{"from_seq", kFrom}})));
-    for (int seq = kFrom; seq <= kEvents; ++seq) {
+    for (int seq = kFrom; seq <= kHistoryEvents; ++seq) {
         auto event = late.read_json(20s);
         ASSERT_TRUE(event.has_value()) << "no replayed event " << seq;
         ASSERT_EQ((*event)["seq"], seq);
         EXPECT_EQ((*event)["data"]["i"], seq - 1);
-        EXPECT_EQ((*event)["data"]["pad"].get<std::string>().size(), kPayload);
+        EXPECT_EQ((*event)["data"]["pad"].get<std::string>().size(), kHistoryPayload);
     }
 }
 

@@ -10,7 +10,7 @@
 namespace kvd::test {
 namespace {
 
-constexpr int kEvents = 3000;
+constexpr int kBulkEvents = 3000;
 constexpr std::size_t kQueue = 10;
 
 class EventsAsyncOverflow : public ::testing::Test {
@@ -46,7 +46,7 @@ TEST_F(EventsAsyncOverflow, StuckHandlerLosesTheOldestAndGetsOneDroppedEvent) {
     // bytes kvd lets wait in its own write buffer (256 KB) hold.
     const std::string payload(1000, 'x');
     constexpr int kBatch = 250;
-    for (int sent = 0; sent < kEvents; sent += kBatch) {
+    for (int sent = 0; sent < kBulkEvents; sent += kBatch) {
         for (int i = sent; i < sent + kBatch; ++i)
             ASSERT_TRUE(client_->send_json({{"id", i},
                                             {"op", "notify"},
@@ -66,7 +66,7 @@ TEST_F(EventsAsyncOverflow, StuckHandlerLosesTheOldestAndGetsOneDroppedEvent) {
     EXPECT_TRUE(is_ok(other.call("ping", {}, 5s)));
     EXPECT_TRUE(is_ok(other.call("create", {{"bucket", "still-serving"}}, 5s)));
     EXPECT_TRUE(is_ok(other.call("stop", {{"bucket", "still-serving"}}, 5s)));
-    const uint64_t last_seq = kEvents + 2;  // the bulk, the create and the exit
+    const uint64_t last_seq = kBulkEvents + 2;  // the bulk, the create and the exit
 
     Json stuck = stuck_info();
     ASSERT_TRUE(stuck.contains("dropped")) << "no handler named stuck";
@@ -143,7 +143,7 @@ TEST(EventsAsyncOverflowSubscriber, SlowSubscriberGetsOneDroppedEvent) {
     Client publisher(kvd.socket_path());
     const std::string payload(1000, 'y');
     constexpr int kBatch = 250;
-    for (int sent = 0; sent < kEvents; sent += kBatch) {
+    for (int sent = 0; sent < kBulkEvents; sent += kBatch) {
         std::string batch;
         for (int i = sent; i < sent + kBatch; ++i)
             batch += Json{{"id", i}, {"op", "notify"}, {"type", "bulk"}, {"data", payload}}.dump() +
@@ -156,9 +156,9 @@ TEST(EventsAsyncOverflowSubscriber, SlowSubscriberGetsOneDroppedEvent) {
     }
     EXPECT_TRUE(is_ok(publisher.call("ping", {}, 5s)));
 
-    // Now read everything: 1..k, one dropped standing for k+1..d, then d+1..kEvents.
+    // Now read everything: 1..k, one dropped standing for k+1..d, then d+1..kBulkEvents.
     std::vector<Json> events;
-    while (events.empty() || events.back().value("seq", uint64_t{0}) < uint64_t{kEvents}) {
+    while (events.empty() || events.back().value("seq", uint64_t{0}) < uint64_t{kBulkEvents}) {
         auto e = sub.read_json(10s);
         ASSERT_TRUE(e) << "the stream stopped after " << events.size() << " events";
         events.push_back(*e);
@@ -170,7 +170,7 @@ TEST(EventsAsyncOverflowSubscriber, SlowSubscriberGetsOneDroppedEvent) {
             at = i;
         }
     }
-    ASSERT_LT(at, events.size()) << "no dropped event after " << kEvents << " unread events";
+    ASSERT_LT(at, events.size()) << "no dropped event after " << kBulkEvents << " unread events";
     uint64_t count = events[at]["count"];
     EXPECT_GT(count, 0u);
     for (std::size_t i = 0; i < at; ++i) ASSERT_EQ(events[i]["seq"], i + 1);

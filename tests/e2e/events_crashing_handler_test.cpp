@@ -9,7 +9,7 @@
 namespace kvd::test {
 namespace {
 
-constexpr uint64_t kEvents = 30;
+constexpr uint64_t kCrashEvents = 30;
 
 class EventsCrashingHandler : public ::testing::Test {
   protected:
@@ -47,14 +47,14 @@ class EventsCrashingHandler : public ::testing::Test {
 };
 
 TEST_F(EventsCrashingHandler, EveryEventArrivesInOrderAcrossRestarts) {
-    for (uint64_t i = 1; i <= kEvents; ++i)
+    for (uint64_t i = 1; i <= kCrashEvents; ++i)
         ASSERT_TRUE(is_ok(client_->call("notify", {{"type", "tick"}, {"data", i}, {"sync", true}})))
             << "notify " << i;
 
     ASSERT_TRUE(wait_until(
         [&] {
             auto seqs = seqs_seen();
-            return !seqs.empty() && seqs.back() == kEvents;
+            return !seqs.empty() && seqs.back() == kCrashEvents;
         },
         20s, "the handler's incarnations to get every event"));
 
@@ -65,18 +65,18 @@ TEST_F(EventsCrashingHandler, EveryEventArrivesInOrderAcrossRestarts) {
     for (uint64_t s : seqs)
         if (unique.empty() || unique.back() != s) unique.push_back(s);
     std::vector<uint64_t> expected;
-    for (uint64_t i = 1; i <= kEvents; ++i) expected.push_back(i);
+    for (uint64_t i = 1; i <= kCrashEvents; ++i) expected.push_back(i);
     EXPECT_EQ(unique, expected) << read_file(out_);
 
     // Ten incarnations acked three events each: at least nine restarts.
     ASSERT_TRUE(wait_until(
         [&] {
             Json h = crashy_info();
-            return h.value("restarts", uint64_t{0}) >= kEvents / 3 - 1;
+            return h.value("restarts", uint64_t{0}) >= kCrashEvents / 3 - 1;
         },
         10s, "nine restarts to be counted"));
     Json h = crashy_info();
-    EXPECT_GE(h["acked"].get<uint64_t>(), kEvents) << h.dump();
+    EXPECT_GE(h["acked"].get<uint64_t>(), kCrashEvents) << h.dump();
     EXPECT_EQ(h["mode"], "sync");
 }
 

@@ -44,18 +44,6 @@ class EventsKvctl : public ::testing::Test {
     std::unique_ptr<Client> client_;
 };
 
-std::vector<std::string> split_lines(const std::string& text) {
-    std::vector<std::string> lines;
-    std::size_t start = 0;
-    while (start < text.size()) {
-        auto nl = text.find('\n', start);
-        if (nl == std::string::npos) nl = text.size();
-        lines.push_back(text.substr(start, nl - start));
-        start = nl + 1;
-    }
-    return lines;
-}
-
 TEST_F(EventsKvctl, EventsCountPrintsThatManyJsonLinesAndExits) {
     RunResult events;
     std::thread reader([&] { events = kvctl({"--json", "events", "--count", "3"}); });

@@ -72,7 +72,8 @@ TEST(EventsShutdown, EveryExitReachesTheSyncHandlerBeforeItIsClosed) {
     // Nothing left: not the handler, not a bucket, nor anything else kvd started.
     EXPECT_TRUE(wait_until([&] { return !process_alive(handler); }, 5s, "the handler to be gone"));
     for (const auto& [name, pid] : buckets)
-        EXPECT_TRUE(wait_until([&] { return !process_alive(pid); }, 5s, name + " to be gone"));
+        EXPECT_TRUE(
+            wait_until([&, pid = pid] { return !process_alive(pid); }, 5s, name + " to be gone"));
     for (pid_t child : children) EXPECT_FALSE(process_alive(child)) << "pid " << child;
     EXPECT_FALSE(file_exists(kvd.socket_path()));
 }

@@ -19,9 +19,6 @@
 namespace kvd::test {
 namespace {
 
-constexpr uid_t kNobody = 65534;
-constexpr gid_t kNogroup = 65534;
-
 std::string audit_config(const std::string& out) {
     Json command = {test_handler_path(), "--out", out, "ack"};
     return "[daemon]\nmax_buckets = 100000\n[[handler]]\nname = \"audit\"\nmode = \"sync\"\n"

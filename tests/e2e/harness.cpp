@@ -301,6 +301,18 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        auto nl = text.find('\n', start);
+        if (nl == std::string::npos) nl = text.size();
+        lines.push_back(text.substr(start, nl - start));
+        start = nl + 1;
+    }
+    return lines;
+}
+
 std::vector<std::string> read_lines(const std::string& path) {
     std::string text = read_file(path);
     std::vector<std::string> lines;
@@ -463,6 +475,26 @@ std::ostream& operator<<(std::ostream& os, const RunResult& r) {
 }
 
 // ---- /proc --------------------------------------------------------------------------------
+
+namespace {
+// A size field of /proc/PID/status ("VmRSS:", "VmHWM:") in KiB, or -1.
+long status_kib(pid_t pid, std::string_view field) {
+    std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind(field, 0) == 0) return std::strtol(line.c_str() + field.size(), nullptr, 10);
+    }
+    return -1;
+}
+}  // namespace
+
+long rss_kib(pid_t pid) {
+    return status_kib(pid, "VmRSS:");
+}
+
+long peak_rss_kib(pid_t pid) {
+    return status_kib(pid, "VmHWM:");
+}
 
 bool process_alive(pid_t pid) {
     if (pid <= 0) return false;

@@ -34,8 +34,10 @@ double time_scale();
 
 // A build under AddressSanitizer keeps freed memory in quarantine, so kvd's RSS says little
 // there: memory bounds are checked by RSS only when this is false.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__)  // GCC
 inline constexpr bool kSanitized = true;
+#elif defined(__has_feature)  // Clang
+inline constexpr bool kSanitized = __has_feature(address_sanitizer);
 #else
 inline constexpr bool kSanitized = false;
 #endif
@@ -72,6 +74,8 @@ class TempDir {
 
 // The whole file, or "" when it cannot be read.
 std::string read_file(const std::string& path);
+// The lines of `text` without their '\n'; a last line without one counts too.
+std::vector<std::string> split_lines(const std::string& text);
 // The file's '\n'-terminated lines (a last, unterminated line is left out: it is still being
 // written).
 std::vector<std::string> read_lines(const std::string& path);
@@ -121,6 +125,10 @@ RunResult run_kvctl(const std::vector<std::string>& args, const EnvChanges& env 
 
 std::ostream& operator<<(std::ostream& os, const RunResult& r);
 
+// Debian's nobody user and nogroup group, for tests that drop privileges.
+inline constexpr uid_t kNobody = 65534;
+inline constexpr gid_t kNogroup = 65534;
+
 // ---- /proc --------------------------------------------------------------------------------
 
 // True while `pid` exists and is not a zombie.
@@ -140,6 +148,10 @@ int count_open_fds(pid_t pid);
 std::string process_name(pid_t pid);
 // The CPU time `pid` has used so far (user + system), or -1 if /proc cannot tell.
 milliseconds cpu_time(pid_t pid);
+// The resident set size of `pid` in KiB (VmRSS), or -1 when /proc cannot tell.
+long rss_kib(pid_t pid);
+// The peak of it over the process's life (VmHWM), or -1.
+long peak_rss_kib(pid_t pid);
 
 // What a process holds at one moment, for "no leak" checks around a fault.
 struct Footprint {

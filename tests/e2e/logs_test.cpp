@@ -78,21 +78,6 @@ std::vector<std::string> texts(const Json& reply) {
     return out;
 }
 
-long rss_kib(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string key;
-    while (in >> key) {
-        if (key == "VmRSS:") {
-            long kib = 0;
-            in >> kib;
-            return kib;
-        }
-        std::string rest;
-        std::getline(in, rest);
-    }
-    return -1;
-}
-
 class Logs : public KvdTest {
   protected:
     KvdOptions options() override {

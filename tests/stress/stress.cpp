@@ -46,26 +46,6 @@ void raise_fd_limit() {
     }
 }
 
-namespace {
-// A size field of /proc/PID/status ("VmRSS:", "VmHWM:") in KiB, or -1.
-long status_kib(pid_t pid, std::string_view field) {
-    std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind(field, 0) == 0) return std::strtol(line.c_str() + field.size(), nullptr, 10);
-    }
-    return -1;
-}
-}  // namespace
-
-long rss_kib(pid_t pid) {
-    return status_kib(pid, "VmRSS:");
-}
-
-long peak_rss_kib(pid_t pid) {
-    return status_kib(pid, "VmHWM:");
-}
-
 std::vector<pid_t> bucket_children(pid_t parent) {
     std::vector<pid_t> out;
     for (pid_t child : children_of(parent)) {

@@ -48,11 +48,6 @@ void progress(const char* format, ...) __attribute__((format(printf, 1, 2)));
 // Raises this process's open-file soft limit to its hard limit.
 void raise_fd_limit();
 
-// kvd's resident set size in KiB (VmRSS), or -1 when /proc cannot tell.
-long rss_kib(pid_t pid);
-// The peak of it over the process's life (VmHWM), or -1.
-long peak_rss_kib(pid_t pid);
-
 // The kv-bucket processes whose parent is `parent` (zombies included).
 std::vector<pid_t> bucket_children(pid_t parent);
 

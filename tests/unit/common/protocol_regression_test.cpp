@@ -11,18 +11,18 @@
 namespace kvd {
 namespace {
 
-std::string nested(std::size_t depth) {
+std::string deeply_nested(std::size_t depth) {
     return std::string(depth, '[') + std::string(depth, ']');
 }
 
 TEST(ParseReplyRegression, DeeplyNestedReplyIsRefusedNotACrash) {
-    EXPECT_FALSE(parse_reply(R"({"ok":true,"id":)" + nested(200'000) + "}"));
-    EXPECT_FALSE(parse_reply(R"({"ok":true,"result":{"x":)" + nested(200'000) + "}}"));
+    EXPECT_FALSE(parse_reply(R"({"ok":true,"id":)" + deeply_nested(200'000) + "}"));
+    EXPECT_FALSE(parse_reply(R"({"ok":true,"result":{"x":)" + deeply_nested(200'000) + "}}"));
 }
 
 TEST(ParseReplyRegression, TheDeepestIdKvdAcceptsStillComesBack) {
     // parse_request takes a request at most 256 levels deep, so its id is at most 255 deep.
-    std::string request = R"({"op":"ping","id":)" + nested(255) + "}";
+    std::string request = R"({"op":"ping","id":)" + deeply_nested(255) + "}";
     auto parsed = parse_request(request);
     ASSERT_TRUE(std::holds_alternative<Request>(parsed));
     const Json& id = std::get<Request>(parsed).id;

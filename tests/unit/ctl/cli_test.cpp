@@ -10,29 +10,19 @@
 #include "common/protocol.hpp"
 #include "ctl/exit_status.hpp"
 #include "fake_kvd.hpp"
+#include "kvctl_run.hpp"
 
 namespace kvd::ctl {
 namespace {
 
+using testing::answer;
 using testing::FakeKvd;
+using testing::kvctl;
+using testing::KvctlRun;
 using testing::ServerConnection;
 
-struct Result {
-    int status;
-    std::string out, err;
-};
-
-Result kvctl(std::vector<std::string> args) {
-    args.insert(args.begin(), "kvctl");
-    std::vector<const char*> argv;
-    for (const auto& a : args) argv.push_back(a.c_str());
-    std::ostringstream out, err;
-    int status = run(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {status, out.str(), err.str()};
-}
-
 TEST(Cli, HelpDescribesEveryCommandTheSocketAndTheExitCodes) {
-    Result r = kvctl({"--help"});
+    KvctlRun r = kvctl({"--help"});
     EXPECT_EQ(r.status, kExitOk);
     for (const char* text : {"ping",
                              "status",
@@ -70,7 +60,7 @@ TEST(Cli, HelpDescribesEveryCommandTheSocketAndTheExitCodes) {
 }
 
 TEST(Cli, CommandHelpDescribesItsArguments) {
-    Result r = kvctl({"events", "--help"});
+    KvctlRun r = kvctl({"events", "--help"});
     EXPECT_EQ(r.status, kExitOk);
     for (const char* text : {"--type T", "--from SEQ", "--count N", "--sync", "--retry",
                              "kvd restarted", "(exit 130)"})
@@ -83,16 +73,16 @@ TEST(Cli, CommandHelpDescribesItsArguments) {
 }
 
 TEST(Cli, HelpCommandPrintsTheGeneralOrACommandsHelp) {
-    Result general = kvctl({"help"});
+    KvctlRun general = kvctl({"help"});
     EXPECT_EQ(general.status, kExitOk);
     EXPECT_EQ(general.out, kvctl({"--help"}).out);
     EXPECT_EQ(general.err, "");
 
-    Result put = kvctl({"help", "put"});
+    KvctlRun put = kvctl({"help", "put"});
     EXPECT_EQ(put.status, kExitOk);
     EXPECT_EQ(put.out, kvctl({"put", "--help"}).out);
 
-    Result unknown = kvctl({"help", "putt"});
+    KvctlRun unknown = kvctl({"help", "putt"});
     EXPECT_EQ(unknown.status, kExitUsage);
     EXPECT_EQ(unknown.out, "");
     EXPECT_EQ(unknown.err,
@@ -100,13 +90,13 @@ TEST(Cli, HelpCommandPrintsTheGeneralOrACommandsHelp) {
 }
 
 TEST(Cli, Version) {
-    Result r = kvctl({"--version"});
+    KvctlRun r = kvctl({"--version"});
     EXPECT_EQ(r.status, kExitOk);
     EXPECT_EQ(r.out, std::string("kvctl ") + KVD_VERSION + "\n");
 }
 
 TEST(Cli, AnUnknownCommandIsNamed) {
-    Result r = kvctl({"frobnicate"});
+    KvctlRun r = kvctl({"frobnicate"});
     EXPECT_EQ(r.status, kExitUsage);
     EXPECT_EQ(r.err, "kvctl: unknown command 'frobnicate' (see kvctl --help)\n");
 }
@@ -118,7 +108,7 @@ TEST(Cli, AMistypedCommandGetsTheClosestOne) {
         {"relaod", "reload"}, {"nosuch", ""},       {"x", ""},
     };
     for (const auto& [typed, meant] : cases) {
-        Result r = kvctl({typed});
+        KvctlRun r = kvctl({typed});
         EXPECT_EQ(r.status, kExitUsage) << typed;
         std::string expected = meant.empty()
                                    ? "kvctl: unknown command '" + typed + "' (see kvctl --help)\n"
@@ -163,12 +153,12 @@ TEST(Cli, UsageErrorsAreExit2AndSendNothing) {
     };
     for (auto args : cases) {
         args.insert(args.begin(), {"--socket", socket});
-        Result r = kvctl(args);
+        KvctlRun r = kvctl(args);
         EXPECT_EQ(r.status, kExitUsage) << ::testing::PrintToString(args);
         EXPECT_FALSE(r.err.empty());
         EXPECT_EQ(r.err.find("cannot connect"), std::string::npos) << r.err;
     }
-    Result r = kvctl({"--socket", socket, "kill", "a", "--signal", "SIGNOPE"});
+    KvctlRun r = kvctl({"--socket", socket, "kill", "a", "--signal", "SIGNOPE"});
     EXPECT_EQ(r.err,
               "kvctl: --signal: 'SIGNOPE' is not a signal name or number (see kvctl --help)\n");
 }
@@ -197,7 +187,7 @@ TEST(Cli, NumericFlagsSayWhatTheyTake) {
     };
     for (auto [args, message] : cases) {
         args.insert(args.begin(), {"--socket", socket});
-        Result r = kvctl(args);
+        KvctlRun r = kvctl(args);
         EXPECT_EQ(r.status, kExitUsage) << ::testing::PrintToString(args);
         EXPECT_EQ(r.err, message);
     }
@@ -205,7 +195,7 @@ TEST(Cli, NumericFlagsSayWhatTheyTake) {
 
 TEST(Cli, JsonKvctlCannotSendIsAUsageErrorNotACrash) {
     testing::TempDir dir;
-    Result r = kvctl({"--socket", dir.file("kvd.sock"), "notify", "hello", "1e999"});
+    KvctlRun r = kvctl({"--socket", dir.file("kvd.sock"), "notify", "hello", "1e999"});
     EXPECT_EQ(r.status, kExitUsage);
     EXPECT_EQ(r.err,
               "kvctl: JSON: not JSON kvctl can send: number overflow parsing '1e999' (a JSON "
@@ -214,31 +204,19 @@ TEST(Cli, JsonKvctlCannotSendIsAUsageErrorNotACrash) {
 
 TEST(Cli, UnreachableIsExit3) {
     testing::TempDir dir;
-    Result r = kvctl({"--socket", dir.file("kvd.sock"), "ping"});
+    KvctlRun r = kvctl({"--socket", dir.file("kvd.sock"), "ping"});
     EXPECT_EQ(r.status, kExitUnreachable);
     EXPECT_EQ(r.err, "kvctl: cannot connect to " + dir.file("kvd.sock") +
                          ": no such file (is kvd running?)\n");
 }
 
 TEST(Cli, TooLongSocketPathIsExit2) {
-    Result r = kvctl({"--socket", "/tmp/" + std::string(150, 's'), "ping"});
+    KvctlRun r = kvctl({"--socket", "/tmp/" + std::string(150, 's'), "ping"});
     EXPECT_EQ(r.status, kExitUsage);
     EXPECT_NE(r.err.find("socket path is too long"), std::string::npos) << r.err;
 }
 
 // Serves each request line with the next reply, recording the requests.
-FakeKvd::Script answer(std::vector<std::string> replies, std::vector<Json>* requests) {
-    return [replies = std::move(replies), requests](ServerConnection& c) {
-        for (const auto& reply : replies) {
-            auto line = c.read_line();
-            if (!line) return;
-            requests->push_back(Json::parse(*line));
-            c.write(reply + "\n");
-        }
-        c.wait_closed();
-    };
-}
-
 // Global options work after the command as well as before it; after `stop`, --timeout is
 // stop's own.
 TEST(Cli, GlobalOptionsAfterTheCommand) {
@@ -269,7 +247,7 @@ TEST(Cli, GlobalOptionsAfterTheCommand) {
         FakeKvd kvd(answer({R"({"id":1,"ok":true,"result":)" + result + "}"}, &requests));
         std::vector<std::string> args = c.args;
         args.insert(args.end(), {"--socket", kvd.path()});
-        Result r = kvctl(args);
+        KvctlRun r = kvctl(args);
         EXPECT_EQ(r.status, kExitOk) << ::testing::PrintToString(c.args) << r.err;
         EXPECT_EQ(r.out, c.out) << ::testing::PrintToString(c.args);
         kvd.join();
@@ -284,7 +262,7 @@ TEST(Cli, KvdSocketEnvironmentIsUsedWithoutFlag) {
     std::vector<Json> requests;
     FakeKvd kvd(answer({R"({"id":1,"ok":true,"result":{"version":"0.1.0","pid":77}})"}, &requests));
     setenv("KVD_SOCKET", kvd.path().c_str(), 1);
-    Result r = kvctl({"ping"});
+    KvctlRun r = kvctl({"ping"});
     unsetenv("KVD_SOCKET");
     EXPECT_EQ(r.status, kExitOk) << r.err;
     EXPECT_EQ(r.out, "kvd 0.1.0 pid 77\n");
@@ -304,7 +282,7 @@ TEST(Cli, JsonCreateOfSeveralIsAnArray) {
                 "\n");
         c.wait_closed();
     });
-    Result r = kvctl({"--socket", kvd.path(), "--json", "create", "a", "b"});
+    KvctlRun r = kvctl({"--socket", kvd.path(), "--json", "create", "a", "b"});
     EXPECT_EQ(r.status, kExitOk) << r.err;
     EXPECT_EQ(Json::parse(r.out), Json::parse(R"([{"bucket":"a","pid":1,"created":true},
                                                    {"bucket":"b","pid":2,"created":true}])"));
@@ -339,7 +317,7 @@ TEST(Cli, ArgumentsReachTheRequests) {
                            &requests));
         std::vector<std::string> args = {"--socket", kvd.path()};
         args.insert(args.end(), c.args.begin(), c.args.end());
-        Result r = kvctl(args);
+        KvctlRun r = kvctl(args);
         EXPECT_EQ(r.status, kExitOk) << r.err;
         kvd.join();
         ASSERT_EQ(requests.size(), 1u) << ::testing::PrintToString(c.args);

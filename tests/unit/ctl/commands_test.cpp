@@ -12,10 +12,13 @@
 
 #include "ctl/exit_status.hpp"
 #include "fake_kvd.hpp"
+#include "kvctl_run.hpp"
 
 namespace kvd::ctl {
 namespace {
 
+using testing::answer;
+using testing::Captured;
 using testing::FakeKvd;
 using testing::ServerConnection;
 
@@ -143,27 +146,6 @@ TEST(Requests, Subscribe) {
                                                {"types", {"create", "exit"}},
                                                {"from_seq", 12},
                                                {"mode", "sync"}}));
-}
-
-// Runs a command against a scripted kvd and keeps what it printed.
-struct Captured {
-    std::ostringstream out, err;
-    Context ctx;
-    explicit Captured(const std::string& path, bool json = false)
-        : ctx{.socket_path = path, .json = json, .timeout = Millis(5000), .out = out, .err = err} {}
-};
-
-// Answers every request line with the next scripted reply, keeping the requests.
-FakeKvd::Script answer(std::vector<std::string> replies, std::vector<Json>* requests) {
-    return [replies = std::move(replies), requests](ServerConnection& c) {
-        for (const auto& reply : replies) {
-            auto line = c.read_line();
-            if (!line) return;
-            requests->push_back(Json::parse(*line));
-            c.write(reply + "\n");
-        }
-        c.wait_closed();
-    };
 }
 
 TEST(Commands, CreateSeveralIsPipelinedAndPrintsEachResult) {

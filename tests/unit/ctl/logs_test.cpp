@@ -10,11 +10,14 @@
 #include "ctl/commands.hpp"
 #include "ctl/exit_status.hpp"
 #include "fake_kvd.hpp"
+#include "kvctl_run.hpp"
 
 namespace kvd::ctl {
 namespace {
 
 using testing::FakeKvd;
+using testing::kvctl;
+using testing::KvctlRun;
 using testing::ServerConnection;
 
 constexpr const char* kTwoLines =
@@ -23,20 +26,6 @@ constexpr const char* kTwoLines =
     R"({"stream":"stderr","line":"warning: no cache","time":"2026-11-23T19:40:00.000002Z"}],)"
     R"("dropped":0}})"
     "\n";
-
-struct Result {
-    int status;
-    std::string out, err;
-};
-
-Result kvctl(std::vector<std::string> args, const OutputEnvironment& output = {}) {
-    args.insert(args.begin(), "kvctl");
-    std::vector<const char*> argv;
-    for (const auto& a : args) argv.push_back(a.c_str());
-    std::ostringstream out, err;
-    int status = run(static_cast<int>(argv.size()), argv.data(), out, err, output);
-    return {status, out.str(), err.str()};
-}
 
 // Answers the logs request with `reply`, then writes `then` (the follow stream) and closes.
 FakeKvd::Script logs_reply(std::string reply, std::string then, std::optional<Json>* request) {
@@ -79,7 +68,7 @@ TEST(Logs, OptionsReachTheRequest) {
         FakeKvd kvd(logs_reply(kTwoLines, "", &request));
         std::vector<std::string> args = {"--socket", kvd.path()};
         args.insert(args.end(), c.args.begin(), c.args.end());
-        Result r = kvctl(args);
+        KvctlRun r = kvctl(args);
         EXPECT_EQ(r.status, kExitOk) << ::testing::PrintToString(c.args) << r.err;
         kvd.join();
         ASSERT_TRUE(request);
@@ -96,7 +85,7 @@ TEST(Logs, BadOptionsAreUsageErrors) {
                                           {"logs", "w", "-n", "-1"},
                                           {"logs", "w", "-n", "many"}}) {
         args.insert(args.begin(), {"--socket", dir.file("kvd.sock")});
-        Result r = kvctl(args);
+        KvctlRun r = kvctl(args);
         EXPECT_EQ(r.status, kExitUsage) << ::testing::PrintToString(args) << r.err;
         EXPECT_EQ(r.out, "");
     }
@@ -106,7 +95,7 @@ TEST(Logs, BadOptionsAreUsageErrors) {
 TEST(Logs, PrintsTheLinesBare) {
     std::optional<Json> request;
     FakeKvd kvd(logs_reply(kTwoLines, "", &request));
-    Result r = kvctl({"--socket", kvd.path(), "logs", "w"});
+    KvctlRun r = kvctl({"--socket", kvd.path(), "logs", "w"});
     EXPECT_EQ(r.status, kExitOk) << r.err;
     EXPECT_EQ(r.out, "listening on :80\nwarning: no cache\n");
     EXPECT_EQ(r.err, "");
@@ -116,14 +105,14 @@ TEST(Logs, OnATerminalStderrLinesAreRedOrPrefixedWithoutColour) {
     {
         std::optional<Json> request;
         FakeKvd kvd(logs_reply(kTwoLines, "", &request));
-        Result r = kvctl({"--socket", kvd.path(), "logs", "w"}, {.stdout_is_terminal = true});
+        KvctlRun r = kvctl({"--socket", kvd.path(), "logs", "w"}, {.stdout_is_terminal = true});
         EXPECT_EQ(r.out, "listening on :80\n\x1b[31mwarning: no cache\x1b[0m\n");
     }
     {
         std::optional<Json> request;
         FakeKvd kvd(logs_reply(kTwoLines, "", &request));
-        Result r = kvctl({"--socket", kvd.path(), "logs", "w"},
-                         {.stdout_is_terminal = true, .no_color = "1"});
+        KvctlRun r = kvctl({"--socket", kvd.path(), "logs", "w"},
+                           {.stdout_is_terminal = true, .no_color = "1"});
         EXPECT_EQ(r.out, "listening on :80\nstderr| warning: no cache\n");
     }
 }
@@ -131,7 +120,8 @@ TEST(Logs, OnATerminalStderrLinesAreRedOrPrefixedWithoutColour) {
 TEST(Logs, JsonPrintsTheLineObjects) {
     std::optional<Json> request;
     FakeKvd kvd(logs_reply(kTwoLines, "", &request));
-    Result r = kvctl({"--socket", kvd.path(), "--json", "logs", "w"}, {.stdout_is_terminal = true});
+    KvctlRun r =
+        kvctl({"--socket", kvd.path(), "--json", "logs", "w"}, {.stdout_is_terminal = true});
     EXPECT_EQ(r.status, kExitOk) << r.err;
     std::istringstream lines(r.out);
     std::string first, second, rest;
@@ -150,7 +140,7 @@ TEST(Logs, LostLinesAreToldOnStderr) {
         R"({"id":1,"ok":true,"result":{"lines":[{"stream":"stdout","line":"x","time":"T"}],"dropped":250}})"
         "\n",
         "", &request));
-    Result r = kvctl({"--socket", kvd.path(), "logs", "w"});
+    KvctlRun r = kvctl({"--socket", kvd.path(), "logs", "w"});
     EXPECT_EQ(r.status, kExitOk) << r.err;
     EXPECT_EQ(r.out, "x\n");
     EXPECT_EQ(r.err, "kvctl: 250 lines lost\n");
@@ -168,7 +158,7 @@ TEST(Logs, FollowPrintsUntilKvdClosesTheStream) {
                            R"({"stream":"stdout","line":"after the gap","time":"T4"})"
                            "\n",
                            &request));
-    Result r = kvctl({"--socket", kvd.path(), "logs", "-f", "w"});
+    KvctlRun r = kvctl({"--socket", kvd.path(), "logs", "-f", "w"});
     EXPECT_EQ(r.status, kExitOk) << r.err;
     EXPECT_EQ(r.out, "listening on :80\nwarning: no cache\nthird\nafter the gap\n");
     EXPECT_EQ(r.err, "kvctl: 7 lines lost\n");
@@ -183,7 +173,7 @@ TEST(Logs, FollowWithJsonKeepsTheLossInTheStream) {
                            R"({"stream":"stderr","line":"e","time":"T"})"
                            "\n",
                            &request));
-    Result r = kvctl({"--socket", kvd.path(), "--json", "logs", "-f", "w"});
+    KvctlRun r = kvctl({"--socket", kvd.path(), "--json", "logs", "-f", "w"});
     EXPECT_EQ(r.status, kExitOk) << r.err;
     EXPECT_EQ(r.out, "{\"dropped\":7}\n{\"line\":\"e\",\"stream\":\"stderr\",\"time\":\"T\"}\n");
     EXPECT_EQ(r.err, "kvctl: 7 lines lost\n");
@@ -195,7 +185,7 @@ TEST(Logs, AnUnknownBucketIsExit1) {
         R"({"id":1,"ok":false,"error":{"code":"not_found","message":"no bucket named 'w'"}})"
         "\n",
         "", &request));
-    Result r = kvctl({"--socket", kvd.path(), "logs", "-f", "w"});
+    KvctlRun r = kvctl({"--socket", kvd.path(), "logs", "-f", "w"});
     EXPECT_EQ(r.status, kExitDaemonError);
     EXPECT_EQ(r.out, "");
     EXPECT_EQ(r.err, "kvctl: not_found: no bucket named 'w'\n");

@@ -10,12 +10,14 @@
 #include "ctl/exit_status.hpp"
 #include "ctl/output.hpp"
 #include "fake_kvd.hpp"
+#include "kvctl_run.hpp"
 
 namespace kvd::ctl {
 namespace {
 
 using std::chrono::system_clock;
 using testing::FakeKvd;
+using testing::KvctlRun;
 using testing::ServerConnection;
 
 system_clock::time_point at(const char* rfc3339) {
@@ -193,14 +195,9 @@ TEST(Restart, Line) {
     EXPECT_EQ(human_restart("w", Json::object()), "restarted w\n");
 }
 
-struct Result {
-    int status;
-    std::string out, err;
-};
-
 // kvctl ARGS against a kvd that answers every request with `result`.
-Result kvctl_answered(std::vector<std::string> args, const Json& result,
-                      const OutputEnvironment& output) {
+KvctlRun kvctl_answered(std::vector<std::string> args, const Json& result,
+                        const OutputEnvironment& output) {
     FakeKvd kvd([result](ServerConnection& c) {
         while (auto line = c.read_line()) {
             Json request = Json::parse(*line);
@@ -225,7 +222,7 @@ TEST(Colour, OnlyOnATerminalWithoutNoColorAndNeverWithJson) {
     for (const auto& [command, result] :
          {std::pair{"ps", full_list()}, std::pair{"list", full_list()},
           std::pair{"handlers", handlers}}) {
-        Result r = kvctl_answered({command}, result, terminal);
+        KvctlRun r = kvctl_answered({command}, result, terminal);
         EXPECT_EQ(r.status, kExitOk) << r.err;
         EXPECT_NE(r.out.find("\x1b[32mrunning\x1b[0m"), std::string::npos) << command << r.out;
         for (const auto& env : {no_color, pipe}) {

@@ -10,12 +10,16 @@
 #include "ctl/commands.hpp"
 #include "ctl/exit_status.hpp"
 #include "fake_kvd.hpp"
+#include "kvctl_run.hpp"
 
 namespace kvd::ctl {
 namespace {
 
+using testing::Captured;
 using testing::FakeKvd;
 using testing::FakeRegistry;
+using testing::kvctl;
+using testing::KvctlRun;
 
 Json entry(const std::string& name, int pid) {
     return {{"bucket", name}, {"pid", pid}, {"started", "2026-11-23T19:40:00Z"}};
@@ -25,13 +29,6 @@ Json entry(const std::string& name, int pid) {
 std::vector<Json> four_buckets() {
     return {entry("worker-2", 12), entry("db", 5), entry("worker-10", 20), entry("worker-1", 11)};
 }
-
-struct Captured {
-    std::ostringstream out, err;
-    Context ctx;
-    explicit Captured(const std::string& path, bool json = false)
-        : ctx{.socket_path = path, .json = json, .timeout = Millis(2000), .out = out, .err = err} {}
-};
 
 // The (op, bucket) of each request, in the order kvd got them.
 std::vector<std::string> ops(const std::vector<Json>& requests) {
@@ -224,31 +221,17 @@ TEST(Targets, AListErrorIsReported) {
     EXPECT_EQ(seen.size(), 1u);
 }
 
-struct Result {
-    int status;
-    std::string out, err;
-};
-
-Result kvctl(std::vector<std::string> args) {
-    args.insert(args.begin(), "kvctl");
-    std::vector<const char*> argv;
-    for (const auto& a : args) argv.push_back(a.c_str());
-    std::ostringstream out, err;
-    int status = run(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {status, out.str(), err.str()};
-}
-
 // Usage errors are exit 2 and nothing is sent: the socket does not even exist.
 TEST(TargetsCli, NoNameOrBothNamesAndAllIsAUsageError) {
     testing::TempDir dir;
     std::string socket = dir.file("kvd.sock");
     for (const char* verb : {"stop", "kill", "restart"}) {
-        Result none = kvctl({"--socket", socket, verb});
+        KvctlRun none = kvctl({"--socket", socket, verb});
         EXPECT_EQ(none.status, kExitUsage) << verb;
         EXPECT_EQ(none.err, fmt::format("kvctl: {}: name the buckets, or give --all (see kvctl "
                                         "{} --help)\n",
                                         verb, verb));
-        Result both = kvctl({"--socket", socket, verb, "a", "--all"});
+        KvctlRun both = kvctl({"--socket", socket, verb, "a", "--all"});
         EXPECT_EQ(both.status, kExitUsage) << verb;
         EXPECT_EQ(both.err, fmt::format("kvctl: {}: give bucket names or --all, not both (see "
                                         "kvctl {} --help)\n",
@@ -259,7 +242,7 @@ TEST(TargetsCli, NoNameOrBothNamesAndAllIsAUsageError) {
 TEST(TargetsCli, ArgumentsReachTheRequests) {
     FakeRegistry registry(four_buckets(), /*batch=*/2);
     FakeKvd kvd(registry.script());
-    Result r = kvctl({"--socket", kvd.path(), "restart", "worker-1", "gone", "--timeout", "3s"});
+    KvctlRun r = kvctl({"--socket", kvd.path(), "restart", "worker-1", "gone", "--timeout", "3s"});
     EXPECT_EQ(r.status, kExitDaemonError) << r.err;
     EXPECT_EQ(r.out, "restarted worker-1 (pid 11, 1 restart)\n");
     EXPECT_EQ(r.err, "kvctl: cannot restart gone: not_found: no bucket named 'gone'\n");
@@ -272,7 +255,7 @@ TEST(TargetsCli, ArgumentsReachTheRequests) {
 TEST(TargetsCli, KillAllWithASignal) {
     FakeRegistry registry({entry("a", 1), entry("b", 2)}, /*batch=*/2);
     FakeKvd kvd(registry.script());
-    Result r = kvctl({"--socket", kvd.path(), "kill", "--all", "--signal", "hup"});
+    KvctlRun r = kvctl({"--socket", kvd.path(), "kill", "--all", "--signal", "hup"});
     EXPECT_EQ(r.status, kExitOk) << r.err;
     EXPECT_EQ(r.out, "sent SIGHUP to a (pid 1)\nsent SIGHUP to b (pid 2)\n");
     kvd.join();

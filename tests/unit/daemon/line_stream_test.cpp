@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 namespace kvd::uv {
@@ -63,6 +65,34 @@ class LineStreamTest : public ::testing::Test {
     std::unique_ptr<WriteBatcher> batcher_;
     std::unique_ptr<LineStream> stream_;
 };
+
+// A line whose callback pauses the stream and resumes it at once (a request that fails at
+// once and so lifts the backpressure it set) must not make delivery recurse: every line of a
+// long pipelined batch is delivered at the same depth of the stack. Recursing, a client
+// pipelining requests to a dead bucket overflowed kvd's stack.
+TEST_F(LineStreamTest, ResumingFromALineCallbackDoesNotRecurse) {
+    constexpr int kLines = 20000;
+    std::string batch;
+    for (int i = 0; i < kLines; ++i) batch += "r\n";
+    ASSERT_EQ(send(peer_, batch.data(), batch.size(), 0), static_cast<ssize_t>(batch.size()));
+    int delivered = 0;
+    std::uintptr_t lowest = UINTPTR_MAX, highest = 0;
+    stream_->start(
+        [&](std::string_view) {
+            char here = 0;
+            auto at = reinterpret_cast<std::uintptr_t>(&here);
+            lowest = std::min(lowest, at);
+            highest = std::max(highest, at);
+            ++delivered;
+            stream_->pause();
+            stream_->resume();
+        },
+        [](StreamEnd, int) {});
+    for (int i = 0; i < 10000 && delivered < kLines; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
+    EXPECT_EQ(delivered, kLines);
+    EXPECT_LT(highest - lowest, 64u * 1024)
+        << "delivery recursed: the stack grew by " << (highest - lowest) << " bytes";
+}
 
 TEST_F(LineStreamTest, OutputThePeerDoesNotReadIsHeldOnce) {
     const std::string line(1023, 'x');

@@ -7,6 +7,8 @@
 
 #include <sstream>
 
+#include "ctl/cli.hpp"
+#include "ctl/exit_status.hpp"
 #include "ctl/output.hpp"
 
 namespace kvd::ctl::top {
@@ -338,6 +340,30 @@ TEST(TopRender, EmptyPanesSaySo) {
     std::string screen = screen_text(render(model, view, 80, 12, kNow));
     EXPECT_NE(screen.find("(no buckets)"), std::string::npos) << screen;
     EXPECT_NE(screen.find("(no handlers)"), std::string::npos) << screen;
+}
+
+// Without a terminal there is nothing to draw on: a usage error before anything is sent.
+TEST(TopCommand, RefusesWithoutATerminalOrWithJson) {
+    for (std::vector<const char*> args :
+         {std::vector<const char*>{"kvctl", "--socket", "/nonexistent/kvd.sock", "top"},
+          std::vector<const char*>{"kvctl", "--socket", "/nonexistent/kvd.sock", "--json",
+                                   "top"}}) {
+        std::ostringstream out, err;
+        EXPECT_EQ(run(static_cast<int>(args.size()), args.data(), out, err), kExitUsage);
+        EXPECT_EQ(out.str(), "");
+        EXPECT_EQ(err.str().rfind("kvctl: top: ", 0), 0u) << err.str();
+        EXPECT_EQ(err.str().find("cannot connect"), std::string::npos) << err.str();
+    }
+}
+
+TEST(TopCommand, IntervalMustBeADurationOfAtLeast100ms) {
+    for (const char* interval : {"50ms", "0s", "soon", "25h"}) {
+        std::vector<const char*> args = {"kvctl", "top", "--interval", interval};
+        std::ostringstream out, err;
+        EXPECT_EQ(run(static_cast<int>(args.size()), args.data(), out, err), kExitUsage)
+            << interval;
+        EXPECT_NE(err.str().find("--interval"), std::string::npos) << err.str();
+    }
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ constexpr const char* kFooter =
     "  kvctl ps                       buckets with state, uptime, restarts, RSS, CPU\n"
     "  kvctl stop 'w-*'               stop every bucket whose name matches\n"
     "  kvctl logs -f w-1              follow a bucket's output\n"
+    "  kvctl top                      watch buckets and handlers live (q quits)\n"
     "\n"
     "Socket: the first of --socket PATH, $KVD_SOCKET, then /run/kvd/kvd.sock when run as\n"
     "root, else $XDG_RUNTIME_DIR/kvd/kvd.sock, else /tmp/kvd-$UID/kvd.sock. kvd resolves its\n"
@@ -60,8 +61,9 @@ constexpr const char* kFooter =
     "  3  kvd could not be reached: no socket, connection refused, permission denied,\n"
     "     no answer within --timeout, or kvd closed the connection (events: \"kvd went\n"
     "     away\")\n"
-    "  130, 143  events or logs -f ended by Ctrl-C (SIGINT) or SIGTERM, after printing\n"
-    "     what arrived (logs -f exits 0 when kvd ends the stream: the bucket is gone)\n"
+    "  130, 143  events, logs -f or top ended by Ctrl-C (SIGINT) or SIGTERM, after\n"
+    "     printing what arrived (logs -f exits 0 when kvd ends the stream: the bucket\n"
+    "     is gone; top exits 0 on q)\n"
     "\n"
     "Colour: ps, list and handlers colour bucket and handler states when stdout is a\n"
     "terminal, unless $NO_COLOR is set and not empty or $TERM is dumb; never with --json.\n"
@@ -90,6 +92,21 @@ constexpr const char* kTargetFooter =
     "name, a pattern or --all: one array of {\"bucket\",\"ok\",\"result\" or \"error\"}\n"
     "({\"pattern\",\"ok\":false,\"error\"} for a pattern that matched nothing); one\n"
     "plain name prints its result object (or error object) alone.";
+
+constexpr const char* kTopFooter =
+    "\n\nKeys: q quits. Tab moves the focus between the buckets and the handlers.\n"
+    "A column's key sorts the focused pane by it, and again the other way round:\n"
+    "buckets n name, p pid, u uptime, t restarts, m RSS, c CPU%; handlers n name,\n"
+    "p pid, d delivered, a acked, x dropped, w queued, t restarts, e events/s.\n"
+    "s and S sort by the next and previous column, r reverses the order; the arrow\n"
+    "keys, Page Up/Down, Home and End scroll the focused pane.\n"
+    "CPU% is CPU time over wall time since an earlier refresh (100% = one CPU);\n"
+    "EV/S is a handler's delivered events per second, and events/s at the top the\n"
+    "events kvd published per second, counted on its event stream.\n"
+    "top needs a terminal (stdin and stdout); otherwise, or with --json, it is a\n"
+    "usage error (2): 'kvctl ps' and 'kvctl handlers' print a snapshot. q exits 0;\n"
+    "Ctrl-C 130; kvd going away or not answering within --timeout ends it with a\n"
+    "message on stderr and exit 3.";
 
 // Lists each command with its arguments ("stop NAME [--timeout D]") rather than its bare name.
 class CommandListFormatter : public CLI::Formatter {
@@ -124,6 +141,17 @@ CLI::Validator duration_validator(bool positive) {
             return "";
         },
         "", "DURATION");
+}
+
+CLI::Validator minimum_duration_validator(Millis min) {
+    return CLI::Validator(
+        [min](std::string& text) -> std::string {
+            auto d = parse_duration(text);
+            if (d && *d < min)
+                return fmt::format("'{}' is shorter than {}", text, format_duration(min));
+            return "";
+        },
+        "", "");
 }
 
 // A whole number from `min` up, in decimal digits only: CLI11 2.1 reads "-1" into an unsigned
@@ -539,6 +567,24 @@ int run_command(int argc, const char* const* argv, std::ostream& out, std::ostre
 
     add_command("handlers", "handlers", "show each handler: pid, state, mode and delivery counters")
         ->callback([&] { action = cmd_handlers; });
+
+    TopOptions top_options;
+    std::string top_interval_text = "1s";
+    auto* top = add_command("top", "top [--interval D]",
+                            "a live full-screen view of buckets and handlers: state,\n"
+                            "pid, uptime, restarts, RSS and CPU, delivery counters and\n"
+                            "events/s; keys sort it, q quits");
+    top->add_option("--interval", top_interval_text,
+                    "time between refreshes (default 1s, at least 100ms);\n"
+                    "a bucket's create or exit refreshes at once")
+        ->check(duration_validator(true) & minimum_duration_validator(Millis(100)))
+        ->type_name("DURATION");
+    top->footer(std::string(kCommandFooter) + kTopFooter);
+    top->callback([&] {
+        top_options.interval = *parse_duration(top_interval_text);
+        streams_events = true;  // Ctrl-C ends it like `events`: 130
+        action = [&](Context& c) { return cmd_top(c, top_options); };
+    });
 
     add_command("reload", "reload",
                 "make kvd re-read its config: start new, stop removed and\n"

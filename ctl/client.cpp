@@ -146,6 +146,14 @@ std::optional<ClientError> Client::pump(Deadline deadline) {
         if (left.count() <= 0) return timeout_error();
         wait_ms = static_cast<int>(std::min<int64_t>(left.count(), 1'000'000'000));
     }
+    bool idle = false;
+    auto error = pump_for(wait_ms, idle);
+    if (!error && idle) return timeout_error();
+    return error;
+}
+
+std::optional<ClientError> Client::pump_for(int wait_ms, bool& idle) {
+    idle = false;
     pollfd fds[2] = {{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0},
                      {wake_fd_, POLLIN, 0}};
     int n = poll(fds, wake_fd_ >= 0 ? 2 : 1, wait_ms);
@@ -153,7 +161,10 @@ std::optional<ClientError> Client::pump(Deadline deadline) {
         if (errno == EINTR) return std::nullopt;  // the caller loops; a signal also wakes wake_fd
         return ClientError{ClientErrorKind::io, fmt::format("poll: {}", std::strerror(errno))};
     }
-    if (n == 0) return timeout_error();
+    if (n == 0) {
+        idle = true;
+        return std::nullopt;
+    }
     if (wake_fd_ >= 0 && (fds[1].revents & POLLIN))
         return ClientError{ClientErrorKind::interrupted, "interrupted", read_wake_signal(wake_fd_)};
 
@@ -191,6 +202,27 @@ std::optional<ClientError> Client::read_line(std::string& line, Deadline deadlin
                 fmt::format("reply from kvd is longer than {} bytes", kMaxReplyBytes)};
         if (eof_) return ClientError{ClientErrorKind::closed, "kvd closed the connection"};
         if (auto error = pump(deadline)) return error;
+    }
+}
+
+std::optional<ClientError> Client::read_line_now(std::string& line, bool& got) {
+    got = false;
+    if (unsent_) return unsent_;
+    // Each round reads at most one buffer's worth; go on while the socket has more, so that a
+    // burst is taken now rather than one buffer per wakeup of the caller.
+    for (;;) {
+        if (in_.next_line(line)) {
+            got = true;
+            return std::nullopt;
+        }
+        if (in_.overflowed())
+            return ClientError{
+                ClientErrorKind::protocol,
+                fmt::format("reply from kvd is longer than {} bytes", kMaxReplyBytes)};
+        if (eof_) return ClientError{ClientErrorKind::closed, "kvd closed the connection"};
+        bool idle = false;
+        if (auto error = pump_for(0, idle)) return error;
+        if (idle) return std::nullopt;
     }
 }
 

@@ -78,12 +78,25 @@ class Client {
     // Waits until every queued byte is written.
     std::optional<ClientError> flush(Deadline deadline);
 
+    // Without waiting: writes what the socket takes and reads what has arrived, then gives the
+    // next whole line if there is one (`got`). For a caller that polls fd() itself among other
+    // descriptors (`kvctl top`). kvd having closed the connection is `closed` once every line
+    // it sent before has been taken.
+    std::optional<ClientError> read_line_now(std::string& line, bool& got);
+    // The connected socket, for poll(2); -1 before connect().
+    int fd() const { return fd_; }
+    // Whether queued bytes wait to be written (poll fd() for POLLOUT then).
+    bool wants_write() const { return !out_.empty(); }
+
     // While waiting, a readable `fd` ends the wait with `interrupted` (-1: none).
     void set_wake_fd(int fd) { wake_fd_ = fd; }
 
   private:
     // One poll(2) round: writes what it can, reads what arrived.
     std::optional<ClientError> pump(Deadline deadline);
+    // The same with a poll(2) timeout in milliseconds (-1: none); `idle` when nothing happened
+    // before it.
+    std::optional<ClientError> pump_for(int wait_ms, bool& idle);
     ClientError timeout_error() const;
 
     int fd_ = -1;

@@ -137,6 +137,15 @@ int cmd_notify(Context& ctx, const std::string& type, std::optional<Json> data, 
 // from the new run's first event).
 int cmd_events(Context& ctx, const EventsOptions& options, RetryDelays delays = {});
 int cmd_handlers(Context& ctx);
+
+struct TopOptions {
+    Millis interval{1000};  // between refreshes when no event brings one forward
+};
+// The live view of buckets and handlers (ctl/top.cpp) until q (exit 0) or a signal on
+// ctx.wake_fd (128 + signal). It needs a terminal for stdin and stdout (ctx.terminal); without
+// one, or with --json, it is a usage error (2). kvd unreachable at the start, gone, or silent
+// for ctx.timeout is exit 3, told on stderr once the screen is gone.
+int cmd_top(Context& ctx, const TopOptions& options);
 int cmd_reload(Context& ctx);
 
 }  // namespace kvd::ctl

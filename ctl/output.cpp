@@ -382,14 +382,29 @@ constexpr std::string_view kGreen = "\x1b[32m";
 constexpr std::string_view kYellow = "\x1b[33m";
 }  // namespace
 
+StateTone state_tone(std::string_view state) {
+    if (state == "running") return StateTone::good;
+    if (state == "starting" || state == "stopping" || state == "restarting")
+        return StateTone::changing;
+    if (state == "backoff" || state == "failed") return StateTone::bad;
+    return StateTone::plain;
+}
+
 std::string state_colour(std::string_view state, bool colour) {
     std::string_view paint;
-    if (state == "running")
-        paint = kGreen;
-    else if (state == "starting" || state == "stopping" || state == "restarting")
-        paint = kYellow;
-    else if (state == "backoff" || state == "failed")
-        paint = kRed;
+    switch (state_tone(state)) {
+        case StateTone::good:
+            paint = kGreen;
+            break;
+        case StateTone::changing:
+            paint = kYellow;
+            break;
+        case StateTone::bad:
+            paint = kRed;
+            break;
+        case StateTone::plain:
+            break;
+    }
     if (!colour || paint.empty()) return std::string(state);
     return fmt::format("{}{}{}", paint, state, kReset);
 }

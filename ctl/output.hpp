@@ -71,6 +71,11 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
 // or empty (https://no-color.org), and $TERM is not "dumb". --json never is coloured; that is
 // the caller's to decide.
 bool colour_wanted(bool stdout_is_terminal, const char* no_color_env, const char* term_env);
+// How a bucket or handler state reads at a glance: running is good; starting, stopping and
+// restarting are changing; backoff and failed are bad; anything else is plain. `ps` and `top`
+// paint states by it.
+enum class StateTone { plain, good, changing, bad };
+StateTone state_tone(std::string_view state);
 // `state` wrapped in an ANSI colour when `colour`: running green; starting, stopping and
 // restarting yellow; backoff and failed red; anything else as it is.
 std::string state_colour(std::string_view state, bool colour);

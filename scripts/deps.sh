@@ -25,6 +25,7 @@ case "$set_name" in
                      libuv1-dev libcli11-dev libtoml11-dev nlohmann-json3-dev
                      libsystemd-dev libspdlog-dev libfmt-dev
                      libgtest-dev googletest procps scdoc
+                     libncurses-dev tmux
                      nats-server libnats-dev) ;;
     fuzz) packages=(clang libclang-rt-14-dev llvm) ;;
     bench) packages=(redis-server supervisor gnuplot-nox jq) ;;

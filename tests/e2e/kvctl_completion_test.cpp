@@ -128,6 +128,7 @@ TEST_F(Completion, OffersEveryCommandOfTheHelp) {
     EXPECT_EQ(complete({"st"}), (Words{"status", "stop"}));
     EXPECT_EQ(complete({"--json", "--timeout", "5s", "rel"}), (Words{"reload"}));
     EXPECT_EQ(complete({"help", "eve"}), (Words{"events"}));
+    EXPECT_EQ(complete({"to"}), (Words{"top"}));
 }
 
 TEST_F(Completion, OffersTheCommandsOptionsAndTheGlobalOnes) {
@@ -136,6 +137,7 @@ TEST_F(Completion, OffersTheCommandsOptionsAndTheGlobalOnes) {
                                "--socket", "--timeout", "--help"})
         EXPECT_TRUE(events.count(option)) << option;
     EXPECT_FALSE(events.count("--signal"));
+    EXPECT_TRUE(complete({"top", "--"}).count("--interval"));
     EXPECT_EQ(complete({"kill", "a", "--signal", "SIGKI"}), (Words{"SIGKILL"}));
     EXPECT_EQ(complete({"completion", ""}), (Words{"bash", "fish", "zsh"}));
 }

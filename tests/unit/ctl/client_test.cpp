@@ -3,6 +3,7 @@
 #include "ctl/client.hpp"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -296,6 +297,48 @@ TEST(Client, FlushWritesQueuedLines) {
     }
     kvd.join();
     EXPECT_EQ(received, "ok");
+}
+
+// For a caller with its own poll loop (`kvctl top`): read_line_now never waits. It sends what
+// is queued, gives whole lines only, and says `closed` once kvd's last line was taken.
+TEST(Client, ReadLineNowTakesWhatHasArrivedWithoutWaiting) {
+    FakeKvd kvd([&](ServerConnection& c) {
+        if (c.read_line() != R"({"id":1,"op":"ping"})") return;
+        c.write("{\"a\":1}\n{\"b\":");
+        if (c.read_line() != "more") return;
+        c.write("2}\n");
+    });
+    Client client;
+    ASSERT_FALSE(client.connect(kvd.path(), 1s));
+    client.send({{"op", "ping"}});
+    EXPECT_TRUE(client.wants_write());
+    // Polls the client's socket as top does, and takes a line (or an error) when there is one.
+    auto next = [&](std::string& line) -> std::optional<ClientError> {
+        auto deadline = SteadyClock::now() + 5s;
+        while (SteadyClock::now() < deadline) {
+            bool got = false;
+            if (auto error = client.read_line_now(line, got)) return error;
+            if (got) return std::nullopt;
+            pollfd p{client.fd(), static_cast<short>(POLLIN | (client.wants_write() ? POLLOUT : 0)),
+                     0};
+            poll(&p, 1, 100);
+        }
+        ADD_FAILURE() << "nothing came from the fake kvd";
+        return ClientError{ClientErrorKind::timeout, "test deadline"};
+    };
+    std::string line;
+    ASSERT_FALSE(next(line));
+    EXPECT_EQ(line, R"({"a":1})");
+    EXPECT_FALSE(client.wants_write());
+    bool got = true;
+    EXPECT_FALSE(client.read_line_now(line, got));
+    EXPECT_FALSE(got) << "half a line is not a line";
+    client.send_line("more");
+    ASSERT_FALSE(next(line));
+    EXPECT_EQ(line, R"({"b":2})");
+    auto closed = next(line);
+    ASSERT_TRUE(closed);
+    EXPECT_EQ(closed->kind, ClientErrorKind::closed);
 }
 
 }  // namespace

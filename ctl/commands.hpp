@@ -138,5 +138,6 @@ int cmd_notify(Context& ctx, const std::string& type, std::optional<Json> data, 
 int cmd_events(Context& ctx, const EventsOptions& options, RetryDelays delays = {});
 int cmd_handlers(Context& ctx);
 int cmd_reload(Context& ctx);
+int cmd_metrics(Context& ctx);
 
 }  // namespace kvd::ctl

@@ -31,6 +31,7 @@ inline constexpr std::string_view kHandlers = "handlers";
 inline constexpr std::string_view kReload = "reload";
 inline constexpr std::string_view kRestart = "restart";
 inline constexpr std::string_view kLogs = "logs";
+inline constexpr std::string_view kMetrics = "metrics";
 }  // namespace op
 
 enum class ErrorCode {

@@ -586,6 +586,12 @@ int run_command(int argc, const char* const* argv, std::ostream& out, std::ostre
         action = [&](Context& c) { return cmd_top(c, top_options); };
     });
 
+    add_command("metrics", "metrics",
+                "print kvd's figures in the Prometheus text format: buckets by\n"
+                "state, creates, exits, restarts, each handler's counters, the\n"
+                "event history, connections, the exit-detection histogram")
+        ->callback([&] { action = cmd_metrics; });
+
     add_command("reload", "reload",
                 "make kvd re-read its config: start new, stop removed and\n"
                 "restart changed handlers (buckets are untouched)")

@@ -695,4 +695,8 @@ int cmd_reload(Context& ctx) {
     return round_trip(ctx, make_request(op::kReload), human_reload);
 }
 
+int cmd_metrics(Context& ctx) {
+    return round_trip(ctx, make_request(op::kMetrics), human_metrics);
+}
+
 }  // namespace kvd::ctl

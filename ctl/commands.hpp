@@ -147,5 +147,6 @@ struct TopOptions {
 // for ctx.timeout is exit 3, told on stderr once the screen is gone.
 int cmd_top(Context& ctx, const TopOptions& options);
 int cmd_reload(Context& ctx);
+int cmd_metrics(Context& ctx);
 
 }  // namespace kvd::ctl

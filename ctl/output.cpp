@@ -239,6 +239,11 @@ std::string human_reload(const Json& result) {
         list_or_none(field(result, "restarted")));
 }
 
+std::string human_metrics(const Json& result) {
+    const Json& exposition = field(result, "text");
+    return exposition.is_string() ? exposition.get<std::string>() : std::string();
+}
+
 Json parse_event(std::string_view line) {
     if (nests_deeper_than(line, kMaxNestingDepth)) return Json(Json::value_t::discarded);
     return Json::parse(line.begin(), line.end(), nullptr, false);

@@ -42,6 +42,8 @@ std::string human_keys(const Json& result);
 std::string human_notify(std::string_view type, const Json& result);
 std::string human_handlers(const Json& result, bool colour = false);
 std::string human_reload(const Json& result);
+// The `metrics` result's text exposition, as kvd wrote it.
+std::string human_metrics(const Json& result);
 // An event line from the stream as JSON; discarded when it is not JSON, or nests deeper
 // than kvd ever sends (nlohmann would recurse that deep when printing it).
 Json parse_event(std::string_view line);

@@ -125,6 +125,18 @@ struct BucketSection {
     bool operator==(const BucketSection&) const = default;
 };
 
+// [metrics]: the HTTP endpoint serving what `kvctl metrics` prints (README "Metrics").
+struct MetricsSection {
+    // "HOST:PORT" (an IPv4 address, or an IPv6 one in brackets); nullopt: no endpoint.
+    std::optional<std::string> listen;
+
+    bool operator==(const MetricsSection&) const = default;
+};
+
+// Why `address` is not a `[metrics] listen` value ("HOST:PORT", HOST an IPv4 address or an
+// IPv6 one in brackets, PORT 0 to 65535), or empty when it is one.
+std::string listen_address_problem(std::string_view address);
+
 // Where a value was written in the config file (1-based); 0:0 when it was not written.
 struct SourcePosition {
     int line = 0;
@@ -135,6 +147,7 @@ struct Config {
     std::string path;  // the file it came from; empty for the built-in defaults
     DaemonSection daemon;
     BucketSection bucket;
+    MetricsSection metrics;
     std::vector<HandlerConfig> handlers;
     std::vector<KindConfig> kinds;  // [[kind]], not counting the built-in kv-bucket
 

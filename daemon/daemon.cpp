@@ -101,7 +101,10 @@ Daemon::Daemon(DaemonOptions options, Config config)
 }
 
 Daemon::~Daemon() {
-    // Tear down in reverse order of dependency, then let libuv run the close callbacks.
+    // Tear down in reverse order of dependency, then let libuv run the close callbacks. The
+    // metrics endpoint's threads go first (joined here): none may reach a loop whose parts are
+    // going.
+    http_metrics_.reset();
     server_.reset();
     handlers_.reset();
     registry_.reset();
@@ -147,6 +150,7 @@ int Daemon::run() {
     events_ = std::make_unique<EventManager>(event_bounds(config_.daemon));
     registry_ = std::make_unique<Registry>(&loop_, *batcher_, *processes_, *events_);
     registry_->configure(config_);
+    registry_->set_metrics(&metrics_);
     server_ = std::make_unique<ControlServer>(
         &loop_, *batcher_, [this](Connection& c, std::string_view line, Responder reply) {
             ConnectionClient client(*this, c);
@@ -181,18 +185,75 @@ int Daemon::run() {
     });
     // The spawner forks now: kvd is small, and the systemd variables are consumed.
     processes_->start_spawner();
-    // [[bucket.start]] buckets start once handlers run, so their create events are seen.
-    Registry::Reconciled declared = registry_->reconcile();
-    if (!declared.started.empty())
-        spdlog::info("starting {} bucket(s) of [[bucket.start]]", declared.started.size());
-    systemd_->ready();
+    // After the fork, so that the spawner is not forked from a process with other threads.
+    if (auto failure = start_metrics_endpoint()) {
+        // The handlers already run: they are closed in order, as at any shutdown.
+        spdlog::error("{}", *failure);
+        exit_code_ = 1;
+        begin_shutdown("metrics endpoint failed");
+    } else {
+        // [[bucket.start]] buckets start once handlers run, so their create events are seen.
+        Registry::Reconciled declared = registry_->reconcile();
+        if (!declared.started.empty())
+            spdlog::info("starting {} bucket(s) of [[bucket.start]]", declared.started.size());
+        systemd_->ready();
+    }
 
     uv_run(&loop_, UV_RUN_DEFAULT);
     // Its timers are unreferenced, so they did not keep the loop running; closed here, they
     // are freed when the destructor runs the loop for the last close callbacks.
     systemd_->close();
     spdlog::info("kvd stopped");
-    return 0;
+    return exit_code_;
+}
+
+std::optional<std::string> Daemon::start_metrics_endpoint() {
+    if (!config_.metrics.listen) return std::nullopt;
+    http_metrics_ =
+        std::make_unique<metrics::HttpEndpoint>(&loop_, [this] { return collect_metrics(); });
+    if (auto error = http_metrics_->start(*config_.metrics.listen)) {
+        http_metrics_.reset();
+        return error;
+    }
+    spdlog::info("metrics: serving http://{}/metrics (port {})", *config_.metrics.listen,
+                 http_metrics_->port());
+    return std::nullopt;
+}
+
+std::vector<prometheus::MetricFamily> Daemon::collect_metrics() const {
+    metrics::Snapshot now;
+    now.version = KVD_VERSION;
+    now.boot = boot_;
+    now.uptime_seconds = static_cast<double>(uptime_ms()) / 1000.0;
+    for (const Bucket* b : registry_->sorted()) {
+        std::string_view state = b->state_name();
+        auto it = std::find_if(now.buckets_by_state.begin(), now.buckets_by_state.end(),
+                               [&](const auto& entry) { return entry.first == state; });
+        if (it == now.buckets_by_state.end())
+            now.buckets_by_state.emplace_back(std::string(state), 1);
+        else
+            ++it->second;
+    }
+    if (handlers_) {
+        for (const Json& row : handlers_->info()) {
+            metrics::HandlerFigures h;
+            h.name = row.value("name", "");
+            h.state = row.value("state", "");
+            h.mode = row.value("mode", "");
+            h.delivered = row.value("delivered", uint64_t{0});
+            h.acked = row.value("acked", uint64_t{0});
+            h.dropped = row.value("dropped", uint64_t{0});
+            h.restarts = row.value("restarts", uint64_t{0});
+            h.queued = row.value("queued", uint64_t{0});
+            now.handlers.push_back(std::move(h));
+        }
+    }
+    now.last_seq = events_->last_seq();
+    now.history_events = events_->history_size();
+    now.history_bytes = events_->history_bytes();
+    now.connections = server_ ? server_->connection_count() : 0;
+    now.subscriptions = events_->subscription_count();
+    return metrics_.collect(now);
 }
 
 std::optional<Daemon::StartFailure> Daemon::start_listening() {
@@ -275,6 +336,8 @@ void Daemon::begin_shutdown(const char* why) {
     }
     shutting_down_ = true;
     spdlog::info("{}: shutting down, stopping {} bucket(s)", why, registry_->size());
+    // Scrapes end with the rest of new work; its threads stop meanwhile, joined at exit.
+    if (http_metrics_) http_metrics_->close();
     sd_notify(0, "STOPPING=1");
     server_->stop_listening();
 
@@ -337,6 +400,11 @@ Outcome Daemon::reload() {
         next.daemon.socket_mode != config_.daemon.socket_mode ||
         next.daemon.socket_group != config_.daemon.socket_group)
         spdlog::warn("reload: socket settings take effect only when kvd restarts");
+    if (next.metrics.listen != config_.metrics.listen) {
+        // Kept as it runs, so that a later reload compares with what serves.
+        spdlog::warn("reload: [metrics] listen takes effect only when kvd restarts");
+        next.metrics = config_.metrics;
+    }
     if (!options_.log_level_from_flag && next.daemon.log_level)
         if (auto level = log::parse_level(*next.daemon.log_level)) log::set_level(*level);
     registry_->configure(next);

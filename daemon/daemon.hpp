@@ -17,6 +17,8 @@
 #include "daemon/event_manager.hpp"
 #include "daemon/handler_set.hpp"
 #include "daemon/log.hpp"
+#include "daemon/metrics/http_endpoint.hpp"
+#include "daemon/metrics/metrics.hpp"
 #include "daemon/op_host.hpp"
 #include "daemon/outcome.hpp"
 #include "daemon/proc/process_table.hpp"
@@ -56,6 +58,11 @@ class Daemon {
     // start. seq restarts at 1 with every run, so (boot, seq) is what names an event.
     const std::string& boot() const { return boot_; }
 
+    // kvd's figures now (README "Metrics"), for `metrics` and the HTTP endpoint; on the loop.
+    std::vector<prometheus::MetricFamily> collect_metrics() const;
+    // The port the metrics endpoint listens on, 0 without one.
+    int metrics_port() const { return http_metrics_ ? http_metrics_->port() : 0; }
+
     void begin_shutdown(const char* why);
     // Re-reads the config file and applies it; buckets are untouched. The result is
     // {"started","stopped","restarted"} or bad_request with the config's errors.
@@ -69,6 +76,8 @@ class Daemon {
         int exit_code = 1;
     };
     std::optional<StartFailure> start_listening();
+    // Serves [metrics] listen over HTTP when set; why it cannot, otherwise nullopt.
+    std::optional<std::string> start_metrics_endpoint();
     void start_signals();
     void finish_shutdown();
     void notify_systemd_status();
@@ -81,7 +90,10 @@ class Daemon {
     std::string socket_path_;
     bool shutting_down_ = false;
     bool finishing_ = false;
+    int exit_code_ = 0;
 
+    // Outlives the registry, which counts into it.
+    metrics::Metrics metrics_;
     std::unique_ptr<uv::WriteBatcher> batcher_;
     std::unique_ptr<proc::ProcessTable> processes_;
     std::unique_ptr<EventManager> events_;
@@ -94,6 +106,8 @@ class Daemon {
     // READY=1, STATUS= and watchdog pings; its timers are closed when the loop has ended.
     std::unique_ptr<systemd::Notifier> systemd_;
     std::unique_ptr<uv::Timer> final_flush_;
+    // [metrics] listen; its threads only ever reach the loop through its async handle.
+    std::unique_ptr<metrics::HttpEndpoint> http_metrics_;
     // Writes out log lines stderr could not take at once (see log.hpp).
     std::unique_ptr<uv::Timer> log_flush_;
 };

@@ -86,6 +86,9 @@ class EventManager {
     void set_bounds(EventBounds bounds);
     const EventBounds& bounds() const { return bounds_; }
     uint64_t last_seq() const { return last_seq_; }
+    // The history ring's events and the bytes of their lines.
+    std::size_t history_size() const { return history_.size(); }
+    std::size_t history_bytes() const { return history_bytes_; }
     std::size_t handler_count() const;
     std::size_t subscription_count() const;
     std::size_t unreleased_events() const { return unreleased_events_; }

@@ -70,6 +70,10 @@ DaemonStatus DaemonOpHost::status() const {
             daemon_.processes().limits_mode()};
 }
 
+std::string DaemonOpHost::metrics_text() const {
+    return metrics::exposition_text(daemon_.collect_metrics());
+}
+
 Outcome DaemonOpHost::reload() {
     return daemon_.reload();
 }

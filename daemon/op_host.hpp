@@ -24,6 +24,7 @@ class DaemonOpHost final : public OpHost {
     std::variant<uint64_t, Failure> publish(Event event, std::function<void()> delivered) override;
     Json handlers_info() const override;
     DaemonStatus status() const override;
+    std::string metrics_text() const override;
     Outcome reload() override;
 
   private:

@@ -307,6 +307,7 @@ void Registry::announce(Bucket& bucket) {
     Json created{{"bucket", bucket.name()}, {"pid", bucket.pid()}, {"created", true}};
     Json restarted{
         {"bucket", bucket.name()}, {"pid", bucket.pid()}, {"restarts", bucket.sup.restarts}};
+    if (metrics_) metrics_->count_create(ev.restart.has_value());
     events_.publish(std::move(ev),
                     [creates = std::move(creates), restarts = std::move(restarts),
                      created = std::move(created), restarted = std::move(restarted)] {
@@ -429,9 +430,11 @@ void Registry::on_exit(Bucket* bucket, const proc::Exit& exit) {
     std::unique_ptr<Bucket> leaving;
     if (stopping_all_ || (asked && !bucket->sup.restart_asked)) leaving = unregister(*bucket);
     if (announced) {
+        std::string reason = ev.reason;
         events_.publish(std::move(ev), [waiters = std::move(waiters), result = std::move(result)] {
             for (const auto& w : waiters) w(result);
         });
+        if (metrics_) count_exit(reason, exit);
     } else {
         // It never became ready, so no `create` was published: no `exit` either.
         for (const auto& w : waiters) w(result);
@@ -446,6 +449,18 @@ void Registry::on_exit(Bucket* bucket, const proc::Exit& exit) {
         supervise(*bucket, exit);
     }
     check_all_stopped();
+}
+
+void Registry::count_exit(const std::string& reason, const proc::Exit& exit) {
+    // From kvd's own SIGKILL when it sent one before it took up the exit: SIGKILL ends a
+    // process at once, so that is when it ended. Otherwise kvd cannot know when the process
+    // ended, and the time counts from its loop taking up the exit.
+    auto published = std::chrono::steady_clock::now();
+    bool after_kill = exit.sigkill_sent && *exit.sigkill_sent <= exit.noticed;
+    auto from = after_kill ? *exit.sigkill_sent : exit.noticed;
+    metrics_->count_exit(reason,
+                         after_kill ? metrics::DetectedFrom::kill : metrics::DetectedFrom::wake,
+                         published - from);
 }
 
 void Registry::supervise(Bucket& bucket, const proc::Exit& exit) {
@@ -497,6 +512,7 @@ void Registry::supervise(Bucket& bucket, const proc::Exit& exit) {
         ev.bucket = bucket.name();
         ev.restart = bucket.sup.restarts;
         events_.publish(std::move(ev), [] {});
+        if (metrics_) metrics_->count_failed();
         return;
     }
     // The backoff doubles with each restart, and starts over after a stable run.

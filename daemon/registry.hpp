@@ -24,6 +24,7 @@
 #include "daemon/config.hpp"
 #include "daemon/event_manager.hpp"
 #include "daemon/logs/log_set.hpp"
+#include "daemon/metrics/metrics.hpp"
 #include "daemon/outcome.hpp"
 #include "daemon/proc/notify_socket.hpp"
 #include "daemon/proc/process_table.hpp"
@@ -74,6 +75,9 @@ class Registry {
     const std::string& program() const { return program_; }
     // The buckets' captured output, by name (daemon/logs/log_set.hpp).
     logs::LogSet& logs() { return logs_; }
+    // Counts each create, exit and failed event published from now on in `metrics`, which
+    // outlives the registry.
+    void set_metrics(metrics::Metrics* m) { metrics_ = m; }
 
   private:
     // Starts `bucket`'s next process; false when it could not be spawned (`why` says why).
@@ -82,6 +86,8 @@ class Registry {
     void announce(Bucket& bucket);
     void on_ready_timeout(Bucket& bucket);
     void on_exit(Bucket* bucket, const proc::Exit& exit);
+    // The exit event of `exit` was just published: its count and detection time.
+    void count_exit(const std::string& reason, const proc::Exit& exit);
     // After an exit nobody asked for: restart per the kind, or give up, or remove.
     void supervise(Bucket& bucket, const proc::Exit& exit);
     void start_after_backoff(Bucket& bucket);
@@ -111,6 +117,7 @@ class Registry {
     std::vector<BucketStart> declared_;
     std::function<void()> all_stopped_;
     bool stopping_all_ = false;
+    metrics::Metrics* metrics_ = nullptr;
 };
 
 // Where `program` is found: a bare name next to the running kvd if an executable is there,

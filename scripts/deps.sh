@@ -23,7 +23,7 @@ done
 case "$set_name" in
     build) packages=(build-essential cmake pkg-config
                      libuv1-dev libcli11-dev libtoml11-dev nlohmann-json3-dev
-                     libsystemd-dev libspdlog-dev libfmt-dev
+                     libsystemd-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
                      libgtest-dev googletest procps scdoc
                      libncurses-dev tmux
                      nats-server libnats-dev) ;;

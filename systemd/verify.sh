@@ -34,6 +34,26 @@ fi
 [ -z "$out" ] || echo "$out"
 if grep -E 'kvd\.(service|socket)' <<<"$out" >/dev/null; then fail=1; fi
 
+# The metrics drop-in, applied: systemd reads a unit's repeated [Service] sections as a drop-in
+# would be read, so the unit with it appended must verify as cleanly.
+echo "== systemd-analyze verify kvd.service + kvd-metrics.conf"
+dropin=$stage/usr/share/doc/kvd/kvd-metrics.conf
+if [ ! -f "$dropin" ]; then
+    echo "kvd-metrics.conf is not installed in the docs" >&2
+    fail=1
+else
+    mkdir -p "$stage/with-metrics"
+    cat "$units/kvd.service" "$dropin" >"$stage/with-metrics/kvd.service"
+    cp "$units/kvd.socket" "$stage/with-metrics/"
+    if ! out=$(systemd-analyze verify --man=no "$stage/with-metrics/kvd.service" \
+        "$stage/with-metrics/kvd.socket" 2>&1); then
+        fail=1
+    fi
+    [ -z "$out" ] || echo "$out"
+    if grep -E 'kvd\.(service|socket)' <<<"$out" >/dev/null; then fail=1; fi
+    grep -q '^RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6$' "$dropin" || fail=1
+fi
+
 echo "== systemd-sysusers, systemd-tmpfiles (into $stage)"
 mkdir -p "$stage/etc"
 systemd-sysusers --root="$stage" "$stage/usr/lib/sysusers.d/kvd.conf" || fail=1

@@ -1,6 +1,7 @@
 // The schema of kvd's config (README "Configuration"): its keys, their types, ranges and defaults,
 // checked on the document the TOML front end (toml_front.hpp) parsed; every error with
 // FILE:LINE:COLUMN.
+#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -57,6 +58,28 @@ const KindConfig* Config::find_kind(std::string_view name) const {
     for (const auto& k : kinds)
         if (k.name == name) return &k;
     return nullptr;
+}
+
+std::string listen_address_problem(std::string_view address) {
+    constexpr std::string_view kForm =
+        "write HOST:PORT with HOST an IPv4 address or an IPv6 one in brackets, such as "
+        "\"127.0.0.1:9464\" or \"[::1]:9464\"";
+    std::size_t colon = address.rfind(':');
+    if (colon == std::string_view::npos)
+        return fmt::format("\"{}\" has no port; {}", address, kForm);
+    std::string host(address.substr(0, colon));
+    std::string_view port = address.substr(colon + 1);
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoul(std::string(port)) > 65535)
+        return fmt::format("\"{}\" is not a port (0 to 65535); {}", port, kForm);
+    unsigned char buffer[sizeof(in6_addr)];
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buffer) == 1) return {};
+        return fmt::format("\"{}\" is not an IPv6 address; {}", host, kForm);
+    }
+    if (inet_pton(AF_INET, host.c_str(), buffer) == 1) return {};
+    return fmt::format("\"{}\" is not an IPv4 address (names are not looked up); {}", host, kForm);
 }
 
 std::string ConfigError::to_string() const {
@@ -330,11 +353,14 @@ class Loader {
 
     void load(const Value& root, Config& config) {
         const auto& table = root.as_table();
-        check_keys(root, "", {"daemon", "bucket", "handler", "kind"});
+        check_keys(root, "", {"daemon", "bucket", "metrics", "handler", "kind"});
         if (auto it = table.find("daemon"); it != table.end() && expect_table(it->second, "daemon"))
             load_daemon(it->second, config.daemon);
         if (auto it = table.find("bucket"); it != table.end() && expect_table(it->second, "bucket"))
             load_bucket(it->second, config.bucket);
+        if (auto it = table.find("metrics");
+            it != table.end() && expect_table(it->second, "metrics"))
+            load_metrics(it->second, config.metrics);
         if (auto it = table.find("handler"); it != table.end()) load_handlers(it->second, config);
         if (auto it = table.find("kind"); it != table.end()) load_kinds(it->second, config);
         check_bucket_starts(config);
@@ -625,6 +651,18 @@ class Loader {
             return std::nullopt;
         }
         return mode;
+    }
+
+    void load_metrics(const Value& section, MetricsSection& out) {
+        check_keys(section, "metrics", {"listen"});
+        if (auto* v = find(section, "listen")) {
+            if (auto s = get_string(*v, "metrics.listen")) {
+                if (std::string problem = listen_address_problem(*s); !problem.empty())
+                    error_at(*v, "metrics.listen: " + problem);
+                else
+                    out.listen = std::move(*s);
+            }
+        }
     }
 
     void load_bucket(const Value& section, BucketSection& out) {

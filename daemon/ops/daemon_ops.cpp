@@ -1,4 +1,4 @@
-// Ops about kvd itself: ping, status.
+// Ops about kvd itself: ping, status, metrics.
 #include <unistd.h>
 
 #include "daemon/ops/ops.hpp"
@@ -21,6 +21,11 @@ void status(OpContext& ctx) {
                   {"boot", s.boot},
                   {"tree", s.tree},
                   {"limits", s.limits}});
+}
+
+// The same text as the HTTP endpoint's /metrics (README "Metrics"), in {"text": ...}.
+void metrics(OpContext& ctx) {
+    ctx.reply.ok({{"text", ctx.host.metrics_text()}});
 }
 
 }  // namespace kvd::ops

@@ -137,6 +137,8 @@ class OpHost {
     // ---- handlers and kvd itself
     virtual Json handlers_info() const = 0;
     virtual DaemonStatus status() const = 0;
+    // kvd's figures in the Prometheus text exposition format (the `metrics` result).
+    virtual std::string metrics_text() const = 0;
     // Re-reads the config file and applies it (the `reload` result).
     virtual Outcome reload() = 0;
 };

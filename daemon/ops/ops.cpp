@@ -59,6 +59,7 @@ constexpr std::array kOps = {
     OpSpec{wire::op::kHandlers, {}, ops::handlers, false},
     OpSpec{wire::op::kReload, {}, ops::reload, true},
     OpSpec{wire::op::kLogs, kLogsArgs, ops::logs, false},
+    OpSpec{wire::op::kMetrics, {}, ops::metrics, false},
 };
 
 std::string_view type_name(ArgType t) {

@@ -61,6 +61,7 @@ void dispatch_request(OpHost& host, OpClient& client, std::string_view line, Res
 namespace ops {
 void ping(OpContext&);
 void status(OpContext&);
+void metrics(OpContext&);
 void create(OpContext&);
 void lookup(OpContext&);
 void list(OpContext&);

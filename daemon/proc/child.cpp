@@ -44,6 +44,7 @@ int Child::start(const Command& command, ExitFn on_exit) {
     on_exit_ = std::move(on_exit);
     stopping_ = false;
     stop_signal_ = 0;
+    sigkill_sent_.reset();
     return 0;
 }
 
@@ -66,11 +67,14 @@ void Child::close_fds() {
 int Child::signal(int signo) {
     // Never a signal to a pid that was reaped: it may name another process by now.
     if (!running_) return UV_ESRCH;
+    if (signo == SIGKILL) sigkill_sent_ = std::chrono::steady_clock::now();
     return uv_kill(pid_, signo);
 }
 
 void Child::kill() {
-    if (running_) table_.kill_tree(pid_);
+    if (!running_) return;
+    sigkill_sent_ = std::chrono::steady_clock::now();
+    table_.kill_tree(pid_);
 }
 
 void Child::hint_exited() {
@@ -107,9 +111,11 @@ void Child::stop(int signo, Millis kill_after) {
 void Child::exited(const Exit& exit) {
     running_ = false;
     if (kill_timer_) kill_timer_->stop();
+    Exit told = exit;
+    told.sigkill_sent = sigkill_sent_;
     ExitFn fn = std::move(on_exit_);
     on_exit_ = nullptr;
-    if (fn) fn(exit);  // may destroy this Child: nothing after this line
+    if (fn) fn(told);  // may destroy this Child: nothing after this line
 }
 
 std::string describe_spawn_error(int uv_error) {

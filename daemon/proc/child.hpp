@@ -44,6 +44,11 @@ struct Exit {
     bool signaled = false;
     int code = 0;    // when !signaled
     int signal = 0;  // when signaled
+    // When kvd's loop took up the exit: the pidfd became readable, or a SIGCHLD or a hint led
+    // to it. Before the process was reaped.
+    std::chrono::steady_clock::time_point noticed{};
+    // When kvd last sent this process SIGKILL (Child::signal, Child::kill), if it did.
+    std::optional<std::chrono::steady_clock::time_point> sigkill_sent;
 };
 
 // Where a child's stdin or stdout goes.
@@ -157,6 +162,7 @@ class Child {
     pid_t pid_ = 0;
     bool running_ = false;
     WallTime started_{};
+    std::optional<std::chrono::steady_clock::time_point> sigkill_sent_;
     int stdio_fd_ = -1;
     int stdout_fd_ = -1;
     int stderr_fd_ = -1;

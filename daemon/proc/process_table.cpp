@@ -277,6 +277,7 @@ void ProcessTable::hint(pid_t pid) {
 }
 
 bool ProcessTable::try_reap(pid_t pid) {
+    auto noticed = std::chrono::steady_clock::now();
     // Has it exited? Asked without reaping it: while its zombie stays, its pid and process
     // group id cannot be taken by another process, so its tree can be killed safely first.
     siginfo_t info{};
@@ -303,6 +304,7 @@ bool ProcessTable::try_reap(pid_t pid) {
     } else {
         e = decode(pid, status);
     }
+    e.noticed = noticed;
     // Forgotten before its owner hears of it: the owner may start another child at once.
     auto it = children_.find(pid);
     if (it == children_.end()) return true;

@@ -159,12 +159,14 @@ class FakeHost final : public OpHost {
                 "process-group",
                 "memory=rlimit tasks=rlimit cpu=none"};
     }
+    std::string metrics_text() const override { return metrics; }
     Outcome reload() override {
         ++reloads;
         return reload_result;
     }
 
     bool shutting = false;
+    std::string metrics = "# TYPE kvd_event_seq gauge\nkvd_event_seq 0\n";
     pid_t next_pid = 1000;
     std::vector<std::string> created;
     std::vector<std::string> created_kinds;

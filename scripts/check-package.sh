@@ -65,7 +65,7 @@ snapshot >"$before"
 
 echo "== dpkg -i $deb"
 DEBIAN_FRONTEND=noninteractive dpkg -i "$deb"
-for f in /usr/bin/kvd /usr/bin/kvctl /usr/bin/kv-bucket; do
+for f in /usr/bin/kvd /usr/bin/kvctl /usr/bin/kv-bucket /usr/bin/kvd-nats /usr/bin/kvfleet; do
     check "$f is there and stripped" sh -c "test -x $f && ! readelf -S $f | grep -q debug_info"
 done
 for f in /lib/systemd/system/kvd.service /lib/systemd/system/kvd.socket \
@@ -78,6 +78,9 @@ for f in /lib/systemd/system/kvd.service /lib/systemd/system/kvd.socket \
     check "$f" test -f "$f"
 done
 check "README in /usr/share/doc/kvd" sh -c 'ls /usr/share/doc/kvd/README.md*'
+check "kvctl top is there (its keys in --help)" sh -c '/usr/bin/kvctl top --help | grep -q "q "'
+check "kvctl metrics is there" /usr/bin/kvctl metrics --help
+check "the metrics drop-in is in the docs" sh -c 'ls /usr/share/doc/kvd/kvd-metrics.conf*'
 check "/etc/kvd/kvd.toml is a conffile" \
     sh -c "dpkg-query -W -f='\${Conffiles}' kvd | grep -q '^ /etc/kvd/kvd.toml '"
 check "the service's config is valid" /usr/bin/kvd --check-config --config /etc/kvd/kvd.toml

@@ -11,14 +11,14 @@
 
 namespace kvd::ctl {
 
-namespace {
-
 const Json& field(const Json& object, std::string_view key) {
     static const Json kMissing;
     if (!object.is_object()) return kMissing;
     auto it = object.find(key);
     return it == object.end() ? kMissing : *it;
 }
+
+namespace {
 
 // Any value as text: strings bare, null or missing as "-", the rest as compact JSON.
 std::string text(const Json& value) {

@@ -14,6 +14,9 @@
 
 namespace kvd::ctl {
 
+// object[key] when object is an object holding key, else null (never throws).
+const Json& field(const Json& object, std::string_view key);
+
 // --json: one JSON document on one line.
 std::string json_document(const Json& value);
 // The stderr line for an error kvd answered: "kvctl: not_found: no bucket named 'x'".

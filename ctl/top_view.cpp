@@ -13,13 +13,6 @@ namespace kvd::ctl::top {
 
 namespace {
 
-const Json& field(const Json& object, std::string_view key) {
-    static const Json kMissing;
-    if (!object.is_object()) return kMissing;
-    auto it = object.find(key);
-    return it == object.end() ? kMissing : *it;
-}
-
 std::string text_field(const Json& object, std::string_view key) {
     const Json& value = field(object, key);
     if (value.is_string()) return value.get<std::string>();

@@ -669,6 +669,13 @@ int cmd_logs(Context& ctx, const std::string& bucket, const LogsOptions& options
         auto lines = reply.result.find("lines");
         if (lines != reply.result.end() && lines->is_array())
             for (const auto& entry : *lines) print_log_entry(ctx, entry);
+        auto uncaptured = reply.result.find("uncaptured");
+        if (uncaptured != reply.result.end() && uncaptured->is_array())
+            for (const auto& stream : *uncaptured)
+                ctx.err << fmt::format(
+                    "kvctl: the {} of {}'s current process is not captured: kvd's open file "
+                    "limit had no room for it (see kvctl status)\n",
+                    stream.is_string() ? stream.get<std::string>() : dump_line(stream), bucket);
     }
     ctx.out.flush();
     if (!options.follow) return kExitOk;

@@ -30,6 +30,7 @@
 #include "daemon/ops/host.hpp"
 #include "daemon/outcome.hpp"
 #include "daemon/proc/child.hpp"
+#include "daemon/proc/fd_budget.hpp"
 #include "daemon/uv/line_stream.hpp"
 #include "daemon/uv/timer.hpp"
 
@@ -120,6 +121,7 @@ class Bucket final : public OpBucket {
         uint64_t ready_at_ms = 0;                // loop time it became running
         bool api_create = false;       // its first process came from a `create` (not a restart)
         bool ready_timed_out = false;  // this process did not send READY=1 in time
+        proc::FdShare fds;             // this process's share of kvd's open file limit
     } sup;
 
   private:

@@ -24,9 +24,10 @@ namespace kvd {
 
 namespace {
 
-// Each bucket holds two fds in kvd (its socket and its pidfd, see proc/process_table.hpp),
-// so 10,000 buckets need far more than the usual soft limit of 1024. Raise the soft limit to
-// what is needed, and the hard limit too when kvd may (root, or CAP_SYS_RESOURCE).
+// A bucket holds up to three fds in kvd (its socket or stdout pipe, its stderr pipe, its
+// pidfd: proc/fd_budget.hpp), so 10,000 buckets need far more than the usual soft limit of
+// 1024. Raise the soft limit to what is needed, and the hard limit too when kvd may (root,
+// or CAP_SYS_RESOURCE).
 void raise_fd_limit() {
     constexpr rlim_t kWanted = 65536;
     rlimit rl{};
@@ -37,12 +38,20 @@ void raise_fd_limit() {
     }
     rl.rlim_cur = std::min(rl.rlim_max, std::max(rl.rlim_cur, kWanted));
     setrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < kWanted)
-        spdlog::info(
-            "open file limit is {}: each bucket takes two descriptors (its socket and "
-            "its pidfd) and each client and handler some; the first {} children get a "
-            "pidfd, the exits of the rest are found at SIGCHLD",
-            rl.rlim_cur, proc::pidfd_budget(rl.rlim_cur));
+}
+
+// Says, once the config is known, whether the open file limit holds max_buckets buckets
+// with all their descriptors, and what gives way if not.
+void tell_fd_limit(const proc::FdBudget& fds, std::size_t max_buckets) {
+    std::size_t full = 3 * max_buckets;
+    if (fds.slots() >= full) return;
+    spdlog::info(
+        "open file limit is {}: room for {} descriptors of buckets, and max_buckets = {} "
+        "would take up to {} (a socket or stdout pipe, a stderr pipe and a pidfd each); "
+        "once the rest is needed to keep one descriptor for every bucket still to come, "
+        "new buckets get no pidfd (their exits are found at SIGCHLD) and a data bucket's "
+        "stderr is not captured (see kvctl status); raise LimitNOFILE",
+        fds.open_file_limit(), fds.slots(), max_buckets, full);
 }
 
 // 128 random bits as 32 lowercase hex digits: getrandom(2), else /dev/urandom. Should both
@@ -150,6 +159,7 @@ int Daemon::run() {
     events_ = std::make_unique<EventManager>(event_bounds(config_.daemon));
     registry_ = std::make_unique<Registry>(&loop_, *batcher_, *processes_, *events_);
     registry_->configure(config_);
+    tell_fd_limit(processes_->descriptors(), config_.daemon.max_buckets);
     registry_->set_metrics(&metrics_);
     server_ = std::make_unique<ControlServer>(
         &loop_, *batcher_, [this](Connection& c, std::string_view line, Responder reply) {

@@ -60,14 +60,24 @@ Json DaemonOpHost::handlers_info() const {
 }
 
 DaemonStatus DaemonOpHost::status() const {
-    return {daemon_.uptime_ms(),
-            daemon_.registry().size(),
-            daemon_.handlers().size(),
-            daemon_.events().subscription_count(),
-            daemon_.events().last_seq(),
-            daemon_.boot(),
-            std::string(daemon_.processes().tree_mode()),
-            daemon_.processes().limits_mode()};
+    const proc::ProcessTable& processes = daemon_.processes();
+    DaemonStatus s{daemon_.uptime_ms(),
+                   daemon_.registry().size(),
+                   daemon_.handlers().size(),
+                   daemon_.events().subscription_count(),
+                   daemon_.events().last_seq(),
+                   daemon_.boot(),
+                   std::string(processes.tree_mode()),
+                   processes.limits_mode(),
+                   {}};
+    const proc::FdBudget& fds = processes.descriptors();
+    s.descriptors.limit = fds.open_file_limit();
+    s.descriptors.for_buckets = fds.slots();
+    s.descriptors.in_use = fds.in_use();
+    s.descriptors.pidfds = processes.with_pidfd();
+    s.descriptors.without_pidfd = processes.size() - processes.with_pidfd();
+    s.descriptors.stderr_uncaptured = daemon_.registry().logs().uncaptured(logs::Stream::err);
+    return s;
 }
 
 std::string DaemonOpHost::metrics_text() const {

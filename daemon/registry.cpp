@@ -67,6 +67,7 @@ void Registry::configure(const Config& config) {
     bucket_limits_.request_timeout = config.bucket.request_timeout;
     bucket_limits_.max_reply_bytes = config.bucket.max_reply_bytes;
     max_buckets_ = config.daemon.max_buckets;
+    processes_.descriptors().set_max_buckets(max_buckets_);
     auto builtin = builtin_kind(program_, stop_timeout_);
     if (!default_kind_ || !(*default_kind_ == *builtin)) default_kind_ = std::move(builtin);
     std::map<std::string, std::shared_ptr<const KindConfig>, std::less<>> kinds;
@@ -197,9 +198,8 @@ void Registry::create(const std::string& name, const std::string& kind_name, Out
     auto owned = std::make_unique<Bucket>(loop_, batcher_, processes_, name, bucket_limits_, kind);
     Bucket* bucket = owned.get();
     bucket->sup.api_create = true;
-    std::string why;
-    if (!spawn(*bucket, why)) {
-        done(Failure{wire::ErrorCode::spawn_failed, why});
+    if (auto failure = spawn(*bucket)) {
+        done(std::move(*failure));
         return;
     }
     buckets_.emplace(name, std::move(owned));
@@ -207,9 +207,26 @@ void Registry::create(const std::string& name, const std::string& kind_name, Out
     if (bucket->kind().ready == Readiness::spawn) announce(*bucket);
 }
 
-bool Registry::spawn(Bucket& bucket, std::string& why) {
+std::optional<Failure> Registry::spawn(Bucket& bucket) {
     const KindConfig& kind = bucket.kind();
     const std::string& name = bucket.name();
+    auto spawn_failed = [](std::string why) {
+        return Failure{wire::ErrorCode::spawn_failed, std::move(why)};
+    };
+    // A data bucket needs its socket; any other its stdout and stderr pipes. A data bucket's
+    // stderr pipe and any child's pidfd give way when the open file limit is short.
+    proc::FdBudget& fds = processes_.descriptors();
+    proc::FdShare share = fds.admit(kind.data ? 1 : 2);
+    if (!share) {
+        std::string why = fmt::format(
+            "kvd's open file limit ({}) has no room for its descriptors ({} in use by "
+            "buckets; raise LimitNOFILE)",
+            fds.open_file_limit(), fds.in_use());
+        spdlog::error("cannot start bucket {}: {}", name, why);
+        return Failure{wire::ErrorCode::limit,
+                       fmt::format("cannot start bucket '{}': {}", name, why)};
+    }
+    bool capture_stderr = !kind.data || share.take_spare();
     proc::Command command;
     command.label = "bucket " + name;
     for (const auto& arg : kind.command) command.argv.push_back(expand_name(arg, name));
@@ -231,15 +248,15 @@ bool Registry::spawn(Bucket& bucket, std::string& why) {
                 announce(*b);
             });
             rc != 0) {
-            why = fmt::format("cannot open the notify socket for bucket '{}': {}", name,
-                              uv_strerror(rc));
-            return false;
+            return spawn_failed(fmt::format("cannot open the notify socket for bucket '{}': {}",
+                                            name, uv_strerror(rc)));
         }
         command.env_add["NOTIFY_SOCKET"] = notify_.address();
     }
     // Its output is the bucket's own log, never kvd's (daemon/logs/). A program that holds
     // no data has no socket: stdin is /dev/null and stdout is logged too.
-    command.capture_stderr = true;
+    command.capture_stderr = capture_stderr;
+    if (!capture_stderr) command.stderr_fd = -1;
     if (!kind.data) {
         command.stdin_mode = proc::Stdio::null;
         command.stdout_mode = proc::Stdio::pipe_out;
@@ -251,10 +268,10 @@ bool Registry::spawn(Bucket& bucket, std::string& why) {
         std::string error;
         auto ids = proc::lookup_user(*kind.user, error);
         if (!ids) {
-            why = fmt::format("cannot start bucket '{}': kind {} user '{}': {}", name, kind.name,
-                              *kind.user, error);
+            std::string why = fmt::format("cannot start bucket '{}': kind {} user '{}': {}",
+                                          name, kind.name, *kind.user, error);
             spdlog::error("{}", why);
-            return false;
+            return spawn_failed(std::move(why));
         }
         command.uid = ids->uid;
         command.gid = ids->gid;
@@ -273,9 +290,11 @@ bool Registry::spawn(Bucket& bucket, std::string& why) {
         rc != 0) {
         std::string what = proc::describe_spawn_error(rc);
         spdlog::error("cannot start bucket {}: {}: {}", name, command.argv[0], what);
-        why = fmt::format("cannot start '{}' for bucket '{}': {}", command.argv[0], name, what);
-        return false;
+        return spawn_failed(
+            fmt::format("cannot start '{}' for bucket '{}': {}", command.argv[0], name, what));
     }
+    bucket.sup.fds = std::move(share);
+    // (-1 when not captured: the log says so.)
     logs_.attach(name, logs::Stream::err, bucket.take_stderr());
     if (!kind.data) logs_.attach(name, logs::Stream::out, bucket.take_stdout());
     bucket.sup.announced = false;
@@ -286,7 +305,7 @@ bool Registry::spawn(Bucket& bucket, std::string& why) {
         if (!bucket.sup.timer) bucket.sup.timer = std::make_unique<uv::Timer>(loop_);
         bucket.sup.timer->start(kind.ready_timeout, [this, b] { on_ready_timeout(*b); });
     }
-    return true;
+    return std::nullopt;
 }
 
 void Registry::announce(Bucket& bucket) {
@@ -392,6 +411,7 @@ void Registry::on_exit(Bucket* bucket, const proc::Exit& exit) {
     if (it == buckets_.end() || it->second.get() != bucket) return;
     awaiting_ready_.erase(exit.pid);
     if (bucket->sup.timer) bucket->sup.timer->stop();
+    bucket->sup.fds = {};  // its descriptors went with the process
 
     Event ev;
     ev.type = wire::event::kExit;
@@ -534,15 +554,14 @@ void Registry::start_after_backoff(Bucket& bucket) {
     if (bucket.sup.timer) bucket.sup.timer->stop();
     if (stopping_all_) return;
     ++bucket.sup.restarts;
-    std::string why;
-    if (!spawn(bucket, why)) {
+    if (auto failure = spawn(bucket)) {
         // Counted as a failed start: the kind's policy decides what comes next.
         proc::Exit none;
         none.code = 127;
         bucket.sup.announced = false;
         bucket.set_state(BucketState::backoff);
         if (!bucket.sup.restart_waiters.empty() || !bucket.sup.ready_waiters.empty())
-            fail_waiters(bucket, Failure{wire::ErrorCode::spawn_failed, why});
+            fail_waiters(bucket, std::move(*failure));
         if (bucket.kind().restart == KindRestart::temporary)
             remove(bucket);
         else

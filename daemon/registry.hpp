@@ -81,7 +81,8 @@ class Registry {
 
   private:
     // Starts `bucket`'s next process; false when it could not be spawned (`why` says why).
-    bool spawn(Bucket& bucket, std::string& why);
+    // Starts the bucket's next process: a failure (spawn_failed, or limit) if it cannot.
+    std::optional<Failure> spawn(Bucket& bucket);
     // The process is running and ready: publish its `create`, then answer its waiters.
     void announce(Bucket& bucket);
     void on_ready_timeout(Bucket& bucket);

@@ -62,6 +62,10 @@ class BucketLog final : public OpLog {
     }
     uint64_t dropped() const override { return cut_ + file_.dropped() + journal_dropped_; }
     uint64_t cut() const { return cut_; }
+    bool uncaptured(Stream stream) const override { return uncaptured_[index(stream)]; }
+    void set_uncaptured(Stream stream, bool uncaptured) {
+        uncaptured_[index(stream)] = uncaptured;
+    }
     const LogRing& ring() const { return ring_; }
 
     // One line of output: `raw` bytes, after which `cut_bytes` were discarded.
@@ -85,6 +89,7 @@ class BucketLog final : public OpLog {
     std::size_t listener_count() const;
 
   private:
+    static std::size_t index(Stream stream) { return stream == Stream::out ? 0 : 1; }
     void send_to_journal(const LogEntry& entry);
     void end_listeners_if_ended();
 
@@ -95,6 +100,7 @@ class BucketLog final : public OpLog {
     uint64_t cut_ = 0;
     uint64_t journal_dropped_ = 0;
     bool journal_failing_ = false;
+    bool uncaptured_[2] = {false, false};
     bool live_ = false;
     std::vector<std::unique_ptr<Capture>> captures_;
     // Null slots are listeners removed while lines were being handed out; swept after.

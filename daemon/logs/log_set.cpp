@@ -34,6 +34,7 @@ BucketLog& LogSet::open(const std::string& name) {
 
 void LogSet::attach(const std::string& name, Stream stream, int fd) {
     BucketLog& log = open(name);
+    log.set_uncaptured(stream, fd < 0);
     if (fd < 0) return;
     auto capture = std::make_unique<Capture>(loop_, log, stream, total_);
     if (int rc = capture->start(fd); rc != 0) {
@@ -58,6 +59,13 @@ BucketLog* LogSet::find(std::string_view name) {
     prune();
     auto it = logs_.find(std::string(name));
     return it == logs_.end() ? nullptr : it->second.log.get();
+}
+
+std::size_t LogSet::uncaptured(Stream stream) const {
+    std::size_t n = 0;
+    for (const auto& [name, slot] : logs_)
+        if (slot.log->live() && slot.log->uncaptured(stream)) ++n;
+    return n;
 }
 
 void LogSet::reopen_files() {

@@ -36,8 +36,9 @@ class LogSet {
     // New [bucket] log_* settings, for every log (a new log_dir applies from the next line).
     void configure(const BucketSection& bucket);
 
-    // Captures `fd` (the read end of a bucket's pipe, taken over; -1 is ignored) as `stream`
-    // of bucket `name`, whose log is made or continued and counts as live.
+    // Captures `fd` (the read end of a bucket's pipe, taken over) as `stream` of bucket
+    // `name`, whose log is made or continued and counts as live. -1: that stream of this
+    // process is not captured (it goes to /dev/null), and the log says so.
     void attach(const std::string& name, Stream stream, int fd);
     // The bucket `name` left the registry.
     void bucket_gone(const std::string& name);
@@ -47,6 +48,8 @@ class LogSet {
     void reopen_files();
 
     std::size_t size() const { return logs_.size(); }
+    // Live buckets whose `stream` is not captured.
+    std::size_t uncaptured(Stream stream) const;
 
   private:
     BucketLog& open(const std::string& name);

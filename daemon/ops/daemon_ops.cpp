@@ -20,7 +20,14 @@ void status(OpContext& ctx) {
                   {"last_seq", s.last_seq},
                   {"boot", s.boot},
                   {"tree", s.tree},
-                  {"limits", s.limits}});
+                  {"limits", s.limits},
+                  {"descriptors",
+                   {{"limit", s.descriptors.limit},
+                    {"for_buckets", s.descriptors.for_buckets},
+                    {"in_use", s.descriptors.in_use},
+                    {"pidfds", s.descriptors.pidfds},
+                    {"without_pidfd", s.descriptors.without_pidfd},
+                    {"stderr_uncaptured", s.descriptors.stderr_uncaptured}}}});
 }
 
 // The same text as the HTTP endpoint's /metrics (README "Metrics"), in {"text": ...}.

@@ -87,6 +87,9 @@ class OpLog {
                                                     std::optional<logs::Stream> only) const = 0;
     // Lines lost or cut so far (README "Logs").
     virtual uint64_t dropped() const = 0;
+    // The latest process's `stream` goes to /dev/null: kvd's open file limit had no room
+    // for its pipe (proc/fd_budget.hpp).
+    virtual bool uncaptured(logs::Stream stream) const = 0;
 
   protected:
     ~OpLog() = default;
@@ -102,6 +105,15 @@ struct DaemonStatus {
     std::string boot;
     std::string tree;    // how a child's tree is ended: "cgroup" or "process-group"
     std::string limits;  // how limits apply: "memory=cgroup tasks=rlimit cpu=none" and the like
+    // kvd's open file limit and how the children use it (proc/fd_budget.hpp).
+    struct Descriptors {
+        std::size_t limit = 0;
+        std::size_t for_buckets = 0;  // the children's share of the limit
+        std::size_t in_use = 0;       // by the children
+        std::size_t pidfds = 0;
+        std::size_t without_pidfd = 0;       // children whose exits are found at SIGCHLD
+        std::size_t stderr_uncaptured = 0;   // live buckets whose stderr goes to /dev/null
+    } descriptors;
 };
 
 class OpHost {

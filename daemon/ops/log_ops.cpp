@@ -63,6 +63,7 @@ void logs(OpContext& ctx) {
     }
     result.append(R"(],"dropped":)");
     result.append(std::to_string(log->dropped()));
+    if (log->uncaptured(kvd::logs::Stream::err)) result.append(R"(,"uncaptured":["stderr"])");
     result.push_back('}');
     if (ctx.args.flag("follow"))
         if (auto failure = ctx.client.follow_log(*log, only)) {

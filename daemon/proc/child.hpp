@@ -92,8 +92,8 @@ struct Command {
     // there is no socket pair (take_stdio() gives -1).
     Stdio stdin_mode = Stdio::socket;
     Stdio stdout_mode = Stdio::socket;
-    // Its stderr is kvd's fd `stderr_fd` (which the caller keeps), or, with capture_stderr,
-    // a pipe whose read end take_stderr() hands over.
+    // Its stderr is kvd's fd `stderr_fd` (which the caller keeps; -1: /dev/null), or, with
+    // capture_stderr, a pipe whose read end take_stderr() hands over.
     int stderr_fd = 2;
     bool capture_stderr = false;
     // SIGKILL when kvd dies (PR_SET_PDEATHSIG), for programs that do not watch their parent.

@@ -71,7 +71,9 @@ int launch(Spawner* spawner, const Command& command, const Placement& placement,
         return uv_translate_sys_error(errno);
     if (command.capture_stderr && pipe2(fds.err, O_CLOEXEC) != 0)
         return uv_translate_sys_error(errno);
-    if (command.stdin_mode != Stdio::socket || command.stdout_mode == Stdio::null) {
+    bool stderr_null = !command.capture_stderr && command.stderr_fd < 0;
+    if (command.stdin_mode != Stdio::socket || command.stdout_mode == Stdio::null ||
+        stderr_null) {
         fds.null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (fds.null < 0) return uv_translate_sys_error(errno);
     }
@@ -80,7 +82,7 @@ int launch(Spawner* spawner, const Command& command, const Placement& placement,
     child.out = stdout_socket                            ? fds.sock[1]
                 : command.stdout_mode == Stdio::pipe_out ? fds.out[1]
                                                          : fds.null;
-    child.err = command.capture_stderr ? fds.err[1] : command.stderr_fd;
+    child.err = command.capture_stderr ? fds.err[1] : stderr_null ? fds.null : command.stderr_fd;
     child.cgroup_procs = placement.cgroup_procs_fd;
 
     pid_t pid = 0;

@@ -22,8 +22,6 @@ namespace kvd::proc {
 
 namespace {
 
-// Descriptors kept for what is not a child's: clients, handler stderr, logs, the spawner.
-constexpr std::size_t kFdsForOthers = 2048;
 // After a SIGCHLD, the children without a pidfd are looked at this soon (once for all the
 // SIGCHLDs in between).
 constexpr uint64_t kRescanMs = 50;
@@ -56,16 +54,12 @@ Exit decode(pid_t pid, int status) {
     return e;
 }
 
+}  // namespace
+
 std::size_t open_file_limit() {
     rlimit rl{};
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1 << 20;
     return static_cast<std::size_t>(rl.rlim_cur);
-}
-
-}  // namespace
-
-std::size_t pidfd_budget(std::size_t open_file_limit) {
-    return open_file_limit > kFdsForOthers ? (open_file_limit - kFdsForOthers) / 2 : 0;
 }
 
 struct ProcessTable::Entry {
@@ -82,10 +76,13 @@ struct ProcessTable::Entry {
     }
 };
 
-ProcessTable::ProcessTable(uv_loop_t* loop) : ProcessTable(loop, pidfd_budget(open_file_limit())) {}
+ProcessTable::ProcessTable(uv_loop_t* loop)
+    : ProcessTable(loop, FdBudget(open_file_limit(), 0)) {}
 
-ProcessTable::ProcessTable(uv_loop_t* loop, std::size_t budget)
-    : loop_(loop), pidfd_budget_(budget) {
+ProcessTable::ProcessTable(uv_loop_t* loop, std::size_t pidfd_slots)
+    : ProcessTable(loop, FdBudget::with_slots(pidfd_slots, 0)) {}
+
+ProcessTable::ProcessTable(uv_loop_t* loop, FdBudget fds) : loop_(loop), fds_(fds) {
     uv_signal_init(loop, sigchld_.get());
     sigchld_.mark_initialized();
     sigchld_.get()->data = this;
@@ -234,7 +231,7 @@ void ProcessTable::watch(pid_t pid, Child* owner, std::string cgroup) {
     entry->pid = pid;
     entry->owner = owner;
     entry->cgroup = std::move(cgroup);
-    if (pidfds_ < pidfd_budget_) {
+    if (fds_.take_spare()) {
         int fd = open_pidfd(pid);
         if (fd >= 0 && uv_poll_init(loop_, entry->poll.get(), fd) == 0) {
             entry->poll.mark_initialized();
@@ -245,19 +242,20 @@ void ProcessTable::watch(pid_t pid, Child* owner, std::string cgroup) {
             });
             entry->pidfd = fd;
             ++pidfds_;
-        } else if (fd >= 0) {
-            ::close(fd);
         } else {
-            spdlog::debug("no pidfd for child {} ({}); reaping it from SIGCHLD", pid,
-                          std::strerror(errno));
+            if (fd >= 0)
+                ::close(fd);
+            else
+                spdlog::debug("no pidfd for child {} ({}); reaping it from SIGCHLD", pid,
+                              std::strerror(errno));
+            fds_.give_spare();
         }
     } else if (!told_budget_) {
         told_budget_ = true;
         spdlog::warn(
-            "{} children have a pidfd, all that kvd's open file limit of {} leaves "
-            "room for; the exits of further children are found at SIGCHLD, at a "
-            "cost that grows with their number (raise LimitNOFILE)",
-            pidfds_, open_file_limit());
+            "{} children have a pidfd, all that kvd's open file limit of {} leaves room "
+            "for; the exits of further children are found at SIGCHLD (raise LimitNOFILE)",
+            pidfds_, fds_.open_file_limit());
     }
     if (entry->pidfd < 0) ++without_pidfd_;
     children_.emplace(pid, std::move(entry));
@@ -310,9 +308,10 @@ bool ProcessTable::try_reap(pid_t pid) {
     if (it == children_.end()) return true;
     std::unique_ptr<Entry> entry = std::move(it->second);
     children_.erase(it);
-    if (entry->pidfd >= 0)
+    if (entry->pidfd >= 0) {
         --pidfds_;
-    else
+        fds_.give_spare();
+    } else
         --without_pidfd_;
     hinted_.erase(pid);
     Child* owner = entry->owner;
@@ -358,7 +357,7 @@ void ProcessTable::close() {
         if (!entry->cgroup.empty()) draining_.push_back({std::move(entry->cgroup), 0});
     }
     children_.clear();
-    pidfds_ = 0;
+    for (; pidfds_ > 0; --pidfds_) fds_.give_spare();
     without_pidfd_ = 0;
     spawner_.reset();
     // The killed processes are gone within milliseconds; kvd waits a bounded time.

@@ -20,9 +20,8 @@
 // waitpid() on every live uv_process_t at each SIGCHLD, and one waitpid(-1) makes the kernel
 // walk every child (measured here: 3.7 ms per call with 10,000 children, 0.4 us for
 // waitpid(pid)), so kvd closes libuv's process handle at once and reaps each child by pid.
-// A pidfd costs a descriptor: the table opens pidfds only while they and one stdio socket per
-// child fit in kvd's open file limit, with room kept for clients and logs (see
-// pidfd_budget). A child without a pidfd (over the budget, or a kernel without pidfds) is
+// A pidfd costs a descriptor, one kvd can do without: the table opens one only while its
+// FdBudget (fd_budget.hpp) grants it. A child without a pidfd (over the budget, or a kernel without pidfds) is
 // found at SIGCHLD: at once among those whose owner hinted at an exit (a bucket's socket
 // reached end of file, as it does when the process exits), which keeps the usual exit O(1);
 // and, at most once per 50 ms while SIGCHLDs come, by waitpid(pid) on each child without a
@@ -43,6 +42,7 @@
 
 #include "daemon/proc/cgroup.hpp"
 #include "daemon/proc/child.hpp"
+#include "daemon/proc/fd_budget.hpp"
 #include "daemon/proc/launch.hpp"
 #include "daemon/uv/handle.hpp"
 
@@ -52,10 +52,10 @@ class Spawner;
 
 class ProcessTable {
   public:
-    // At most `pidfd_budget` children get a pidfd; by default, what kvd's open file limit
-    // leaves room for (see pidfd_budget()).
+    // Children get a pidfd while kvd's open file limit has room (descriptors()); with
+    // `pidfd_slots`, while fewer than that many have one (tests).
     explicit ProcessTable(uv_loop_t* loop);
-    ProcessTable(uv_loop_t* loop, std::size_t pidfd_budget);
+    ProcessTable(uv_loop_t* loop, std::size_t pidfd_slots);
     // Children still running are SIGKILLed and reaped (close()).
     ~ProcessTable();
     ProcessTable(const ProcessTable&) = delete;
@@ -69,6 +69,9 @@ class ProcessTable {
     // Children started and not reaped yet, and how many of them have a pidfd.
     std::size_t size() const { return children_.size(); }
     std::size_t with_pidfd() const { return pidfds_; }
+    // kvd's open file limit, shared out among the children (fd_budget.hpp).
+    FdBudget& descriptors() { return fds_; }
+    const FdBudget& descriptors() const { return fds_; }
 
     // "cgroup" or "process-group" (see above), and one line on it: the cgroup children go
     // in and the controllers enabled, or why there is no cgroup.
@@ -89,6 +92,8 @@ class ProcessTable {
   private:
     friend class Child;
     struct Entry;
+
+    ProcessTable(uv_loop_t* loop, FdBudget fds);
 
     // Starts `command` for `owner`: 0 or a libuv error code.
     int start(Child& owner, const Command& command, Launched& out);
@@ -116,7 +121,7 @@ class ProcessTable {
     bool use_spawner_ = false;
     std::unordered_map<pid_t, std::unique_ptr<Entry>> children_;
     std::size_t pidfds_ = 0;
-    std::size_t pidfd_budget_;
+    FdBudget fds_;
     std::size_t without_pidfd_ = 0;
     std::unordered_set<pid_t> hinted_;  // without a pidfd, hinted, not reaped yet
     bool told_budget_ = false;
@@ -132,8 +137,7 @@ class ProcessTable {
     bool told_rlimit_memory_ = false, told_rlimit_tasks_ = false, told_no_cpu_ = false;
 };
 
-// How many pidfds fit: kvd's open file limit less room for clients, handlers and logs, shared
-// half and half with the children's stdio sockets.
-std::size_t pidfd_budget(std::size_t open_file_limit);
+// kvd's open file limit (RLIMIT_NOFILE's soft limit).
+std::size_t open_file_limit();
 
 }  // namespace kvd::proc

@@ -248,11 +248,5 @@ TEST_F(ChildTest, AHintFindsAChildWithoutAPidfd) {
     EXPECT_EQ(table_->size(), 0u);
 }
 
-TEST(PidfdBudget, LeavesRoomForOneSocketPerChildAndOthers) {
-    EXPECT_EQ(proc::pidfd_budget(65536), (65536u - 2048u) / 2);
-    EXPECT_EQ(proc::pidfd_budget(20000), (20000u - 2048u) / 2);
-    EXPECT_EQ(proc::pidfd_budget(1024), 0u);
-}
-
 }  // namespace
 }  // namespace kvd::testing

@@ -82,9 +82,13 @@ class FakeLog final : public OpLog {
         return {out.rbegin(), out.rend()};
     }
     uint64_t dropped() const override { return dropped_lines; }
+    bool uncaptured(logs::Stream stream) const override {
+        return stream == logs::Stream::err && stderr_uncaptured;
+    }
 
     std::vector<logs::LogEntry> entries;
     uint64_t dropped_lines = 0;
+    bool stderr_uncaptured = false;
 
   private:
     std::string name_;
@@ -157,7 +161,8 @@ class FakeHost final : public OpHost {
                 seq,
                 "00112233445566778899aabbccddeeff",
                 "process-group",
-                "memory=rlimit tasks=rlimit cpu=none"};
+                "memory=rlimit tasks=rlimit cpu=none",
+                {20000, 17952, 12000, 100, 3, 2}};
     }
     std::string metrics_text() const override { return metrics; }
     Outcome reload() override {

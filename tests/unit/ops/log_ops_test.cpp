@@ -61,6 +61,18 @@ TEST_F(LogOps, LinesAndStreamChooseWhatIsSent) {
     EXPECT_EQ(r["result"]["dropped"], 0);
 }
 
+// A stderr kvd could not capture (its open file limit) is named; a captured one is not.
+TEST_F(LogOps, SaysWhichStreamIsNotCaptured) {
+    FakeLog& log = log_with(1);
+    Json r = call(R"({"op":"logs","bucket":"web"})");
+    ASSERT_EQ(code_of(r), "ok") << r;
+    EXPECT_FALSE(r["result"].contains("uncaptured")) << r;
+    log.stderr_uncaptured = true;
+    r = call(R"({"op":"logs","bucket":"web"})");
+    ASSERT_EQ(code_of(r), "ok") << r;
+    EXPECT_EQ(r["result"]["uncaptured"], Json::array({"stderr"})) << r;
+}
+
 TEST_F(LogOps, TextIsEscapedAsJson) {
     FakeLog& log = host.add_log("web");
     log.entries.push_back({kvd::logs::Stream::err, WallTime{}, "a \"quoted\" \\ tab\t\x01 é"});

@@ -32,7 +32,7 @@ Registry::Registry(uv_loop_t* loop, uv::WriteBatcher& batcher, proc::ProcessTabl
       processes_(processes),
       events_(events),
       logs_(loop),
-      notify_(loop) {}
+      notify_(loop, [this](pid_t sender) { on_ready_sent(sender); }) {}
 
 namespace {
 
@@ -237,17 +237,7 @@ std::optional<Failure> Registry::spawn(Bucket& bucket) {
     if (kind.data)
         command.env_add["KVD_MAX_REPLY_BYTES"] = std::to_string(bucket_limits_.max_reply_bytes);
     if (kind.ready == Readiness::notify) {
-        if (int rc = notify_.open([this](pid_t sender) {
-                auto it = awaiting_ready_.find(sender);
-                if (it == awaiting_ready_.end())
-                    it = awaiting_ready_.find(proc::read_parent(sender));
-                if (it == awaiting_ready_.end()) return;
-                Bucket* b = it->second;
-                awaiting_ready_.erase(it);
-                if (b->sup.timer) b->sup.timer->stop();
-                announce(*b);
-            });
-            rc != 0) {
+        if (int rc = notify_.open(); rc != 0) {
             return spawn_failed(fmt::format("cannot open the notify socket for bucket '{}': {}",
                                             name, uv_strerror(rc)));
         }
@@ -306,6 +296,18 @@ std::optional<Failure> Registry::spawn(Bucket& bucket) {
         bucket.sup.timer->start(kind.ready_timeout, [this, b] { on_ready_timeout(*b); });
     }
     return std::nullopt;
+}
+
+void Registry::on_ready_sent(pid_t sender) {
+    // From the bucket's main process, or from a direct child of it (systemd-notify in a
+    // script).
+    auto it = awaiting_ready_.find(sender);
+    if (it == awaiting_ready_.end()) it = awaiting_ready_.find(proc::read_parent(sender));
+    if (it == awaiting_ready_.end()) return;
+    Bucket* b = it->second;
+    awaiting_ready_.erase(it);
+    if (b->sup.timer) b->sup.timer->stop();
+    announce(*b);
 }
 
 void Registry::announce(Bucket& bucket) {
@@ -514,9 +516,10 @@ void Registry::supervise(Bucket& bucket, const proc::Exit& exit) {
     }
     uint64_t now = uv_now(loop_);
     auto& recent = bucket.sup.recent_restarts;
-    while (!recent.empty() &&
-           now - recent.front() >= static_cast<uint64_t>(kind.restart_window.count()))
-        recent.pop_front();
+    recent.erase(recent.begin(),
+                 std::find_if(recent.begin(), recent.end(), [&](uint64_t at) {
+                     return now - at < static_cast<uint64_t>(kind.restart_window.count());
+                 }));
     if (recent.size() >= kind.max_restarts) {
         bucket.set_state(BucketState::failed);
         spdlog::error(

@@ -83,6 +83,8 @@ class Registry {
     // Starts `bucket`'s next process; false when it could not be spawned (`why` says why).
     // Starts the bucket's next process: a failure (spawn_failed, or limit) if it cannot.
     std::optional<Failure> spawn(Bucket& bucket);
+    // A READY=1 from `sender` (notify_): the bucket waiting for it is running.
+    void on_ready_sent(pid_t sender);
     // The process is running and ready: publish its `create`, then answer its waiters.
     void announce(Bucket& bucket);
     void on_ready_timeout(Bucket& bucket);

@@ -1,6 +1,7 @@
 #include "daemon/logs/log_set.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 namespace kvd::logs {
 
@@ -19,6 +20,13 @@ LogSet::LogSet(uv_loop_t* loop) : loop_(loop) {}
 void LogSet::configure(const BucketSection& bucket) {
     settings_ = log_settings(bucket);
     for (auto& [name, slot] : logs_) slot.log->configure(settings_);
+    // Without journald's socket, sd_journal_send() drops each line and reports success.
+    constexpr const char* kJournalSocket = "/run/systemd/journal/socket";
+    if (settings_.journal && access(kJournalSocket, F_OK) != 0)
+        spdlog::warn(
+            "[bucket] log_journal = true, but no journal runs here ({} is absent): buckets' "
+            "lines are kept for `logs`{} only",
+            kJournalSocket, settings_.file.dir.empty() ? "" : " and in log_dir");
 }
 
 BucketLog& LogSet::open(const std::string& name) {

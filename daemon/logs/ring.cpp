@@ -11,23 +11,25 @@ void LogRing::set_limit(std::size_t max_bytes) {
 
 const LogEntry& LogRing::push(LogEntry entry) {
     bytes_ += cost(entry);
-    entries_.push_back(std::move(entry));
+    if (!entries_) entries_ = std::make_unique<std::deque<LogEntry>>();
+    entries_->push_back(std::move(entry));
     trim();
-    return entries_.back();
+    return entries_->back();
 }
 
 void LogRing::trim() {
     // The newest line always stays, whatever its size.
-    while (bytes_ > max_bytes_ && entries_.size() > 1) {
-        bytes_ -= cost(entries_.front());
-        entries_.pop_front();
+    if (!entries_) return;
+    while (bytes_ > max_bytes_ && entries_->size() > 1) {
+        bytes_ -= cost(entries_->front());
+        entries_->pop_front();
     }
-    if (entries_.empty()) entries_.shrink_to_fit();
 }
 
 std::vector<const LogEntry*> LogRing::tail(std::size_t n, std::optional<Stream> only) const {
     std::vector<const LogEntry*> out;
-    for (auto it = entries_.rbegin(); it != entries_.rend() && out.size() < n; ++it)
+    if (!entries_) return out;
+    for (auto it = entries_->rbegin(); it != entries_->rend() && out.size() < n; ++it)
         if (!only || it->stream == *only) out.push_back(&*it);
     std::reverse(out.begin(), out.end());
     return out;

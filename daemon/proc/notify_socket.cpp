@@ -23,14 +23,14 @@ bool notify_says_ready(std::string_view datagram) {
     return false;
 }
 
-NotifySocket::NotifySocket(uv_loop_t* loop) : loop_(loop) {}
+NotifySocket::NotifySocket(uv_loop_t* loop, ReadyFn on_ready)
+    : loop_(loop), on_ready_(std::move(on_ready)) {}
 
 NotifySocket::~NotifySocket() {
     close();
 }
 
-int NotifySocket::open(ReadyFn on_ready) {
-    on_ready_ = std::move(on_ready);
+int NotifySocket::open() {
     if (fd_ >= 0) return 0;
     fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd_ < 0) return uv_translate_sys_error(errno);

@@ -22,13 +22,13 @@ class NotifySocket {
     // `on_ready(pid)` runs for each READY=1 received, with the sender's pid.
     using ReadyFn = std::function<void(pid_t sender)>;
 
-    explicit NotifySocket(uv_loop_t* loop);
+    NotifySocket(uv_loop_t* loop, ReadyFn on_ready);
     ~NotifySocket();
     NotifySocket(const NotifySocket&) = delete;
     NotifySocket& operator=(const NotifySocket&) = delete;
 
     // Opens the socket (once; later calls return at once): 0 or a libuv error code.
-    int open(ReadyFn on_ready);
+    int open();
     // The NOTIFY_SOCKET value for children ("@kvd-notify-…"); empty before open().
     const std::string& address() const { return address_; }
     void close();

@@ -628,6 +628,12 @@ KvdProcess::KvdProcess(const TempDir& dir, KvdOptions options)
         args.push_back(dir.write_file("kvd.toml", *options.config));
     }
     args.insert(args.end(), options.args.begin(), options.args.end());
+    std::string program = kvd_path();
+    if (!options.wrapper.empty()) {
+        args.insert(args.begin(), program);
+        args.insert(args.begin(), options.wrapper.begin() + 1, options.wrapper.end());
+        program = options.wrapper.front();
+    }
 
     int log_fd = options.output_fd >= 0
                      ? ::fcntl(options.output_fd, F_DUPFD_CLOEXEC, 3)
@@ -636,7 +642,7 @@ KvdProcess::KvdProcess(const TempDir& dir, KvdOptions options)
     if (log_fd < 0 || null_fd < 0) {
         ADD_FAILURE() << "cannot open " << log_path_ << " or /dev/null: " << std::strerror(errno);
     } else {
-        pid_ = spawn(kvd_path(), args, options.env, {null_fd, log_fd, log_fd}, true,
+        pid_ = spawn(program, args, options.env, {null_fd, log_fd, log_fd}, true,
                      {options.pass_fds, options.env_own_pid, options.rlimits, options.user});
         if (pid_ < 0) ADD_FAILURE() << "fork: " << std::strerror(errno);
     }

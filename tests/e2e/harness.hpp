@@ -191,6 +191,9 @@ struct KvdOptions {
     // When set, kvd's stdout and stderr are this fd (a pipe the test reads, or does not)
     // instead of <dir>/kvd.log; the caller keeps it.
     int output_fd = -1;
+    // A program and its arguments that kvd's path and arguments are appended to, and which
+    // ends by exec'ing them (so the pid is kvd's): e.g. unshare(1).
+    std::vector<std::string> wrapper;
 };
 
 // One kvd run in `dir`: stdout and stderr go to <dir>/kvd.log. The process is always torn

@@ -84,18 +84,20 @@ std::string human_status(const Json& result) {
                            text(result, "limits"));
     if (has(result, "descriptors")) {
         const Json& d = field(result, "descriptors");
-        tree += fmt::format("descriptors:    {} in use by children, of {} for them (open file "
-                            "limit {})\n",
-                            text(d, "in_use"), text(d, "for_buckets"), text(d, "limit"));
+        tree += fmt::format(
+            "descriptors:    {} in use by children, of {} for them (open file "
+            "limit {})\n",
+            text(d, "in_use"), text(d, "for_buckets"), text(d, "limit"));
         const Json& without = field(d, "without_pidfd");
         if (without.is_number() && without != 0)
-            tree += fmt::format("                {} children without a pidfd (exits found at "
-                                "SIGCHLD)\n",
-                                text(without));
+            tree += fmt::format(
+                "                {} children without a pidfd (exits found at "
+                "SIGCHLD)\n",
+                text(without));
         const Json& uncaptured = field(d, "stderr_uncaptured");
         if (uncaptured.is_number() && uncaptured != 0)
-            tree += fmt::format("                {} buckets' stderr not captured\n",
-                                text(uncaptured));
+            tree +=
+                fmt::format("                {} buckets' stderr not captured\n", text(uncaptured));
     }
     return fmt::format(
         "version:        {}\n"

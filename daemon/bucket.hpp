@@ -109,11 +109,11 @@ class Bucket final : public OpBucket {
 
     // What the registry remembers across this bucket's processes.
     struct Supervision {
-        uint64_t restarts = 0;                 // processes started after the first
+        uint64_t restarts = 0;  // processes started after the first
         // Loop times of automatic ones, in the window, oldest first. (Not a deque: an empty
         // std::deque costs about 600 bytes, and 10,000 buckets have one each.)
         std::vector<uint64_t> recent_restarts;
-        Millis next_delay{0};                  // the next backoff
+        Millis next_delay{0};        // the next backoff
         bool announced = false;      // this process's `create` was published (so its `exit` is)
         bool declared = false;       // from [[bucket.start]]
         bool restart_asked = false;  // the `restart` op: start again once gone

@@ -258,8 +258,8 @@ std::optional<Failure> Registry::spawn(Bucket& bucket) {
         std::string error;
         auto ids = proc::lookup_user(*kind.user, error);
         if (!ids) {
-            std::string why = fmt::format("cannot start bucket '{}': kind {} user '{}': {}",
-                                          name, kind.name, *kind.user, error);
+            std::string why = fmt::format("cannot start bucket '{}': kind {} user '{}': {}", name,
+                                          kind.name, *kind.user, error);
             spdlog::error("{}", why);
             return spawn_failed(std::move(why));
         }
@@ -516,8 +516,7 @@ void Registry::supervise(Bucket& bucket, const proc::Exit& exit) {
     }
     uint64_t now = uv_now(loop_);
     auto& recent = bucket.sup.recent_restarts;
-    recent.erase(recent.begin(),
-                 std::find_if(recent.begin(), recent.end(), [&](uint64_t at) {
+    recent.erase(recent.begin(), std::find_if(recent.begin(), recent.end(), [&](uint64_t at) {
                      return now - at < static_cast<uint64_t>(kind.restart_window.count());
                  }));
     if (recent.size() >= kind.max_restarts) {

@@ -63,9 +63,7 @@ class BucketLog final : public OpLog {
     uint64_t dropped() const override { return cut_ + file_.dropped() + journal_dropped_; }
     uint64_t cut() const { return cut_; }
     bool uncaptured(Stream stream) const override { return uncaptured_[index(stream)]; }
-    void set_uncaptured(Stream stream, bool uncaptured) {
-        uncaptured_[index(stream)] = uncaptured;
-    }
+    void set_uncaptured(Stream stream, bool uncaptured) { uncaptured_[index(stream)] = uncaptured; }
     const LogRing& ring() const { return ring_; }
 
     // One line of output: `raw` bytes, after which `cut_bytes` were discarded.

@@ -111,8 +111,8 @@ struct DaemonStatus {
         std::size_t for_buckets = 0;  // the children's share of the limit
         std::size_t in_use = 0;       // by the children
         std::size_t pidfds = 0;
-        std::size_t without_pidfd = 0;       // children whose exits are found at SIGCHLD
-        std::size_t stderr_uncaptured = 0;   // live buckets whose stderr goes to /dev/null
+        std::size_t without_pidfd = 0;      // children whose exits are found at SIGCHLD
+        std::size_t stderr_uncaptured = 0;  // live buckets whose stderr goes to /dev/null
     } descriptors;
 };
 

@@ -41,7 +41,6 @@ void FdBudget::give_spare() {
     if (spare_ > 0) --spare_;
 }
 
-
 FdShare& FdShare::operator=(FdShare&& o) noexcept {
     if (this != &o) {
         release();

@@ -72,8 +72,7 @@ int launch(Spawner* spawner, const Command& command, const Placement& placement,
     if (command.capture_stderr && pipe2(fds.err, O_CLOEXEC) != 0)
         return uv_translate_sys_error(errno);
     bool stderr_null = !command.capture_stderr && command.stderr_fd < 0;
-    if (command.stdin_mode != Stdio::socket || command.stdout_mode == Stdio::null ||
-        stderr_null) {
+    if (command.stdin_mode != Stdio::socket || command.stdout_mode == Stdio::null || stderr_null) {
         fds.null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (fds.null < 0) return uv_translate_sys_error(errno);
     }

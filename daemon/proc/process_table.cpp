@@ -76,8 +76,7 @@ struct ProcessTable::Entry {
     }
 };
 
-ProcessTable::ProcessTable(uv_loop_t* loop)
-    : ProcessTable(loop, FdBudget(open_file_limit(), 0)) {}
+ProcessTable::ProcessTable(uv_loop_t* loop) : ProcessTable(loop, FdBudget(open_file_limit(), 0)) {}
 
 ProcessTable::ProcessTable(uv_loop_t* loop, std::size_t pidfd_slots)
     : ProcessTable(loop, FdBudget::with_slots(pidfd_slots, 0)) {}

@@ -21,8 +21,8 @@
 // walk every child (measured here: 3.7 ms per call with 10,000 children, 0.4 us for
 // waitpid(pid)), so kvd closes libuv's process handle at once and reaps each child by pid.
 // A pidfd costs a descriptor, one kvd can do without: the table opens one only while its
-// FdBudget (fd_budget.hpp) grants it. A child without a pidfd (over the budget, or a kernel without pidfds) is
-// found at SIGCHLD: at once among those whose owner hinted at an exit (a bucket's socket
+// FdBudget (fd_budget.hpp) grants it. A child without a pidfd (over the budget, or a kernel without
+// pidfds) is found at SIGCHLD: at once among those whose owner hinted at an exit (a bucket's socket
 // reached end of file, as it does when the process exits), which keeps the usual exit O(1);
 // and, at most once per 50 ms while SIGCHLDs come, by waitpid(pid) on each child without a
 // pidfd, so that one which closed its stdio is found too. Never a waitpid(-1) sweep.

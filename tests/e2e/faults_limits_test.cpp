@@ -22,8 +22,7 @@ namespace {
 std::string audit_config(const std::string& out, int max_buckets) {
     Json command = {test_handler_path(), "--out", out, "ack"};
     return "[daemon]\nmax_buckets = " + std::to_string(max_buckets) +
-           "\n[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = " + command.dump() +
-           "\n";
+           "\n[[handler]]\nname = \"audit\"\nmode = \"sync\"\ncommand = " + command.dump() + "\n";
 }
 
 // The handler's events: seq 1..N in order, and the buckets it saw created.
@@ -272,9 +271,11 @@ TEST_F(LimitFault, OpenFileLimitBelowEveryDescriptorOfMaxBuckets) {
     ASSERT_TRUE(is_ok(lookup));
     pid_t pid = lookup["result"]["pid"];
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
-    ASSERT_TRUE(wait_until([&] { return is_error(client_->call("lookup", {{"bucket", last}}),
-                                                 "not_found"); },
-                           10s, "the killed bucket to leave the registry"));
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return is_error(client_->call("lookup", {{"bucket", last}}), "not_found");
+        },
+        10s, "the killed bucket to leave the registry"));
     ASSERT_TRUE(wait_until(
         [&] {
             for (const std::string& line : read_lines(out_)) {

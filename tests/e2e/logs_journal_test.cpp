@@ -59,8 +59,14 @@ class LogJournal : public KvdTest {
         socket_path_ = run_ + "/systemd/journal/socket";
         bind_journal();
         KvdOptions o;
-        o.wrapper = {"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-                     "mount --bind \"$0\" /run && exec \"$@\"", run_};
+        o.wrapper = {"/usr/bin/unshare",
+                     "--mount",
+                     "--propagation",
+                     "private",
+                     "/bin/sh",
+                     "-c",
+                     "mount --bind \"$0\" /run && exec \"$@\"",
+                     run_};
         o.config =
             "[bucket]\nlog_journal = true\n"
             "[[kind]]\nname = \"talk\"\ndata = false\n"
@@ -96,8 +102,8 @@ class LogJournal : public KvdTest {
             seen_.push_back(f["MESSAGE"]);
             if (f["MESSAGE"] == message) return f;
         }
-        ADD_FAILURE() << "no journal entry '" << message << "'; seen: "
-                      << ::testing::PrintToString(seen_);
+        ADD_FAILURE() << "no journal entry '" << message
+                      << "'; seen: " << ::testing::PrintToString(seen_);
         return {};
     }
 
@@ -142,8 +148,10 @@ TEST_F(LogJournal, LinesTheJournalRefusesAreCountedAndStillKept) {
         },
         10s, "both lines of 'late' kept and counted as lost"));
     ASSERT_TRUE(wait_until(
-        [&] { return kvd().log().find("log of bucket late: the journal refused a line") !=
-                     std::string::npos; },
+        [&] {
+            return kvd().log().find("log of bucket late: the journal refused a line") !=
+                   std::string::npos;
+        },
         10s, "kvd to say the journal refused lines"));
 }
 
@@ -157,8 +165,10 @@ TEST_F(LogJournal, NoJournalSocketIsSaidAtStart) {
     ASSERT_EQ(::unlink(socket_path_.c_str()), 0);
     ::kill(kvd().pid(), SIGHUP);  // reload: the same config, looked at again
     ASSERT_TRUE(wait_until(
-        [&] { return kvd().log().find("[bucket] log_journal = true, but no journal runs here") !=
-                     std::string::npos; },
+        [&] {
+            return kvd().log().find("[bucket] log_journal = true, but no journal runs here") !=
+                   std::string::npos;
+        },
         10s, "kvd to say there is no journal"));
 }
 

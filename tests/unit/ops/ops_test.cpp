@@ -53,13 +53,12 @@ TEST_F(Ops, PingAndStatus) {
     EXPECT_EQ(r["result"]["boot"], "00112233445566778899aabbccddeeff");
     EXPECT_EQ(r["result"]["tree"], "process-group");
     EXPECT_EQ(r["result"]["limits"], "memory=rlimit tasks=rlimit cpu=none");
-    EXPECT_EQ(r["result"]["descriptors"],
-              (Json{{"limit", 20000},
-                    {"for_buckets", 17952},
-                    {"in_use", 12000},
-                    {"pidfds", 100},
-                    {"without_pidfd", 3},
-                    {"stderr_uncaptured", 2}}));
+    EXPECT_EQ(r["result"]["descriptors"], (Json{{"limit", 20000},
+                                                {"for_buckets", 17952},
+                                                {"in_use", 12000},
+                                                {"pidfds", 100},
+                                                {"without_pidfd", 3},
+                                                {"stderr_uncaptured", 2}}));
 }
 
 TEST_F(Ops, CreateChecksTheNameBeforeAskingTheRegistry) {

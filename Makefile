@@ -108,16 +108,11 @@ fleet-test: $(BUILD)/CMakeCache.txt
 fleet-test-full:
 	@$(MAKE) fleet-test FLEET_BUCKETS=1000
 
-# The fleet's benchmark row (fleet/bench_main.cpp): events/s notify -> kvd-nats -> JetStream
-# against a libnats floor with the same payloads and window, and kill -> stored p50/p99.
-FLEET_BENCH_ARGS ?= 5000 300
 .PHONY: bench-fleet
-bench-fleet: $(BUILD)/CMakeCache.txt
-	@scripts/deps.sh
-	@scripts/deps.sh nats
-	cmake -S . -B $(BUILD)
-	cmake --build $(BUILD) -j $(JOBS) --target kvd kv-bucket kvd-nats kvd-fleet-bench
-	$(BUILD)/bin/kvd-fleet-bench $(FLEET_BENCH_ARGS)
+# The fleet section alone (kvd-fleet-bench, driven by kvd-bench): events through kvd-nats
+# into JetStream against libnats publishing the same payloads, and kill -> exit stored.
+bench-fleet:
+	@$(MAKE) bench BENCH_ARGS="--only fleet $(BENCH_ARGS)"
 
 # .clang-format applied to every C++ file (format), or checked as CI does (format-check).
 format:

@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
     const Section sections[] = {{"create", run_create}, {"exit", run_exit},
                                 {"notify", run_notify}, {"data", run_data},
                                 {"scale", run_scale},   {"supervisor", run_supervisor},
-                                {"kinds", run_kinds}};
+                                {"kinds", run_kinds},   {"fleet", run_fleet}};
     int failures = 0;
     for (const auto& s : sections) {
         if (!opt.wants(s.name)) continue;

@@ -19,7 +19,8 @@ const char kUsage[] =
     "\n"
     "Starts its own kvd (and redis-server, supervisord, the libuv floors) in a temporary\n"
     "directory, measures, prints a table and writes the figures as JSON.\n"
-    "Sections: create, exit, notify, data, scale, supervisor, kinds (default: all). The create\n"
+    "Sections: create, exit, notify, data, scale, supervisor, kinds, fleet (default: all). The "
+    "create\n"
     "and exit rows at --alive buckets are measured inside scale, which builds that population\n"
     "once.\n"
     "--quick: small counts and 3 repetitions, for CI (a few minutes).\n"
@@ -126,7 +127,7 @@ Options parse_options(int argc, char** argv, const Paths& paths) {
     }
     for (const auto& s : o.sections)
         if (s != "create" && s != "exit" && s != "notify" && s != "data" && s != "scale" &&
-            s != "supervisor" && s != "kinds")
+            s != "supervisor" && s != "kinds" && s != "fleet")
             usage_error("unknown section " + s);
     if (o.reps == 0) usage_error("--reps must be at least 1");
     if (o.scale_reps == 0) o.scale_reps = 1;

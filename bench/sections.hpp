@@ -92,6 +92,7 @@ void run_data(Bench& b);
 void run_scale(Bench& b);
 void run_supervisor(Bench& b);
 void run_kinds(Bench& b);
+void run_fleet(Bench& b);
 
 // `kills` rounds of: create a bucket named prefix+k (and one request, so it is up and idle),
 // SIGKILL it, wait for its exit event on `sub` and for the handler's record in `fifo`.

@@ -4,8 +4,10 @@
 //    against a floor measured in the same run: this process publishing the same payloads
 //    with libnats and the same window (1: kvd's sync delivery has one event in flight), and
 //    for reference with a window of 256;
-//  - the latency kill -> exit event stored in JetStream (seen by a push consumer), p50/p99.
-// Usage: kvd-fleet-bench [EVENTS [KILLS]] (default 5000 and 300).
+//  - the latency kill -> exit event stored in JetStream (seen by a push consumer), against
+//    kill -> the same exit event at a subscriber of kvd's own socket, p50/p99.
+// Usage: kvd-fleet-bench [--json] [EVENTS [KILLS]] (default 5000 and 300). With --json the
+// figures are one JSON object on stdout, for kvd-bench's fleet section (bench/).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -79,8 +81,17 @@ int free_port() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bool json = argc > 1 && std::string(argv[1]) == "--json";
+    if (json) {
+        --argc;
+        ++argv;
+    }
     int events = argc > 1 ? std::atoi(argv[1]) : 5000;
     int kills = argc > 2 ? std::atoi(argv[2]) : 300;
+    if (events <= 0 || kills <= 0) {
+        std::fprintf(stderr, "usage: kvd-fleet-bench [--json] [EVENTS [KILLS]]\n");
+        return 2;
+    }
     std::string bin = std::filesystem::canonical("/proc/self/exe").parent_path();
     char tmpl[] = "/tmp/kvd-fleet-bench-XXXXXX";
     std::string dir = mkdtemp(tmpl);
@@ -179,7 +190,18 @@ int main(int argc, char** argv) {
     conn256.connect(o256);
     double floor256 = floor(conn256, 256);
 
-    // 3. kill -> exit stored in JetStream, seen by a push consumer.
+    // 3. kill -> exit stored in JetStream, seen by a push consumer; and, as the reference,
+    // kill -> that exit at a subscriber of kvd's socket.
+    ctl::Client local;
+    if (auto e = local.connect(dir + "/kvd.sock", Millis(10000))) {
+        std::fprintf(stderr, "kvd: %s\n", e->message.c_str());
+        return 1;
+    }
+    {
+        Reply r;
+        local.read_reply(r, local.send({{"op", "subscribe"}, {"types", {"exit"}}}),
+                         Clock::now() + std::chrono::seconds(10));
+    }
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = "KVD_EVENTS";
@@ -187,29 +209,48 @@ int main(int argc, char** argv) {
     so.Config.DeliverPolicy = js_DeliverNew;
     natsSubscription* sub = nullptr;
     js_SubscribeSync(&sub, conn.js(), "kvd.h1.exit", nullptr, &so, nullptr);
-    std::vector<double> lat;
+    std::vector<double> lat, local_lat;
     for (int i = 0; i < kills; ++i) {
         std::string name = "k" + std::to_string(i);
         call({{"op", "create"}, {"bucket", name}});
         auto t = Clock::now();
         call({{"op", "kill"}, {"bucket", name}});
+        std::string line;
+        if (local.read_line(line, Clock::now() + std::chrono::seconds(10))) break;
+        double local_us = seconds_since(t) * 1e6;
         natsMsg* m = nullptr;
         if (natsSubscription_NextMsg(&m, sub, 10000) != NATS_OK) break;
         lat.push_back(seconds_since(t) * 1e6);
+        local_lat.push_back(local_us);
         natsMsg_Destroy(m);
     }
     natsSubscription_Destroy(sub);
 
-    std::printf("fleet: notify -> kvd-nats -> JetStream      %8.0f events/s  (%d events)\n",
-                kvd_rate, events);
-    std::printf(
-        "fleet: floor, libnats publish, window 1     %8.0f events/s  (kvd / floor = %.2f)\n",
-        floor1, kvd_rate / floor1);
-    std::printf("fleet: floor, libnats publish, window 256   %8.0f events/s  (reference)\n",
-                floor256);
-    std::printf(
-        "fleet: kill -> exit stored in JetStream      p50 %6.0f us  p99 %6.0f us  (%zu kills)\n",
-        percentile(lat, 0.50), percentile(lat, 0.99), lat.size());
+    if (json) {
+        Json out{{"events", events},
+                 {"kvd_rate", kvd_rate},
+                 {"floor_window_1", floor1},
+                 {"floor_window_256", floor256},
+                 {"kill_to_jetstream_us", lat},
+                 {"kill_to_subscriber_us", local_lat}};
+        std::printf("%s\n", out.dump().c_str());
+    } else {
+        std::printf("fleet: notify -> kvd-nats -> JetStream      %8.0f events/s  (%d events)\n",
+                    kvd_rate, events);
+        std::printf(
+            "fleet: floor, libnats publish, window 1     %8.0f events/s  (kvd / floor = %.2f)\n",
+            floor1, kvd_rate / floor1);
+        std::printf("fleet: floor, libnats publish, window 256   %8.0f events/s  (reference)\n",
+                    floor256);
+        std::printf(
+            "fleet: kill -> exit stored in JetStream      p50 %6.0f us  p99 %6.0f us  (%zu "
+            "kills)\n",
+            percentile(lat, 0.50), percentile(lat, 0.99), lat.size());
+        std::printf(
+            "fleet: kill -> exit at a kvd subscriber      p50 %6.0f us  p99 %6.0f us  "
+            "(reference)\n",
+            percentile(local_lat, 0.50), percentile(local_lat, 0.99));
+    }
     conn.close();
     conn256.close();
     stop(kvd);

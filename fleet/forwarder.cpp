@@ -248,6 +248,17 @@ void Forwarder::take_lines() {
         p.line = j.dump();
         p.msg_id = message_id(settings_.host, boot_, p.seq);
         p.registry_done = p.bucket.empty() || (p.type != "create" && p.type != "exit");
+        if (p.type == "dropped") {
+            // kvd lost events for this handler (async mode): creates and exits among them
+            // never reach the registry, so it is reconciled with kvd's list again.
+            auto count = j.find("count");
+            log_warn(
+                "kvd dropped {} events before seq {} (async mode); reconciling the "
+                "registry with kvd's list",
+                count != j.end() ? count->dump() : "some", p.seq);
+            reconciled_ = false;
+            next_reconcile_ = Clock::time_point{};
+        }
         pending_.push_back(std::move(p));
     }
 }

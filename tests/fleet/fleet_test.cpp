@@ -172,6 +172,71 @@ TEST(FleetSingleHost, NothingIsAckedWhileNatsIsDownAndEverythingArrivesAfter) {
     EXPECT_EQ(read_registry_entries(urls).count("early"), 1u);
 }
 
+// kvd-nats as an async handler: kvd never waits for NATS; while NATS is down, kvd's queue
+// for it overflows, and the loss reaches the stream as a `dropped` event whose count makes up
+// exactly for the missing events. The creates among them are not lost to the registry:
+// kvd-nats reconciles it with kvd's list on `dropped`.
+TEST(FleetSingleHost, AsyncModeNeverWaitsAndTellsTheLossWithDropped) {
+    SKIP_WITHOUT_NATS();
+    TempDir dir;
+    int port = free_port();
+    std::vector<std::string> urls = {"nats://127.0.0.1:" + std::to_string(port)};
+    std::unique_ptr<NatsCluster> nats;  // declared before the host: it outlives kvd's shutdown
+    Host h1("h1");
+    h1.start(fleet_config("h1", urls, 1, {"--window", "4"}, "mode = \"async\"\nqueue = 10\n"));
+    ASSERT_TRUE(h1.kvd->ready());
+    // Large events fill the handler's socket, then its queue of 10 overflows: the creates,
+    // queued between two floods, are among the oldest and go first.
+    const std::string big(32 * 1024, 'x');
+    auto flood = [&](int n) {
+        for (int i = 0; i < n; ++i)
+            ASSERT_TRUE(is_ok(
+                h1.client->call("notify", {{"type", "big"}, {"data", {{"i", i}, {"pad", big}}}})));
+    };
+    flood(20);
+    std::map<std::string, int64_t> created;
+    for (int i = 0; i < 5; ++i) {
+        std::string name = "c" + std::to_string(i);
+        Json r = h1.client->call("create", {{"bucket", name}});
+        ASSERT_TRUE(is_ok(r)) << r.dump() << " (async: NATS being down holds nothing)";
+        created[name] = pid_in(r);
+    }
+    flood(20);
+    const int published = 45;
+    ASSERT_GT(handler_info(*h1.client, "nats").value("dropped", 0), 0)
+        << handler_info(*h1.client, "nats").dump();
+
+    nats = std::make_unique<NatsCluster>(dir, 1, port);
+    ASSERT_TRUE(nats->wait_ready());
+    // Every event kvd still had reached the stream, with one `dropped` standing for the rest.
+    std::vector<Json> events;
+    int stored = 0, lost = 0;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            if (stream_count(urls) <= 0) return false;  // not made yet, or empty
+            events = read_stream(urls);
+            stored = lost = 0;
+            for (const auto& e : events) {
+                if (e.value("host", "") != "h1") continue;
+                if (e.value("type", "") == "dropped")
+                    lost += e.value("count", 0);
+                else
+                    ++stored;
+            }
+            return stored + lost == published;
+        },
+        30s, "the stream to account for all 45 events"))
+        << "stored " << stored << ", dropped " << lost;
+    EXPECT_GT(lost, 0);
+    // The registry has every bucket, including those whose create events were dropped.
+    ASSERT_TRUE(wait_until(
+        [&] {
+            auto registry = read_registry_entries(urls);
+            return registry_of(registry, "h1") == created;
+        },
+        30s, "the registry to hold c0..c4"));
+}
+
 TEST(FleetTwoHosts, ANameOnTwoHostsIsReportedAndTheLateExitDeletesNothingOfTheOther) {
     SKIP_WITHOUT_NATS();
     TempDir dir;

@@ -251,7 +251,8 @@ std::map<std::string, Json> read_registry_entries(const std::vector<std::string>
 }
 
 std::string fleet_config(const std::string& host, const std::vector<std::string>& urls,
-                         int replicas, const std::vector<std::string>& extra_args) {
+                         int replicas, const std::vector<std::string>& extra_args,
+                         const std::string& handler_keys) {
     Json command = {kvd_nats_path(),          "--host",     host, "--replicas",
                     std::to_string(replicas), "--ack-wait", "1s"};
     for (const auto& u : urls) {
@@ -259,8 +260,8 @@ std::string fleet_config(const std::string& host, const std::vector<std::string>
         command.push_back(u);
     }
     for (const auto& a : extra_args) command.push_back(a);
-    return "[[handler]]\nname = \"nats\"\nmode = \"sync\"\nack_timeout = \"60s\"\ncommand = " +
-           command.dump() + "\n";
+    return "[[handler]]\nname = \"nats\"\n" + handler_keys +
+           "ack_timeout = \"60s\"\ncommand = " + command.dump() + "\n";
 }
 
 }  // namespace kvd::test

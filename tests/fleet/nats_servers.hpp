@@ -60,8 +60,10 @@ int64_t stream_count(const std::vector<std::string>& urls,
 std::map<std::string, Json> read_registry_entries(const std::vector<std::string>& urls,
                                                   const std::string& registry = "kvd-registry");
 
-// A [[handler]] config running kvd-nats for host `host` against `urls`, plus `extra` lines.
+// A [[handler]] config running kvd-nats for host `host` against `urls`, with `extra_args`
+// for kvd-nats and `handler_keys` (TOML lines) for its [[handler]] table.
 std::string fleet_config(const std::string& host, const std::vector<std::string>& urls,
-                         int replicas = 1, const std::vector<std::string>& extra_args = {});
+                         int replicas = 1, const std::vector<std::string>& extra_args = {},
+                         const std::string& handler_keys = "mode = \"sync\"\n");
 
 }  // namespace kvd::test

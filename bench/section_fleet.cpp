@@ -35,8 +35,8 @@ nlohmann::json run_once(Bench& b, const std::string& program, int events, int ki
     Process p("kvd-fleet-bench", spec);
     ::close(out);
     if (!p.wait_exit(std::chrono::minutes(10)) || p.ended() != "exit 0")
-        throw std::runtime_error("kvd-fleet-bench failed (" + p.ended() + "): " +
-                                 read_text_file(spec.log_path));
+        throw std::runtime_error("kvd-fleet-bench failed (" + p.ended() +
+                                 "): " + read_text_file(spec.log_path));
     auto j = nlohmann::json::parse(read_text_file(out_path), nullptr, false);
     if (j.is_discarded() || !j.contains("kvd_rate"))
         throw std::runtime_error("kvd-fleet-bench gave no figures: " +
@@ -54,7 +54,8 @@ void run_fleet(Bench& b) {
     else if (access(program.c_str(), X_OK) != 0)
         why = "kvd-fleet-bench was not built (libnats missing: scripts/deps.sh nats)";
     const char* rows[] = {"notify → kvd-nats → stored in JetStream",
-                          "kill → exit stored in JetStream p50", "kill → exit stored in JetStream p99"};
+                          "kill → exit stored in JetStream p50",
+                          "kill → exit stored in JetStream p99"};
     if (!why.empty()) {
         for (const char* r : rows) b.report.skip(kSection, r, why);
         return;
@@ -70,7 +71,8 @@ void run_fleet(Bench& b) {
         floor256.push_back(j["floor_window_256"]);
         to_js.push_back(j["kill_to_jetstream_us"].get<std::vector<double>>());
         to_sub.push_back(j["kill_to_subscriber_us"].get<std::vector<double>>());
-        b.progress(kSection, "rep {}/{}: {:.0f} events/s, floor {:.0f} (window 1), {:.0f} (window 256)",
+        b.progress(kSection,
+                   "rep {}/{}: {:.0f} events/s, floor {:.0f} (window 1), {:.0f} (window 256)",
                    rep + 1, b.opt.reps, rate.back(), floor1.back(), floor256.back());
     }
     b.report.add(paired_row(kSection, rows[0], "events/s", Better::higher, rate,
@@ -78,10 +80,10 @@ void run_fleet(Bench& b) {
     b.report.add(paired_row(kSection, "notify → kvd-nats → stored in JetStream, vs window 256",
                             "events/s", Better::higher, rate, "libnats publish, window 256",
                             floor256));
-    b.report.add(latency_row(kSection, rows[1], 50, to_js, "kill → exit at a kvd subscriber",
-                             to_sub));
-    b.report.add(latency_row(kSection, rows[2], 99, to_js, "kill → exit at a kvd subscriber",
-                             to_sub));
+    b.report.add(
+        latency_row(kSection, rows[1], 50, to_js, "kill → exit at a kvd subscriber", to_sub));
+    b.report.add(
+        latency_row(kSection, rows[2], 99, to_js, "kill → exit at a kvd subscriber", to_sub));
 }
 
 }  // namespace kvd::bench

@@ -80,7 +80,6 @@ class Registry {
     void set_metrics(metrics::Metrics* m) { metrics_ = m; }
 
   private:
-    // Starts `bucket`'s next process; false when it could not be spawned (`why` says why).
     // Starts the bucket's next process: a failure (spawn_failed, or limit) if it cannot.
     std::optional<Failure> spawn(Bucket& bucket);
     // A READY=1 from `sender` (notify_): the bucket waiting for it is running.

@@ -89,28 +89,33 @@ class LogJournal : public KvdTest {
             << std::strerror(errno);
     }
 
-    // Receives entries until one has MESSAGE=`message`; its fields, or empty on timeout.
+    // The entry with MESSAGE=`message`, received now or before (stdout and stderr are two
+    // pipes: their lines may come in either order); empty, and a failure, on timeout.
     Fields wait_entry(const std::string& message, milliseconds timeout = 10s) {
         auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
         std::vector<char> buf(1 << 16);
-        while (std::chrono::steady_clock::now() < deadline) {
+        for (;;) {
+            for (const Fields& f : received_)
+                if (f.count("MESSAGE") && f.at("MESSAGE") == message) return f;
+            if (std::chrono::steady_clock::now() >= deadline) break;
             pollfd p{journal_, POLLIN, 0};
             if (::poll(&p, 1, 100) <= 0) continue;
             ssize_t n = ::recv(journal_, buf.data(), buf.size(), 0);
-            if (n <= 0) continue;
-            Fields f = parse_native(std::string(buf.data(), static_cast<std::size_t>(n)));
-            seen_.push_back(f["MESSAGE"]);
-            if (f["MESSAGE"] == message) return f;
+            if (n > 0)
+                received_.push_back(
+                    parse_native(std::string(buf.data(), static_cast<std::size_t>(n))));
         }
+        std::vector<std::string> seen;
+        for (const Fields& f : received_) seen.push_back(f.count("MESSAGE") ? f.at("MESSAGE") : "");
         ADD_FAILURE() << "no journal entry '" << message
-                      << "'; seen: " << ::testing::PrintToString(seen_);
+                      << "'; seen: " << ::testing::PrintToString(seen);
         return {};
     }
 
     std::string run_;
     std::string socket_path_;
     int journal_ = -1;
-    std::vector<std::string> seen_;
+    std::vector<Fields> received_;
 };
 
 TEST_F(LogJournal, EachLineIsAnEntryWithTheBucketsFields) {

@@ -25,9 +25,10 @@ FdShare FdBudget::admit(std::size_t needed) {
     return FdShare(this, needed);
 }
 
+// Only from an FdShare, which admit() made: what it gives back was counted.
 void FdBudget::leave(std::size_t needed) {
-    if (buckets_ > 0) --buckets_;
-    needed_ -= needed <= needed_ ? needed : needed_;
+    --buckets_;
+    needed_ -= needed;
 }
 
 bool FdBudget::take_spare() {
@@ -38,7 +39,7 @@ bool FdBudget::take_spare() {
 }
 
 void FdBudget::give_spare() {
-    if (spare_ > 0) --spare_;
+    --spare_;
 }
 
 FdShare& FdShare::operator=(FdShare&& o) noexcept {
